@@ -1,0 +1,90 @@
+"""The dated model catalogue: context windows, encodings and prices from ``data/models.json``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from rapidfuzz import process
+
+from headroom_core.errors import ProviderError
+
+__all__ = ["ModelInfo", "catalogue", "closest_models", "find_model", "prices_as_of", "require_model"]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What Headroom knows about one model family."""
+
+    name: str
+    provider: str
+    context_window: int
+    max_output_tokens: int
+    encoding: str | None
+    input_per_mtok: float
+    output_per_mtok: float
+    cached_input_per_mtok: float | None
+
+
+@lru_cache(maxsize=1)
+def _load() -> tuple[str, dict[str, ModelInfo]]:
+    raw = json.loads((resources.files("headroom_core") / "data" / "models.json").read_text("utf-8"))
+    models = {name: ModelInfo(name=name, **fields) for name, fields in raw["models"].items()}
+    return raw["prices_as_of"], models
+
+
+def catalogue() -> dict[str, ModelInfo]:
+    """Every known model family by name."""
+    return _load()[1]
+
+
+def prices_as_of() -> str:
+    """The date the catalogue's prices were read."""
+    return _load()[0]
+
+
+def _normalise(model: str) -> str:
+    name = model.strip().lower()
+    if "/" in name:  # "openai/gpt-4o", "anthropic/claude-..."
+        name = name.rsplit("/", 1)[1]
+    if name.startswith("ft:"):
+        name = name[3:].split(":", 1)[0]
+    return name
+
+
+def find_model(model: str, provider: str | None = None) -> ModelInfo | None:
+    """Resolve a model name (dated, aliased or prefixed) to its family, or None."""
+    name = _normalise(model)
+    models = catalogue()
+    candidates = [
+        info for info in models.values() if provider is None or info.provider == provider
+    ]
+    best: ModelInfo | None = None
+    for info in candidates:
+        if name == info.name:
+            return info
+        if name.startswith(info.name + "-") or name.startswith(info.name + "@"):
+            if best is None or len(info.name) > len(best.name):
+                best = info
+    return best
+
+
+def closest_models(model: str, provider: str | None = None, limit: int = 3) -> list[str]:
+    """The known names nearest to ``model`` (for error messages)."""
+    names = [info.name for info in catalogue().values() if provider is None or info.provider == provider]
+    return [match for match, _score, _ in process.extract(_normalise(model), names, limit=limit)]
+
+
+def require_model(model: str, provider: str | None = None) -> ModelInfo:
+    """Like :func:`find_model` but raise a :class:`ProviderError` naming the closest models."""
+    info = find_model(model, provider)
+    if info is None:
+        suggestions = closest_models(model, provider)
+        raise ProviderError(
+            f"Unknown model {model!r}. Closest known models: {', '.join(suggestions)}. "
+            "Pass fallback_context_limit (and fallback_encoding) to the provider to use it anyway.",
+            details={"model": model, "provider": provider, "suggestions": suggestions},
+        )
+    return info
