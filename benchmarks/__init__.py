@@ -1,0 +1,1 @@
+"""Benchmarks: compression, fidelity and latency against baselines run in the same process."""
