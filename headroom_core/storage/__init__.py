@@ -1,0 +1,6 @@
+"""Metrics storage with SQLModel: SQLite by default, PostgreSQL when processes share one store."""
+
+from headroom_core.storage.store import MetricsStore
+from headroom_core.storage.tables import RequestMetricsRow
+
+__all__ = ["MetricsStore", "RequestMetricsRow"]
