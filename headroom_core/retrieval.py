@@ -1,0 +1,340 @@
+"""Retrievable originals: what a lossy crush dropped, kept under a short key.
+
+A crusher that drops items calls :meth:`OriginalsStore.put` and writes the key into its marker;
+the model can then call the ``headroom_retrieve`` tool (:func:`retrieval_tool_definition`) and the
+adapter answers with :func:`retrieve`. Keys derive from the content, so the same dropped items
+always get the same key and the compressed prompt stays byte-stable for provider caches.
+
+Stores are bounded and expire entries: in memory by default (LRU + time to live), or a SQL table
+through SQLModel when many processes share one database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from headroom_core.config import RetrievalConfig
+from headroom_core.errors import CacheError, StorageError
+
+__all__ = [
+    "RETRIEVAL_TOOL_NAME",
+    "InMemoryOriginalsStore",
+    "OriginalsStore",
+    "SQLOriginalsStore",
+    "default_originals_store",
+    "originals_key",
+    "retrieval_tool_definition",
+    "retrieve",
+]
+
+RETRIEVAL_TOOL_NAME = "headroom_retrieve"
+KEY_LENGTH = 10
+
+Clock = Callable[[], float]
+
+
+@runtime_checkable
+class OriginalsStore(Protocol):
+    """Where dropped items wait until the model asks for them."""
+
+    def put(self, items: list[Any], *, tool_name: str | None = None, kind: str = "json") -> str:
+        """Store ``items`` and return their short key (the same items give the same key)."""
+        ...
+
+    def get(self, key: str) -> list[Any] | None:
+        """The items stored under ``key``, or None when unknown or expired."""
+        ...
+
+
+def _serialise(items: list[Any]) -> str:
+    try:
+        return json.dumps(list(items), ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise CacheError(
+            f"Items cannot be stored as JSON: {exc}", details={"count": len(items)}
+        ) from exc
+
+
+def originals_key(payload: str, kind: str = "json") -> str:
+    """The short, content-derived key of serialised items (10 hex characters)."""
+    return hashlib.sha256(f"{kind}\0{payload}".encode()).hexdigest()[:KEY_LENGTH]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    payload: str
+    expires_at: float
+    tool_name: str | None
+    kind: str
+
+
+class InMemoryOriginalsStore:
+    """A bounded, thread-safe in-memory store: least recently used entries go first, and entries
+    older than ``ttl_seconds`` are gone.
+
+    Args:
+        max_entries: Most entries kept.
+        ttl_seconds: Lifetime of an entry, refreshed when the same items are stored again.
+        clock: Source of the current time in seconds (injectable for tests).
+
+    Example:
+        >>> store = InMemoryOriginalsStore(max_entries=10)
+        >>> key = store.put([{"id": 7, "status": "failed"}], tool_name="list_jobs")
+        >>> store.get(key)
+        [{'id': 7, 'status': 'failed'}]
+    """
+
+    def __init__(
+        self, max_entries: int = 1000, ttl_seconds: float = 3600.0, *, clock: Clock = time.monotonic
+    ) -> None:
+        self.max_entries = max_entries
+        self.ttl_seconds = ttl_seconds
+        self._clock = clock
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        with self._lock:
+            self._purge_expired(self._clock())
+            return len(self._entries)
+
+    def put(self, items: list[Any], *, tool_name: str | None = None, kind: str = "json") -> str:
+        """Store ``items``; see :class:`OriginalsStore`."""
+        payload = _serialise(items)
+        key = originals_key(payload, kind)
+        now = self._clock()
+        with self._lock:
+            self._entries[key] = _Entry(payload, now + self.ttl_seconds, tool_name, kind)
+            self._entries.move_to_end(key)
+            self._purge_expired(now)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return key
+
+    def get(self, key: str) -> list[Any] | None:
+        """The items under ``key`` (a fresh copy), or None; see :class:`OriginalsStore`."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if entry.expires_at <= self._clock():
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+        return json.loads(entry.payload)
+
+    def delete(self, key: str) -> bool:
+        """Forget ``key``; True when it was there."""
+        with self._lock:
+            return self._entries.pop(key, None) is not None
+
+    def _purge_expired(self, now: float) -> None:
+        expired = [key for key, entry in self._entries.items() if entry.expires_at <= now]
+        for key in expired:
+            del self._entries[key]
+
+
+class SQLOriginalsStore:
+    """Dropped items in the SQL table ``headroom_originals`` (SQLite or PostgreSQL via SQLModel),
+    shared by every process that uses the same URL.
+
+    Expired rows are ignored on read and purged on write.
+
+    Args:
+        url: SQLAlchemy URL, e.g. ``sqlite:///headroom.db`` or
+            ``postgresql+psycopg://user@host/db`` (the ``postgres`` extra).
+        ttl_seconds: Lifetime of a row.
+        clock: Source of the current Unix time (injectable for tests).
+
+    Raises:
+        StorageError: When the database cannot be reached or the table cannot be created.
+    """
+
+    def __init__(self, url: str, *, ttl_seconds: float = 3600.0, clock: Clock = time.time) -> None:
+        from sqlmodel import create_engine
+
+        from headroom_core._originals_table import StoredOriginals
+
+        self.url = url
+        self.ttl_seconds = ttl_seconds
+        self._clock = clock
+        self._table = StoredOriginals
+        connect_args = {"check_same_thread": False} if url.startswith("sqlite") else {}
+        try:
+            self._engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+            StoredOriginals.__table__.create(self._engine, checkfirst=True)  # type: ignore[attr-defined]
+        except Exception as exc:
+            raise StorageError(
+                f"Cannot open the originals store at {_redact(url)}: {exc}",
+                details={"url": _redact(url)},
+            ) from exc
+
+    def __repr__(self) -> str:
+        return f"SQLOriginalsStore({_redact(self.url)!r})"
+
+    def put(self, items: list[Any], *, tool_name: str | None = None, kind: str = "json") -> str:
+        """Store ``items``; see :class:`OriginalsStore`."""
+        from sqlmodel import Session, delete
+
+        payload = _serialise(items)
+        key = originals_key(payload, kind)
+        now = self._clock()
+        row = self._table(
+            key=key,
+            created_at=now,
+            expires_at=now + self.ttl_seconds,
+            tool_name=tool_name,
+            kind=kind,
+            items=payload,
+        )
+        try:
+            with Session(self._engine) as session:
+                session.exec(delete(self._table).where(self._table.expires_at <= now))
+                session.merge(row)
+                session.commit()
+        except Exception as exc:
+            raise StorageError(
+                f"Cannot store originals under {key}: {exc}", details={"key": key}
+            ) from exc
+        return key
+
+    def get(self, key: str) -> list[Any] | None:
+        """The items under ``key``, or None; see :class:`OriginalsStore`."""
+        from sqlmodel import Session
+
+        try:
+            with Session(self._engine) as session:
+                row = session.get(self._table, key)
+        except Exception as exc:
+            raise StorageError(
+                f"Cannot read originals under {key}: {exc}", details={"key": key}
+            ) from exc
+        if row is None or row.expires_at <= self._clock():
+            return None
+        return json.loads(row.items)
+
+    def delete(self, key: str) -> bool:
+        """Forget ``key``; True when it was there."""
+        from sqlmodel import Session
+
+        with Session(self._engine) as session:
+            row = session.get(self._table, key)
+            if row is None:
+                return False
+            session.delete(row)
+            session.commit()
+            return True
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self._engine.dispose()
+
+
+def _redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    scheme, sep, rest = url.partition("://")
+    if "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:***@{host}" if ":" in credentials else url
+
+
+_default_stores: dict[str | None, OriginalsStore] = {}
+_default_lock = threading.Lock()
+
+
+def default_originals_store(config: RetrievalConfig | None = None) -> OriginalsStore:
+    """The process-wide store for ``config`` (one per store URL; in memory when no URL is set).
+
+    The first call for a URL fixes that store's bounds; later calls share it, so a crusher and
+    :func:`retrieve` meet in the same store without passing it around.
+    """
+    config = config or RetrievalConfig()
+    url = config.store_url
+    store = _default_stores.get(url)
+    if store is None:
+        with _default_lock:
+            store = _default_stores.get(url)
+            if store is None:
+                store = (
+                    SQLOriginalsStore(url, ttl_seconds=config.ttl_seconds)
+                    if url
+                    else InMemoryOriginalsStore(config.max_entries, config.ttl_seconds)
+                )
+                _default_stores[url] = store
+    return store
+
+
+def retrieve(key: str, query: str | None = None, store: OriginalsStore | None = None) -> list[Any]:
+    """Items a crush dropped, by the key its marker shows.
+
+    Args:
+        key: The key from the compressed output's marker.
+        query: When given, only items matching it (BM25 score above 0), best first.
+        store: Where to look; the process-wide default store when omitted.
+
+    Returns:
+        All stored items in their original order, or the matching ones best first.
+
+    Raises:
+        CacheError: When the key is unknown or has expired.
+
+    Example:
+        >>> store = InMemoryOriginalsStore()
+        >>> key = store.put(["GET /a 200", "GET /b 500 timeout"], kind="log")
+        >>> retrieve(key, query="timeout", store=store)
+        ['GET /b 500 timeout']
+    """
+    items = (store or default_originals_store()).get(key)
+    if items is None:
+        raise CacheError(
+            f"No stored originals under key {key!r}: the key is unknown or has expired.",
+            details={"key": key},
+        )
+    if not query or not query.strip():
+        return items
+    from headroom_core.relevance.bm25 import BM25Scorer
+
+    texts = [
+        item if isinstance(item, str) else json.dumps(item, ensure_ascii=False, default=str)
+        for item in items
+    ]
+    scores = BM25Scorer().score_items(texts, query)
+    ranked = sorted(
+        (index for index, score in enumerate(scores) if score > 0), key=lambda i: -scores[i]
+    )
+    return [items[index] for index in ranked]
+
+
+def retrieval_tool_definition() -> dict[str, Any]:
+    """The OpenAI function-tool definition adapters offer so the model can fetch dropped items."""
+    return {
+        "type": "function",
+        "function": {
+            "name": RETRIEVAL_TOOL_NAME,
+            "description": (
+                "Fetch items that were left out of a compressed tool output. Use the key shown in "
+                "the output's omission marker; add a query to get only the matching items."
+            ),
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "key": {"type": "string", "description": "The key from the omission marker."},
+                    "query": {
+                        "type": "string",
+                        "description": "Optional words to match; omit to get every left-out item.",
+                    },
+                },
+                "required": ["key"],
+                "additionalProperties": False,
+            },
+        },
+    }

@@ -1,0 +1,245 @@
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from headroom_core.config import RetrievalConfig
+from headroom_core.errors import CacheError, StorageError
+from headroom_core.retrieval import (
+    RETRIEVAL_TOOL_NAME,
+    InMemoryOriginalsStore,
+    OriginalsStore,
+    SQLOriginalsStore,
+    default_originals_store,
+    retrieval_tool_definition,
+    retrieve,
+)
+from headroom_core.tokenizer import Tokenizer
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+class Clock:
+    """A settable time source, so expiry is tested without sleeping."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def hdfs_lines() -> list[str]:
+    case = json.loads((DATA / "loghub-hdfs-a.json").read_text(encoding="utf-8"))
+    return case["content"].splitlines()
+
+
+def test_round_trip_keeps_items_exactly() -> None:
+    store = InMemoryOriginalsStore()
+    items = [{"id": 12345678901234567890, "price": 0.1, "name": "Ünïcode", "tags": [None, True]}]
+    key = store.put(items, tool_name="search", kind="json")
+    assert store.get(key) == items
+    assert isinstance(store, OriginalsStore)
+
+
+def test_keys_are_short_and_derive_from_content() -> None:
+    first, second = InMemoryOriginalsStore(), InMemoryOriginalsStore()
+    key = first.put([{"a": 1}, {"a": 2}])
+    assert len(key) == 10 and all(c in "0123456789abcdef" for c in key)
+    assert second.put([{"a": 1}, {"a": 2}]) == key
+    assert first.put([{"a": 1}, {"a": 3}]) != key
+    assert first.put([{"a": 1}, {"a": 2}], kind="log") != key
+
+
+def test_returned_items_are_copies() -> None:
+    store = InMemoryOriginalsStore()
+    items = [{"id": 1}]
+    key = store.put(items)
+    items[0]["id"] = 2
+    store.get(key)[0]["id"] = 3  # type: ignore[index]
+    assert store.get(key) == [{"id": 1}]
+
+
+def test_lru_bound_evicts_the_least_recently_used() -> None:
+    store = InMemoryOriginalsStore(max_entries=3)
+    keys = [store.put([n]) for n in range(3)]
+    assert store.get(keys[0]) == [0]  # now the most recently used
+    newest = store.put([3])
+    assert len(store) == 3
+    assert store.get(keys[1]) is None
+    assert store.get(keys[0]) == [0]
+    assert store.get(keys[2]) == [2]
+    assert store.get(newest) == [3]
+
+
+def test_entries_expire_after_their_ttl() -> None:
+    clock = Clock()
+    store = InMemoryOriginalsStore(ttl_seconds=60, clock=clock)
+    key = store.put(["a line"], kind="log")
+    clock.now += 59
+    assert store.get(key) == ["a line"]
+    clock.now += 2
+    assert store.get(key) is None
+    assert len(store) == 0
+
+
+def test_storing_again_refreshes_the_ttl() -> None:
+    clock = Clock()
+    store = InMemoryOriginalsStore(ttl_seconds=60, clock=clock)
+    key = store.put(["x"])
+    clock.now += 50
+    assert store.put(["x"]) == key
+    clock.now += 50
+    assert store.get(key) == ["x"]
+
+
+def test_concurrent_puts_respect_the_bound() -> None:
+    store = InMemoryOriginalsStore(max_entries=50)
+
+    def writer(offset: int) -> None:
+        for n in range(200):
+            store.put([offset, n])
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(store) == 50
+
+
+def test_retrieve_returns_all_items_or_the_matching_ones(hdfs_lines: list[str]) -> None:
+    store = InMemoryOriginalsStore()
+    key = store.put(hdfs_lines, tool_name="read_log", kind="log")
+    assert retrieve(key, store=store) == hdfs_lines
+    matching = retrieve(key, query="Verification succeeded", store=store)
+    assert matching
+    assert all("Verification" in line or "succeeded" in line for line in matching)
+    assert "Verification succeeded" in matching[0]
+    assert len(matching) < len(hdfs_lines)
+    assert retrieve(key, query="kubernetes", store=store) == []
+
+
+def test_retrieve_ranks_json_items_by_query() -> None:
+    store = InMemoryOriginalsStore()
+    items = [{"id": n, "state": "done"} for n in range(20)] + [{"id": 99, "state": "failed"}]
+    key = store.put(items)
+    assert retrieve(key, query="failed", store=store) == [{"id": 99, "state": "failed"}]
+
+
+def test_unknown_or_expired_key_raises_cache_error_naming_it() -> None:
+    clock = Clock()
+    store = InMemoryOriginalsStore(ttl_seconds=1, clock=clock)
+    with pytest.raises(CacheError, match="0123456789") as info:
+        retrieve("0123456789", store=store)
+    assert info.value.details == {"key": "0123456789"}
+    key = store.put([1])
+    clock.now += 5
+    with pytest.raises(CacheError, match=key):
+        retrieve(key, store=store)
+
+
+def test_items_that_are_not_json_raise_cache_error() -> None:
+    with pytest.raises(CacheError, match="JSON"):
+        InMemoryOriginalsStore().put([{"when": object()}])
+
+
+def test_nan_and_infinity_round_trip() -> None:
+    store = InMemoryOriginalsStore()
+    restored = store.get(store.put([float("inf"), float("-inf"), float("nan")]))
+    assert restored is not None
+    assert restored[:2] == [float("inf"), float("-inf")]
+    assert restored[2] != restored[2]
+
+
+def test_default_store_is_shared_per_process() -> None:
+    store = default_originals_store()
+    assert store is default_originals_store(RetrievalConfig())
+    key = store.put([{"shared": uuid.uuid4().hex}])
+    assert retrieve(key) == store.get(key)
+
+
+def test_tool_definition_is_an_openai_function_tool() -> None:
+    tool = retrieval_tool_definition()
+    assert tool["type"] == "function"
+    function = tool["function"]
+    assert function["name"] == RETRIEVAL_TOOL_NAME == "headroom_retrieve"
+    assert function["description"]
+    assert function["parameters"]["required"] == ["key"]
+    assert set(function["parameters"]["properties"]) == {"key", "query"}
+    assert Tokenizer("gpt-4o").count_tools([tool]) > 0
+    json.dumps(tool)
+
+
+def _sql_round_trip(url: str) -> None:
+    clock = Clock()
+    clock.now = time.time()  # real time: other processes sharing the table purge by it
+    store = SQLOriginalsStore(url, ttl_seconds=60, clock=clock)
+    marker = uuid.uuid4().hex
+    items = [{"id": 1, "marker": marker, "big": 2**70, "text": "naïve"}, "plain line"]
+    key = store.put(items, tool_name="search", kind="json")
+    other = store.put([marker, "second"], kind="log")
+    try:
+        assert store.get(key) == items
+        assert store.put(items, tool_name="search") == key
+        assert retrieve(key, query=marker, store=store) == [items[0]]
+        clock.now += 61
+        assert store.get(key) is None
+        with pytest.raises(CacheError, match=key):
+            retrieve(key, store=store)
+        fresh = SQLOriginalsStore(url, ttl_seconds=60, clock=clock)
+        assert fresh.put(["after expiry", marker]) is not None
+        assert fresh.get(other) is None
+        fresh.close()
+    finally:
+        for stale in (key, other):
+            store.delete(stale)
+        store.close()
+
+
+def test_sqlite_file_store_round_trip(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'originals.db'}"
+    _sql_round_trip(url)
+    reopened = SQLOriginalsStore(url)
+    key = reopened.put(["survives a reopen"])
+    reopened.close()
+    assert SQLOriginalsStore(url).get(key) == ["survives a reopen"]
+
+
+def test_expired_rows_are_purged_on_write(tmp_path: Path) -> None:
+    from sqlmodel import Session, select
+
+    from headroom_core._originals_table import StoredOriginals
+
+    clock = Clock()
+    store = SQLOriginalsStore(f"sqlite:///{tmp_path / 'o.db'}", ttl_seconds=10, clock=clock)
+    store.put(["old"])
+    clock.now += 11
+    fresh = store.put(["new"])
+    with Session(store._engine) as session:
+        assert [row.key for row in session.exec(select(StoredOriginals))] == [fresh]
+
+
+def test_unreachable_database_raises_storage_error(tmp_path: Path) -> None:
+    with pytest.raises(StorageError):
+        SQLOriginalsStore(f"sqlite:///{tmp_path / 'missing' / 'dir' / 'o.db'}")
+
+
+def test_sqlite_url_in_config_gives_a_sql_default_store(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'default.db'}"
+    store = default_originals_store(RetrievalConfig(store_url=url))
+    assert isinstance(store, SQLOriginalsStore)
+    assert default_originals_store(RetrievalConfig(store_url=url)) is store
+    key = store.put(["via config"])
+    assert retrieve(key, store=store) == ["via config"]
+
+
+@pytest.mark.postgres
+def test_postgres_round_trip(postgres_url: str) -> None:
+    _sql_round_trip(postgres_url)
