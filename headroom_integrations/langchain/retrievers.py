@@ -1,0 +1,105 @@
+"""HeadroomDocumentCompressor: the most relevant, non-repetitive documents within a token budget."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from langchain_core.callbacks import Callbacks
+from langchain_core.documents import BaseDocumentCompressor, Document
+from pydantic import ConfigDict, Field, PrivateAttr
+from rapidfuzz import fuzz, process
+
+from headroom_core.relevance import RelevanceScorer, create_scorer
+from headroom_core.tokenizer import get_tokenizer
+from headroom_integrations.langchain._optimizer import DEFAULT_MODEL
+
+__all__ = ["HeadroomDocumentCompressor"]
+
+
+class HeadroomDocumentCompressor(BaseDocumentCompressor):
+    """Keeps the best retrieved documents that fit a token budget, skipping near-duplicates.
+
+    Documents are ranked by relevance to the query (BM25 by default, embeddings or hybrid when
+    the ``relevance`` extra is installed); going down the ranking, a document is kept when it is
+    not a near-duplicate of one already kept and still fits the budget. Kept documents are
+    copies with ``metadata["relevance_score"]``; the retrieved ones are not modified. A document
+    larger than the whole budget is skipped rather than cut.
+
+    Key init args:
+        token_budget: Tokens the kept documents may use together.
+        model_name: Model whose tokenizer counts the tokens.
+        scorer_type: ``"bm25"``, ``"embedding"``, ``"hybrid"`` or ``"auto"``.
+        min_relevance: Documents scoring below this are dropped (scores are in [0, 1]).
+        similarity_threshold: rapidfuzz similarity (0-100) at which a document counts as a
+            near-duplicate of a kept one.
+        max_documents: Upper bound on the documents kept.
+
+    Example:
+        .. code-block:: python
+
+            from langchain_classic.retrievers import ContextualCompressionRetriever
+
+            retriever = ContextualCompressionRetriever(
+                base_compressor=HeadroomDocumentCompressor(token_budget=1500),
+                base_retriever=vectorstore.as_retriever(search_kwargs={"k": 20}),
+            )
+    """
+
+    token_budget: int = Field(2000, gt=0)
+    model_name: str = DEFAULT_MODEL
+    scorer_type: Literal["auto", "bm25", "embedding", "hybrid"] = "bm25"
+    min_relevance: float = Field(0.0, ge=0.0, le=1.0)
+    similarity_threshold: float = Field(90.0, ge=0.0, le=100.0)
+    max_documents: int | None = Field(None, ge=1)
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    _scorer: RelevanceScorer | None = PrivateAttr(None)
+
+    @property
+    def scorer(self) -> RelevanceScorer:
+        """The relevance scorer, built on first use."""
+        if self._scorer is None:
+            self._scorer = create_scorer(self.scorer_type)
+        return self._scorer
+
+    def compress_documents(
+        self,
+        documents: Sequence[Document],
+        query: str,
+        callbacks: Callbacks | None = None,
+    ) -> Sequence[Document]:
+        """Return the kept documents, most relevant first."""
+        if not documents:
+            return []
+        texts = [document.page_content for document in documents]
+        scores = self.scorer.score_items(texts, query)
+        tokenizer = get_tokenizer(self.model_name)
+        ranking = sorted(range(len(documents)), key=lambda index: -scores[index])
+        kept: list[Document] = []
+        kept_texts: list[str] = []
+        used = 0
+        for index in ranking:
+            if self.max_documents is not None and len(kept) >= self.max_documents:
+                break
+            if scores[index] < self.min_relevance or self._repeats(texts[index], kept_texts):
+                continue
+            tokens = tokenizer.count_text(texts[index])
+            if used + tokens > self.token_budget:
+                continue
+            used += tokens
+            kept_texts.append(texts[index])
+            kept.append(_scored(documents[index], scores[index]))
+        return kept
+
+    def _repeats(self, text: str, kept_texts: list[str]) -> bool:
+        match = process.extractOne(
+            text, kept_texts, scorer=fuzz.ratio, score_cutoff=self.similarity_threshold
+        )
+        return match is not None
+
+
+def _scored(document: Document, score: float) -> Document:
+    metadata: dict[str, Any] = {**document.metadata, "relevance_score": round(float(score), 4)}
+    return document.model_copy(update={"metadata": metadata})
