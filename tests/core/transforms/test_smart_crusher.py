@@ -1,0 +1,304 @@
+"""SmartCrusher on real and generated JSON: lossless facts, lossy selection, bad input."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from headroom_core.config import SmartCrusherConfig
+from headroom_core.errors import TransformError
+from headroom_core.retrieval import InMemoryOriginalsStore
+from headroom_core.tokenizer import get_tokenizer
+from headroom_core.transforms.smart_crusher import CrushResult, SmartCrusher
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+
+
+def load(name: str) -> str:
+    return (DATA / name).read_text()
+
+
+def scalars(value: Any) -> list[Any]:
+    """Every scalar inside ``value``."""
+    found: list[Any] = []
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        else:
+            found.append(node)
+    return found
+
+
+def assert_every_scalar_survives(value: Any, output: str) -> None:
+    for scalar in scalars(value):
+        if isinstance(scalar, str):
+            assert scalar in output or json.dumps(scalar, ensure_ascii=False) in output, scalar
+        else:
+            assert json.dumps(scalar) in output, scalar
+
+
+def events(count: int, seed: int = 7) -> list[dict[str, Any]]:
+    """Realistic service events: ids, timestamps, levels, services, latencies, messages."""
+    rng = random.Random(seed)
+    services = ["checkout", "payments", "search", "inventory"]
+    messages = ["request completed", "cache hit", "cache miss", "retrying upstream call"]
+    return [
+        {
+            "id": f"evt_{100000 + i}",
+            "timestamp": f"2024-05-01T12:{i // 60 % 60:02d}:{i % 60:02d}"
+            f".{rng.randint(0, 999):03d}Z",
+            "level": "INFO",
+            "service": rng.choice(services),
+            "region": "eu-west-1",
+            "latency_ms": rng.randint(20, 80),
+            "status": 200,
+            "message": rng.choice(messages),
+        }
+        for i in range(count)
+    ]
+
+
+@pytest.fixture
+def store() -> InMemoryOriginalsStore:
+    return InMemoryOriginalsStore()
+
+
+# -- lossless ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["vega_flights_300.json", "github_workflow_runs.json"])
+def test_lossless_keeps_every_scalar_of_real_outputs(name: str) -> None:
+    text = load(name)
+    result = SmartCrusher(SmartCrusherConfig(lossless_only=True)).crush(text)
+    assert result.strategy == "lossless"
+    assert result.tokens_after < result.tokens_before
+    assert_every_scalar_survives(json.loads(text), result.compressed)
+    assert result.tokens_before == get_tokenizer("gpt-4o").count_text(text)
+    assert result.tokens_after == get_tokenizer("gpt-4o").count_text(result.compressed)
+
+
+def test_lossless_table_has_one_header_and_one_line_per_row() -> None:
+    records = events(120)
+    records[5]["message"] = "contains | the delimiter"
+    result = SmartCrusher(SmartCrusherConfig(lossless_only=True)).crush(json.dumps(records))
+    lines = result.compressed.splitlines()
+    header = next(line for line in lines if line.startswith("id|"))
+    assert header.split("|") == ["id", "timestamp", "service", "latency_ms", "message"]
+    rows = lines[lines.index(header) + 1 :]
+    assert len(rows) == 120
+    assert rows[0].startswith("evt_100000|2024-05-01T12:00:00.")
+    assert '"contains | the delimiter"' in rows[5]
+    assert_every_scalar_survives(records, result.compressed)
+
+
+def test_constant_columns_are_stated_once() -> None:
+    result = SmartCrusher(SmartCrusherConfig(lossless_only=True)).crush(events(100))
+    assert "all rows: level=INFO; region=eu-west-1; status=200" in result.compressed
+    assert result.compressed.count("eu-west-1") == 1
+
+
+def test_dominant_values_leave_blank_cells() -> None:
+    records = events(100)
+    for index in (10, 60):
+        records[index]["region"] = "us-east-2"
+    result = SmartCrusher(SmartCrusherConfig(lossless_only=True)).crush(records)
+    assert "blank = region=eu-west-1" in result.compressed
+    assert result.compressed.count("us-east-2") == 2
+    assert result.compressed.count("eu-west-1") == 1
+
+
+def test_consecutive_duplicates_collapse_with_a_count() -> None:
+    records = [{"host": "web-1", "check": "disk", "ok": True, "note": "fine"}] * 40
+    records += [{"host": "web-2", "check": "disk", "ok": False, "note": "full"}] * 3
+    config = SmartCrusherConfig(lossless_only=True, min_tokens_to_crush=0)
+    result = SmartCrusher(config).crush(records)
+    assert "blank = host=web-1; ok=true; note=fine" in result.compressed
+    assert "\n|||x40\nweb-2|false|full|x3" in result.compressed
+
+
+def test_numbers_keep_their_exact_text() -> None:
+    text = json.dumps([{"n": i, "v": "X"} for i in range(60)])[:-1]
+    text += ', {"n": 1.10, "v": 1E5}, {"n": 123456789012345678901234567890, "v": -0.0}]'
+    result = SmartCrusher(SmartCrusherConfig(lossless_only=True, min_tokens_to_crush=0)).crush(text)
+    for literal in ("1.10", "1E5", "123456789012345678901234567890", "-0.0"):
+        assert literal in result.compressed
+
+
+def test_nested_objects_flatten_to_dotted_columns() -> None:
+    text = load("github_workflow_runs.json")
+    result = SmartCrusher(SmartCrusherConfig(lossless_only=True)).crush(text)
+    assert "repository.owner.login" in result.compressed
+    skeleton = result.compressed.splitlines()[1]
+    assert skeleton.startswith('{"total_count":1374,"workflow_runs":"<table 1>"}')
+
+
+# -- lossy ---------------------------------------------------------------------------------------
+
+
+def test_lossy_keeps_errors_anomalies_relevant_first_last(store: InMemoryOriginalsStore) -> None:
+    records = events(400)
+    records[150].update(level="ERROR", status=503, message="upstream timeout")
+    records[220]["latency_ms"] = 9400
+    config = SmartCrusherConfig(max_items_after_crush=20, keep_first=2, keep_last=2)
+    crusher = SmartCrusher(config, store=store)
+    result = crusher.crush(records, query="what happened to evt_100333?")
+    assert result.strategy == "lossy"
+    assert {0, 1, 150, 220, 333, 398, 399} <= set(result.kept_indices)
+    assert sorted(result.kept_indices + result.dropped_indices) == list(range(400))
+    for index in result.kept_indices:
+        assert records[index]["id"] in result.compressed
+    assert "evt_100200" not in result.compressed or 200 in result.kept_indices
+    assert result.tokens_after < result.tokens_before / 5
+
+
+def test_marker_names_dropped_count_ranges_and_key(store: InMemoryOriginalsStore) -> None:
+    records = events(300)
+    crusher = SmartCrusher(SmartCrusherConfig(max_items_after_crush=10), store=store)
+    result = crusher.crush(records)
+    dropped = len(result.dropped_indices)
+    assert f"[{dropped} more rows not shown" in result.compressed
+    assert "latency_ms 20..80" in result.compressed
+    assert f'call headroom_retrieve with key "{result.retrieval_key}"' in result.compressed
+    assert store.get(result.retrieval_key) == [records[i] for i in result.dropped_indices]
+
+
+def test_real_workflow_runs_keep_failed_and_cancelled_runs(store: InMemoryOriginalsStore) -> None:
+    text = load("github_workflow_runs.json")
+    runs = json.loads(text)["workflow_runs"]
+    crusher = SmartCrusher(SmartCrusherConfig(max_items_after_crush=2, keep_first=1, keep_last=0),
+                           store=store)
+    result = crusher.crush(text)
+    assert result.strategy == "lossy"
+    for run in runs:
+        if run["conclusion"] != "success":
+            assert run["node_id"] in result.compressed
+
+
+def test_token_budget_is_met_when_must_keep_rows_allow(store: InMemoryOriginalsStore) -> None:
+    records = events(500)
+    result = SmartCrusher(store=store).crush(records, token_budget=1500)
+    assert result.strategy == "lossy"
+    assert result.tokens_after <= 1500
+
+
+def test_lossless_only_never_drops(store: InMemoryOriginalsStore) -> None:
+    result = SmartCrusher(SmartCrusherConfig(lossless_only=True), store=store).crush(events(400))
+    assert result.strategy == "lossless"
+    assert result.dropped_indices == []
+
+
+# -- pass-through and bad input ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        ("plain text, not JSON at all " * 20, "not a JSON object or array"),
+        ('{"a": [1, 2, ' * 40, "invalid JSON"),
+        ("[" + "NaN, " * 100 + "1]", "non-standard JSON constant NaN"),
+        ('{"x": [' + "Infinity," * 100 + "1]}", "non-standard JSON constant Infinity"),
+        ("[" * 10_000 + "]" * 10_000, "nested"),
+        ("[" + "9" * 5000 + "]", "unsupported JSON value"),
+        ("\x00\xff\xfe garbage \x13" * 50, "not a JSON object or array"),
+        ('[{"a": 1}] trailing' + " words" * 50, "extra data"),
+    ],
+)
+def test_bad_input_passes_through_with_a_reason(data: str, reason: str) -> None:
+    result = SmartCrusher(SmartCrusherConfig(min_tokens_to_crush=0)).crush(data)
+    assert result.strategy == "passthrough"
+    assert result.compressed == data
+    assert result.tokens_before == result.tokens_after
+    assert reason in result.reasons[0]
+
+
+def test_small_output_passes_through() -> None:
+    result = SmartCrusher().crush('[{"a": 1}, {"a": 2}]')
+    assert result.strategy == "passthrough"
+    assert "min_tokens_to_crush" in result.reasons[0]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"\xff\xfe\x00binary", "[" + "1," * 2_500_000 + "1]", {"bad": object()}],
+    ids=["non-utf8-bytes", "over-size-limit", "not-json-serialisable"],
+)
+def test_unusable_input_raises_transform_error(data: Any) -> None:
+    with pytest.raises(TransformError):
+        SmartCrusher().crush(data)
+
+
+def test_deeply_nested_parsed_data_raises_transform_error() -> None:
+    data: Any = []
+    for _ in range(5000):
+        data = [data]
+    with pytest.raises(TransformError, match="nested deeper"):
+        SmartCrusher().crush(data)
+
+
+def test_crushing_twice_changes_nothing(store: InMemoryOriginalsStore) -> None:
+    crusher = SmartCrusher(SmartCrusherConfig(max_items_after_crush=10), store=store)
+    first = crusher.crush(events(200))
+    second = crusher.crush(first.compressed)
+    assert second.strategy == "passthrough"
+    assert second.compressed == first.compressed
+    assert isinstance(second, CrushResult)
+
+
+# -- messages ------------------------------------------------------------------------------------
+
+
+def conversation(tool_output: str) -> list[dict[str, Any]]:
+    return [
+        {"role": "system", "content": "You are an SRE assistant."},
+        {"role": "user", "content": "Which workflow runs did not succeed?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "list_runs", "arguments": '{"repo": "Phishing"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": tool_output},
+    ]
+
+
+def test_apply_crushes_tool_messages_and_keeps_the_rest(store: InMemoryOriginalsStore) -> None:
+    messages = conversation(load("github_workflow_runs.json"))
+    snapshot = json.dumps(messages)
+    result = SmartCrusher(store=store).apply(messages)
+    assert json.dumps(messages) == snapshot
+    assert result.messages[:3] == messages[:3]
+    assert result.messages[3]["tool_call_id"] == "call_1"
+    assert result.messages[3]["content"] != messages[3]["content"]
+    assert result.transforms_applied == ["smart_crusher"]
+    assert result.tokens_after < result.tokens_before
+    assert result.tokens_before == get_tokenizer("gpt-4o").count_messages(messages)
+    assert result.details["by_strategy"]["lossless"] == result.tokens_saved
+
+
+def test_apply_is_idempotent(store: InMemoryOriginalsStore) -> None:
+    crusher = SmartCrusher(store=store)
+    once = crusher.apply(conversation(json.dumps(events(300))))
+    twice = crusher.apply(once.messages)
+    assert twice.messages == once.messages
+    assert twice.tokens_saved == 0
+    assert twice.transforms_applied == []
+
+
+def test_apply_leaves_non_json_tool_output_alone(store: InMemoryOriginalsStore) -> None:
+    messages = conversation("total 0\n" + "drwxr-xr-x 2 root root 4096 Nov 26 06:41 data\n" * 50)
+    result = SmartCrusher(store=store).apply(messages)
+    assert result.messages == messages
+    assert result.warnings == []
