@@ -60,7 +60,7 @@ ENCODING_SPECS: dict[str, EncodingSpec] = {
         name="cl100k_base",
         url="https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken",
         sha256="223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
-        pat_str=r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s""",
+        pat_str=r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s""",  # noqa: E501
         special_tokens={
             _ENDOFTEXT: 100257,
             "<|fim_prefix|>": 100258,
@@ -70,6 +70,9 @@ ENCODING_SPECS: dict[str, EncodingSpec] = {
         },
     ),
 }
+
+#: Where the vocabularies shipped with the package live.
+_SHIPPED = resources.files("headroom_core") / "data"
 
 _lock = threading.Lock()
 _encodings: dict[str, tiktoken.Encoding] = {}
@@ -102,12 +105,13 @@ def _read_ranks_bytes(spec: EncodingSpec) -> bytes:
         data = cached.read_bytes()
         if hashlib.sha256(data).hexdigest() == spec.sha256:
             return data
-    shipped = resources.files("headroom_core") / "data" / f"{spec.name}.tiktoken.gz"
+    shipped = _SHIPPED / f"{spec.name}.tiktoken.gz"
     try:
         raw = gzip.decompress(shipped.read_bytes())
     except (OSError, EOFError) as exc:
         raise TokenizationError(
-            f"Vocabulary {spec.name} is not in tiktoken's cache and the shipped copy cannot be read: {exc}",
+            f"Vocabulary {spec.name} is not in tiktoken's cache and the shipped copy cannot be "
+            f"read: {exc}",
             details={"encoding": spec.name},
         ) from exc
     return _verified(raw, spec, "package data")
@@ -130,7 +134,8 @@ def get_encoding(name: str) -> tiktoken.Encoding:
     spec = ENCODING_SPECS.get(name)
     if spec is None:
         raise TokenizationError(
-            f"Unknown encoding {name!r}; known: {sorted(ENCODING_SPECS)}", details={"encoding": name}
+            f"Unknown encoding {name!r}; known: {sorted(ENCODING_SPECS)}",
+            details={"encoding": name},
         )
     with _lock:
         encoding = _encodings.get(name)

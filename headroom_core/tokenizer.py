@@ -8,6 +8,7 @@ only encodes what is new.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -15,8 +16,8 @@ from typing import Any
 
 import tiktoken
 
-from headroom_core._vocab import get_encoding
 from headroom_core._catalog import find_model
+from headroom_core._vocab import get_encoding
 
 __all__ = ["Tokenizer", "count_tokens_messages", "count_tokens_text", "get_tokenizer"]
 
@@ -50,10 +51,8 @@ class _BoundedCache:
     def put(self, key: Any, value: int) -> None:
         data = self._data
         if len(data) >= self._limit:
-            try:
+            with contextlib.suppress(StopIteration, KeyError, RuntimeError):
                 del data[next(iter(data))]
-            except (StopIteration, KeyError, RuntimeError):
-                pass
         data[key] = value
 
 
@@ -97,7 +96,10 @@ class Tokenizer:
         self._function_init = 10 if encoding == "cl100k_base" else 7
 
     def __repr__(self) -> str:
-        return f"Tokenizer(model={self.model!r}, encoding={self.encoding_name!r}, is_exact={self.is_exact})"
+        return (
+            f"Tokenizer(model={self.model!r}, encoding={self.encoding_name!r}, "
+            f"is_exact={self.is_exact})"
+        )
 
     @property
     def encoding(self) -> tiktoken.Encoding:
@@ -107,7 +109,7 @@ class Tokenizer:
         return self._encoding
 
     def _scale(self, count: int) -> int:
-        return count if self.estimate_factor == 1.0 else int(round(count * self.estimate_factor))
+        return count if self.estimate_factor == 1.0 else round(count * self.estimate_factor)
 
     def _encode_len(self, text: str) -> int:
         if len(text) < 64:
@@ -141,7 +143,7 @@ class Tokenizer:
     def count_messages(
         self, messages: Iterable[Message], tools: Sequence[Mapping[str, Any]] | None = None
     ) -> int:
-        """Tokens a chat request costs: every message, the reply priming and any tool definitions."""
+        """Tokens a chat request costs: every message, reply priming and any tool definitions."""
         total = REPLY_PRIMING_TOKENS
         count = self.count_message
         for message in messages:
@@ -156,7 +158,7 @@ class Tokenizer:
         for tool in tools:
             function = tool.get("function", tool)
             total += self._function_init
-            description = str(function.get("description", "")).rstrip(".")
+            description = str(function.get("description", "")).removesuffix(".")
             total += self._encode_len(f"{function.get('name', '')}:{description}")
             properties = (function.get("parameters") or {}).get("properties") or {}
             if properties:
@@ -168,7 +170,7 @@ class Tokenizer:
                         total -= 3
                         for item in spec["enum"]:
                             total += 3 + self._encode_len(str(item))
-                    prop_description = str(spec.get("description", "")).rstrip(".")
+                    prop_description = str(spec.get("description", "")).removesuffix(".")
                     total += self._encode_len(f"{key}:{spec.get('type', '')}:{prop_description}")
         return self._scale(total + 12) if tools else 0
 
@@ -225,25 +227,18 @@ def _looks_openai(model: str) -> bool:
 
 def _message_key(message: Message) -> tuple[Any, ...] | None:
     """A hashable key of everything that changes a message's count, or None if not cacheable."""
-    content = message.get("content")
-    if content is not None and not isinstance(content, str):
-        try:
-            content = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str)
-        except (TypeError, ValueError):
-            return None
-    tool_calls = message.get("tool_calls")
-    calls_key = None
-    if tool_calls:
-        try:
-            calls_key = json.dumps(tool_calls, sort_keys=True, ensure_ascii=False, default=str)
-        except (TypeError, ValueError):
-            return None
-    extra = tuple(
-        (key, value)
-        for key, value in message.items()
-        if key not in ("role", "content", "tool_calls") and isinstance(value, str)
-    )
-    return (message.get("role"), content, calls_key, extra)
+    parts = []
+    for key, value in message.items():
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            try:
+                value = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+            except (TypeError, ValueError):
+                return None
+            key = f"{key}:json"
+        parts.append((key, value))
+    return tuple(parts)
 
 
 _tokenizers: dict[tuple[str, str | None], Tokenizer] = {}
@@ -264,7 +259,9 @@ def count_tokens_text(text: str, model: str = "gpt-4o") -> int:
 
 
 def count_tokens_messages(
-    messages: Iterable[Message], model: str = "gpt-4o", tools: Sequence[Mapping[str, Any]] | None = None
+    messages: Iterable[Message],
+    model: str = "gpt-4o",
+    tools: Sequence[Mapping[str, Any]] | None = None,
 ) -> int:
     """Tokens a chat request with ``messages`` (and ``tools``) costs for ``model``."""
     return get_tokenizer(model).count_messages(messages, tools=tools)
