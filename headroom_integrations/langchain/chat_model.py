@@ -1,0 +1,333 @@
+"""HeadroomChatModel: any LangChain chat model, with its input optimized by the Headroom engine."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from langchain_core.callbacks import (
+    AsyncCallbackManager,
+    AsyncCallbackManagerForLLMRun,
+    CallbackManager,
+    CallbackManagerForLLMRun,
+)
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
+from pydantic import ConfigDict, PrivateAttr, model_validator
+
+from headroom_core.config import HeadroomConfig
+from headroom_integrations.langchain._optimizer import (
+    SAVINGS_EVENT,
+    MessageOptimizer,
+    Optimization,
+    model_limit_of,
+    model_name_of,
+)
+
+if TYPE_CHECKING:
+    from langchain_core.language_models.model_profile import ModelProfile
+
+    from headroom_core.engine import HeadroomEngine
+
+__all__ = ["HeadroomChatModel"]
+
+
+class HeadroomChatModel(BaseChatModel):
+    """A chat model wrapper that sends the model a smaller, cache-friendly context.
+
+    Each call converts the messages to the core form, runs them through the Headroom engine
+    (tool-output compression, cache alignment, context fitting) and hands the optimized messages
+    to the wrapped model in the same LangChain run, so callbacks, usage and tracing see one call.
+    The savings travel in ``response_metadata["headroom"]`` and, on the invoke path, as a custom
+    event named ``headroom_savings``.
+
+    Setup:
+        ``pip install "headroom-langchain[langchain]"``
+
+    Key init args:
+        model: The chat model to wrap (ChatOpenAI, ChatAnthropic, a fake model...).
+        config: Engine configuration (:class:`headroom_core.config.HeadroomConfig`).
+        mode: ``"optimize"`` sends the optimized messages; ``"audit"`` only measures.
+        store_url: Record one metrics row per call (``sqlite:///headroom.db``, PostgreSQL URL).
+        tool_profiles: Per-tool options, e.g. ``{"search": {"skip_compression": True}}``.
+        engine: Share one :class:`headroom_core.engine.HeadroomEngine` between adapters.
+
+    Instantiate:
+        .. code-block:: python
+
+            from langchain_openai import ChatOpenAI
+            from headroom_integrations.langchain import HeadroomChatModel
+
+            llm = HeadroomChatModel(model=ChatOpenAI(model="gpt-4o-mini"))
+
+    Invoke:
+        .. code-block:: python
+
+            reply = llm.invoke(messages)
+            reply.response_metadata["headroom"]["tokens_saved"]
+            llm.get_metrics()  # totals of this wrapper
+
+    Fail-open: a failure inside Headroom sends the original messages (with a logged warning and
+    a failed request in the metrics); an exception of the wrapped model propagates unchanged.
+    """
+
+    model: BaseChatModel
+    config: HeadroomConfig | None = None
+    mode: Literal["optimize", "audit"] = "optimize"
+    store_url: str | None = None
+    tool_profiles: dict[str, dict[str, Any]] | None = None
+    engine: Any = None
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    _optimizer: MessageOptimizer = PrivateAttr()
+
+    def __init__(self, model: BaseChatModel | None = None, /, **kwargs: Any) -> None:
+        if model is not None:
+            kwargs["model"] = model
+        super().__init__(**kwargs)
+
+    @model_validator(mode="after")
+    def _mirror_inner(self) -> HeadroomChatModel:
+        if "disable_streaming" not in self.model_fields_set:
+            self.disable_streaming = self.model.disable_streaming
+        self._optimizer = MessageOptimizer(
+            self.config,
+            mode=self.mode,
+            store_url=self.store_url,
+            engine=self.engine,
+            source="langchain.chat_model",
+        )
+        return self
+
+    # -- identity ---------------------------------------------------------------------------
+
+    @property
+    def _llm_type(self) -> str:
+        return f"headroom-{self.model._llm_type}"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {
+            **self.model._identifying_params,
+            "headroom_mode": self.mode,
+            "headroom_config": self.config.model_dump(mode="json") if self.config else None,
+        }
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> Any:
+        params = dict(self.model._get_ls_params(stop=stop, **kwargs))
+        params.setdefault("ls_provider", self.model._llm_type)
+        params.setdefault("ls_model_name", kwargs.get("model") or model_name_of(self.model))
+        params.setdefault("ls_model_type", "chat")
+        return params
+
+    def _resolve_model_profile(self) -> ModelProfile | None:
+        return self.model.profile
+
+    def get_num_tokens_from_messages(
+        self, messages: list[BaseMessage], tools: Sequence[Any] | None = None
+    ) -> int:
+        """Token count of ``messages`` as the wrapped model counts them."""
+        return self.model.get_num_tokens_from_messages(messages, tools=tools)
+
+    def get_num_tokens(self, text: str) -> int:
+        """Token count of ``text`` as the wrapped model counts it."""
+        return self.model.get_num_tokens(text)
+
+    def get_token_ids(self, text: str) -> list[int]:
+        """Token ids of ``text`` from the wrapped model's tokenizer."""
+        return self.model.get_token_ids(text)
+
+    def get_metrics(self) -> dict[str, Any]:
+        """Savings of this wrapper so far: requests, tokens before/after/saved, per transform."""
+        return self._optimizer.ledger.totals()
+
+    @property
+    def headroom_engine(self) -> HeadroomEngine:
+        """The engine this wrapper optimizes with (its ``store`` holds the metrics rows)."""
+        return self._optimizer.engine
+
+    # -- tools and structured output ------------------------------------------------------------
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: str | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Let the wrapped model format the tools, then bind them to this wrapper."""
+        if tool_choice is not None:
+            kwargs["tool_choice"] = tool_choice
+        bound = self.model.bind_tools(tools, **kwargs)
+        return self.bind(**getattr(bound, "kwargs", {}))
+
+    def with_structured_output(
+        self, schema: Any, *, include_raw: bool = False, **kwargs: Any
+    ) -> Runnable[LanguageModelInput, Any]:
+        """The wrapped model's own structured output, fed with optimized messages."""
+        from headroom_integrations.langchain.transformer import HeadroomTransformer
+
+        transformer = HeadroomTransformer(
+            model_name=model_name_of(self.model), tool_profiles=self.tool_profiles
+        )._sharing(self._optimizer)
+        structured = self.model.with_structured_output(schema, include_raw=include_raw, **kwargs)
+        return transformer | structured
+
+    # -- generation ---------------------------------------------------------------------------
+
+    def _options(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        tools = kwargs.get("tools")
+        return {
+            "tools": tools
+            if isinstance(tools, list) and all(isinstance(t, dict) for t in tools)
+            else None,
+            "tool_profiles": self.tool_profiles,
+            "model_limit": model_limit_of(self.model),
+        }
+
+    def _optimize(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> Optimization:
+        return self._optimizer.optimize(
+            messages, model_name_of(self.model, **kwargs), **self._options(kwargs)
+        )
+
+    async def _aoptimize(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> Optimization:
+        return await self._optimizer.aoptimize(
+            messages, model_name_of(self.model, **kwargs), **self._options(kwargs)
+        )
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        optimization = self._optimize(messages, kwargs)
+        if run_manager is not None:
+            _run_scoped(CallbackManager, run_manager).on_custom_event(
+                SAVINGS_EVENT, optimization.summary, run_id=run_manager.run_id
+            )
+        result = self.model._generate(
+            optimization.messages, stop=stop, run_manager=run_manager, **kwargs
+        )
+        return _stamp_result(result, optimization.summary)
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        optimization = await self._aoptimize(messages, kwargs)
+        if run_manager is not None:
+            await _run_scoped(AsyncCallbackManager, run_manager).on_custom_event(
+                SAVINGS_EVENT, optimization.summary, run_id=run_manager.run_id
+            )
+        result = await self.model._agenerate(
+            optimization.messages, stop=stop, run_manager=run_manager, **kwargs
+        )
+        return _stamp_result(result, optimization.summary)
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        optimization = self._optimize(messages, kwargs)
+        if type(self.model)._stream is BaseChatModel._stream:
+            result = self.model._generate(
+                optimization.messages, stop=stop, run_manager=run_manager, **kwargs
+            )
+            yield _single_chunk(result, optimization.summary)
+            return
+        chunks = self.model._stream(
+            optimization.messages, stop=stop, run_manager=run_manager, **kwargs
+        )
+        yield from _stamp_first(chunks, optimization.summary)
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        optimization = await self._aoptimize(messages, kwargs)
+        inner_type = type(self.model)
+        if (
+            inner_type._astream is BaseChatModel._astream
+            and inner_type._stream is BaseChatModel._stream
+        ):
+            result = await self.model._agenerate(
+                optimization.messages, stop=stop, run_manager=run_manager, **kwargs
+            )
+            yield _single_chunk(result, optimization.summary)
+            return
+        first = True
+        async for chunk in self.model._astream(
+            optimization.messages, stop=stop, run_manager=run_manager, **kwargs
+        ):
+            yield _stamp_chunk(chunk, optimization.summary) if first else chunk
+            first = False
+
+
+def _run_scoped(manager_type: type[Any], run_manager: Any) -> Any:
+    """A callback manager parented on the LLM run, so custom events carry its run id."""
+    return manager_type(
+        handlers=run_manager.handlers,
+        inheritable_handlers=run_manager.inheritable_handlers,
+        parent_run_id=run_manager.run_id,
+        tags=run_manager.tags,
+        inheritable_tags=run_manager.inheritable_tags,
+        metadata=run_manager.metadata,
+        inheritable_metadata=run_manager.inheritable_metadata,
+    )
+
+
+def _stamp_result(result: ChatResult, summary: dict[str, Any]) -> ChatResult:
+    for generation in result.generations:
+        generation.message.response_metadata["headroom"] = summary
+    return result
+
+
+def _stamp_chunk(chunk: ChatGenerationChunk, summary: dict[str, Any]) -> ChatGenerationChunk:
+    chunk.message.response_metadata["headroom"] = summary
+    return chunk
+
+
+def _stamp_first(
+    chunks: Iterator[ChatGenerationChunk], summary: dict[str, Any]
+) -> Iterator[ChatGenerationChunk]:
+    for index, chunk in enumerate(chunks):
+        yield _stamp_chunk(chunk, summary) if index == 0 else chunk
+
+
+def _single_chunk(result: ChatResult, summary: dict[str, Any]) -> ChatGenerationChunk:
+    """The whole reply of a model that cannot stream, as one chunk."""
+    generation: ChatGeneration = result.generations[0]
+    message = generation.message
+    chunk = AIMessageChunk(
+        content=message.content,
+        id=message.id,
+        additional_kwargs=message.additional_kwargs,
+        response_metadata={**message.response_metadata, "headroom": summary},
+        tool_call_chunks=[
+            {
+                "name": call["name"],
+                "args": json.dumps(call["args"], ensure_ascii=False),
+                "id": call["id"],
+                "index": index,
+            }
+            for index, call in enumerate(getattr(message, "tool_calls", []) or [])
+        ],
+        usage_metadata=getattr(message, "usage_metadata", None),
+    )
+    return ChatGenerationChunk(message=chunk, generation_info=generation.generation_info)

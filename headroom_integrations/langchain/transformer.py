@@ -1,0 +1,134 @@
+"""HeadroomTransformer: the Headroom engine as an LCEL step between a prompt and a model."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from langchain_core.callbacks import adispatch_custom_event, dispatch_custom_event
+from langchain_core.language_models import LanguageModelInput
+from langchain_core.messages import BaseMessage, convert_to_messages
+from langchain_core.prompt_values import PromptValue
+from langchain_core.runnables import RunnableConfig, RunnableSerializable
+from pydantic import ConfigDict, PrivateAttr, model_validator
+
+from headroom_core.config import HeadroomConfig
+from headroom_integrations.langchain._optimizer import (
+    DEFAULT_MODEL,
+    SAVINGS_EVENT,
+    MessageOptimizer,
+    Optimization,
+)
+
+__all__ = ["HeadroomTransformer"]
+
+
+class HeadroomTransformer(RunnableSerializable[LanguageModelInput, list[BaseMessage]]):
+    """A Runnable that returns the optimized form of a prompt's messages.
+
+    Takes what a chat model takes (a PromptValue, a list of messages or message-likes, a string)
+    and returns ``list[BaseMessage]``, like ``trim_messages``; messages the engine did not change
+    come back as the very same objects. Each call emits a ``headroom_savings`` custom event with
+    the engine's summary, visible to any callback handler and in ``astream_events``.
+
+    Key init args:
+        model_name: Model the messages are for (token counting, window, prices).
+        config: Engine configuration (:class:`headroom_core.config.HeadroomConfig`).
+        mode: ``"optimize"`` returns optimized messages; ``"audit"`` returns them unchanged.
+        store_url: Record one metrics row per call.
+        query: What the tool outputs should be compressed for (default: the last user turn).
+        tool_profiles: Per-tool options, e.g. ``{"search": {"skip_compression": True}}``.
+        model_limit: The model's input window when it is not in the catalogue.
+        engine: Share one :class:`headroom_core.engine.HeadroomEngine` between adapters.
+
+    Example:
+        .. code-block:: python
+
+            chain = prompt | HeadroomTransformer(model_name="gpt-4o") | ChatOpenAI(model="gpt-4o")
+            chain.invoke({"question": "..."})
+    """
+
+    model_name: str = DEFAULT_MODEL
+    config: HeadroomConfig | None = None
+    mode: Literal["optimize", "audit"] = "optimize"
+    store_url: str | None = None
+    query: str | None = None
+    tool_profiles: dict[str, dict[str, Any]] | None = None
+    model_limit: int | None = None
+    engine: Any = None
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    _optimizer: MessageOptimizer = PrivateAttr()
+
+    @model_validator(mode="after")
+    def _build_optimizer(self) -> HeadroomTransformer:
+        self._optimizer = MessageOptimizer(
+            self.config,
+            mode=self.mode,
+            store_url=self.store_url,
+            engine=self.engine,
+            source="langchain.transformer",
+        )
+        return self
+
+    def _sharing(self, optimizer: MessageOptimizer) -> HeadroomTransformer:
+        """Optimize through ``optimizer`` (engine and tally of the adapter that made this step)."""
+        self._optimizer = optimizer
+        return self
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        """Plain settings only, so chains holding the step can be dumped."""
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        """Namespace recorded by ``langchain_core.load.dumpd``."""
+        return ["headroom_integrations", "langchain", "transformer"]
+
+    def get_metrics(self) -> dict[str, Any]:
+        """Savings of this step so far: requests, tokens before/after/saved, per transform."""
+        return self._optimizer.ledger.totals()
+
+    def invoke(
+        self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> list[BaseMessage]:
+        """Optimize the input's messages."""
+        return self._call_with_config(self._optimize, input, config, **kwargs)
+
+    async def ainvoke(
+        self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> list[BaseMessage]:
+        """Async :meth:`invoke`."""
+        return await self._acall_with_config(self._aoptimize, input, config, **kwargs)
+
+    def _optimize(self, input: LanguageModelInput, config: RunnableConfig) -> list[BaseMessage]:
+        optimization = self._optimizer.optimize(
+            _as_messages(input), self.model_name, **self._options()
+        )
+        dispatch_custom_event(SAVINGS_EVENT, optimization.summary, config=config)
+        return optimization.messages
+
+    async def _aoptimize(
+        self, input: LanguageModelInput, config: RunnableConfig
+    ) -> list[BaseMessage]:
+        optimization: Optimization = await self._optimizer.aoptimize(
+            _as_messages(input), self.model_name, **self._options()
+        )
+        await adispatch_custom_event(SAVINGS_EVENT, optimization.summary, config=config)
+        return optimization.messages
+
+    def _options(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "tool_profiles": self.tool_profiles,
+            "model_limit": self.model_limit,
+        }
+
+
+def _as_messages(input: LanguageModelInput) -> list[BaseMessage]:
+    if isinstance(input, PromptValue):
+        return input.to_messages()
+    if isinstance(input, str):
+        return convert_to_messages([input])
+    return convert_to_messages(input)
