@@ -8,12 +8,15 @@ allowed.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from headroom_core.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = [
     "CacheAlignerConfig",
@@ -30,13 +33,27 @@ __all__ = [
 Mode = Literal["audit", "optimize", "simulate"]
 
 
-def _configuration_error(model: type[BaseModel], exc: pydantic.ValidationError) -> ConfigurationError:
-    """Turn pydantic's report into one error naming field, value and what is allowed."""
-    first = exc.errors()[0]
-    field = ".".join(str(part) for part in first.get("loc", ())) or "<config>"
+def _configuration_error(
+    model: type[BaseModel], exc: pydantic.ValidationError
+) -> ConfigurationError:
+    """Turn pydantic's report into one error naming field, value and what is allowed.
+
+    A nested config reports its own :class:`ConfigurationError`; its field is prefixed with the
+    path to it, so ``HeadroomConfig(smart_crusher={"keep_first": -1})`` names
+    ``smart_crusher.keep_first``.
+    """
+    errors = exc.errors()
+    first = errors[0]
+    path = [str(part) for part in first.get("loc", ())]
     value = first.get("input")
-    allowed = first.get("msg", "a valid value")
-    extra = len(exc.errors()) - 1
+    allowed = str(first.get("msg", "a valid value")).removeprefix("Value error, ")
+    inner = (first.get("ctx") or {}).get("error")
+    if isinstance(inner, ConfigurationError) and "field" in inner.details:
+        path.extend(part for part in str(inner.details["field"]).split(".") if part != "<config>")
+        value = inner.details.get("value")
+        allowed = inner.details.get("allowed", allowed)
+    field = ".".join(path) or "<config>"
+    extra = len(errors) - 1
     more = f" (and {extra} more problem{'s' if extra > 1 else ''})" if extra else ""
     return ConfigurationError(
         f"Invalid value for {model.__name__}.{field}: {value!r}. Allowed: {allowed}{more}.",
@@ -45,7 +62,7 @@ def _configuration_error(model: type[BaseModel], exc: pydantic.ValidationError) 
             "field": field,
             "value": value,
             "allowed": allowed,
-            "errors": [dict(error, ctx=str(error.get("ctx", ""))) for error in exc.errors()],
+            "errors": [dict(error, ctx=str(error.get("ctx", ""))) for error in errors],
         },
     )
 
@@ -67,21 +84,47 @@ class _Config(BaseModel):
         except pydantic.ValidationError as exc:
             raise _configuration_error(type(self), exc) from None
 
+    @classmethod
+    def model_validate(cls, obj: Any, **options: Any) -> Self:
+        """Validate ``obj`` (a dict or config) into this config; errors are ConfigurationErrors."""
+        try:
+            return super().model_validate(obj, **options)
+        except pydantic.ValidationError as exc:
+            raise _configuration_error(cls, exc) from None
+
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, **options: Any) -> Self:
+        """Validate a JSON document into this config; errors are ConfigurationErrors."""
+        try:
+            return super().model_validate_json(json_data, **options)
+        except pydantic.ValidationError as exc:
+            raise _configuration_error(cls, exc) from None
+
 
 class SmartCrusherConfig(_Config):
     """How JSON tool outputs are compressed."""
 
     enabled: bool = True
-    min_tokens_to_crush: int = Field(200, ge=0, description="Outputs smaller than this pass through.")
-    max_items_after_crush: int = Field(50, ge=1, description="Array items kept when lossy selection runs.")
+    min_tokens_to_crush: int = Field(
+        200, ge=0, description="Outputs smaller than this pass through."
+    )
+    max_items_after_crush: int = Field(
+        50, ge=1, description="Array items kept when lossy selection runs."
+    )
     keep_first: int = Field(3, ge=0, description="Leading items always kept.")
     keep_last: int = Field(2, ge=0, description="Trailing items always kept.")
-    relevance_threshold: float = Field(0.3, ge=0.0, le=1.0, description="Minimum query relevance to keep an item.")
-    anomaly_std_threshold: float = Field(2.0, gt=0.0, description="Numeric z-score that marks an anomaly.")
+    relevance_threshold: float = Field(
+        0.3, ge=0.0, le=1.0, description="Minimum query relevance to keep an item."
+    )
+    anomaly_std_threshold: float = Field(
+        2.0, gt=0.0, description="Numeric z-score that marks an anomaly."
+    )
     preserve_errors: bool = Field(True, description="Never drop items that look like errors.")
     lossless_only: bool = Field(False, description="Never drop items, only re-encode them.")
     token_budget: int | None = Field(
-        None, ge=1, description="Target size of one output; default: lossless result, then max_items."
+        None,
+        ge=1,
+        description="Target size of one output; default: lossless result, then max_items.",
     )
 
 
@@ -90,13 +133,18 @@ class LineCrusherConfig(_Config):
 
     enabled: bool = True
     min_tokens_to_crush: int = Field(200, ge=0)
-    max_lines_after_crush: int = Field(120, ge=1, description="Lines kept when lossy selection runs.")
+    max_lines_after_crush: int = Field(
+        120, ge=1, description="Lines kept when lossy selection runs."
+    )
     keep_first: int = Field(5, ge=0)
     keep_last: int = Field(5, ge=0)
     context_lines: int = Field(1, ge=0, description="Lines kept around each error line.")
     relevance_threshold: float = Field(0.3, ge=0.0, le=1.0)
     similarity_threshold: float = Field(
-        90.0, ge=0.0, le=100.0, description="rapidfuzz ratio above which two lines are near duplicates."
+        90.0,
+        ge=0.0,
+        le=100.0,
+        description="rapidfuzz ratio above which two lines are near duplicates.",
     )
     compress_code: bool = Field(False, description="Code passes through unless this is set.")
 
@@ -105,9 +153,15 @@ class CacheAlignerConfig(_Config):
     """How the prompt prefix is stabilised for provider caches."""
 
     enabled: bool = True
-    extract_dates: bool = Field(True, description="Move dates, times, ids out of the stable prefix.")
-    normalize_whitespace: bool = Field(True, description="Collapse runs of spaces and blank lines (code kept).")
-    stable_prefix_min_tokens: int = Field(100, ge=0, description="Below this the prefix is not marked for caching.")
+    extract_dates: bool = Field(
+        True, description="Move dates, times, ids out of the stable prefix."
+    )
+    normalize_whitespace: bool = Field(
+        True, description="Collapse runs of spaces and blank lines (code kept)."
+    )
+    stable_prefix_min_tokens: int = Field(
+        100, ge=0, description="Below this the prefix is not marked for caching."
+    )
 
 
 class RollingWindowConfig(_Config):
@@ -150,10 +204,15 @@ class IntelligentContextConfig(_Config):
     output_buffer_tokens: int = Field(4000, ge=0, description="Tokens kept free for the reply.")
     use_importance_scoring: bool = True
     scoring_weights: ScoringWeights = Field(default_factory=ScoringWeights)
-    toin_integration: bool = Field(True, description="Use the tool-output importance learner when given.")
-    compress_before_drop: bool = Field(True, description="Try crushing a tool result before dropping it.")
+    toin_integration: bool = Field(
+        True, description="Use the tool-output importance learner when given."
+    )
+    compress_before_drop: bool = Field(
+        True, description="Try crushing a tool result before dropping it."
+    )
     on_overflow: Literal["raise", "best_effort"] = Field(
-        "raise", description="When the kept minimum exceeds the limit: raise, or return best effort flagged."
+        "raise",
+        description="If the kept minimum exceeds the limit: raise, or return flagged best effort.",
     )
 
 
@@ -164,7 +223,9 @@ class RelevanceScorerConfig(_Config):
     bm25_k1: float = Field(1.5, gt=0.0)
     bm25_b: float = Field(0.75, ge=0.0, le=1.0)
     embedding_model: str = "all-MiniLM-L6-v2"
-    hybrid_alpha: float = Field(0.5, ge=0.0, le=1.0, description="Weight of BM25 in the hybrid score.")
+    hybrid_alpha: float = Field(
+        0.5, ge=0.0, le=1.0, description="Weight of BM25 in the hybrid score."
+    )
 
 
 class RetrievalConfig(_Config):
@@ -173,7 +234,9 @@ class RetrievalConfig(_Config):
     enabled: bool = True
     max_entries: int = Field(1000, ge=1)
     ttl_seconds: float = Field(3600.0, gt=0.0)
-    store_url: str | None = Field(None, description="SQL store for dropped items; in-memory when unset.")
+    store_url: str | None = Field(
+        None, description="SQL store for dropped items; in-memory when unset."
+    )
 
 
 class HeadroomConfig(_Config):
@@ -192,5 +255,9 @@ class HeadroomConfig(_Config):
     )
     fail_open: bool = Field(True, description="On an internal failure send the original messages.")
     store_url: str | None = Field(None, description="Metrics store URL; None disables recording.")
-    store_message_content: bool = Field(False, description="Keep raw message content in metrics rows.")
-    compress_user_messages: bool = Field(False, description="Also crush large outputs pasted by the user.")
+    store_message_content: bool = Field(
+        False, description="Keep raw message content in metrics rows."
+    )
+    compress_user_messages: bool = Field(
+        False, description="Also crush large outputs pasted by the user."
+    )
