@@ -1,0 +1,64 @@
+"""``compress()``: the one-call form of tool-output compression (the Python twin of the
+TypeScript SDK's ``compress``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from headroom_core.config import HeadroomConfig
+from headroom_core.errors import ValidationError
+from headroom_core.messages import validate_messages
+from headroom_core.results import CompressResult
+from headroom_core.tokenizer import get_tokenizer
+from headroom_core.transforms.tool_outputs import ToolOutputCompressor
+
+__all__ = ["compress"]
+
+
+def compress(
+    messages: Sequence[dict[str, Any]],
+    model: str = "gpt-4o",
+    query: str | None = None,
+    token_budget: int | None = None,
+    config: HeadroomConfig | None = None,
+) -> CompressResult:
+    """Compress the tool outputs of a chat request; no message is dropped or reordered.
+
+    Args:
+        messages: OpenAI-style chat messages (the list is not changed).
+        model: Model whose tokenizer counts the tokens.
+        query: What the outputs should answer; the last user message by default.
+        token_budget: When the result is still over this many tokens, the crushers are tightened
+            (fewer kept items and lines) until it fits or only must-keep content remains.
+        config: Crusher settings; defaults to :class:`HeadroomConfig`.
+
+    Returns:
+        A :class:`CompressResult` with the messages to send and the token counts.
+
+    Raises:
+        ValidationError: ``messages`` is not a valid chat request, or ``token_budget`` < 1.
+
+    Example:
+        >>> from headroom_core import compress
+        >>> result = compress(messages, model="gpt-4o")  # doctest: +SKIP
+        >>> result.tokens_saved, result.compression_ratio  # doctest: +SKIP
+        (18204, 0.12)
+    """
+    validate_messages(messages)
+    if token_budget is not None and (not isinstance(token_budget, int) or token_budget < 1):
+        raise ValidationError(
+            f"token_budget must be a positive int or None, got {token_budget!r}.",
+            details={"field": "token_budget", "value": token_budget},
+        )
+    tokenizer = get_tokenizer(model)
+    result = ToolOutputCompressor(config).apply(
+        list(messages), tokenizer, query=query, token_budget=token_budget, model=model
+    )
+    return CompressResult(
+        messages=result.messages,
+        tokens_before=result.tokens_before,
+        tokens_after=result.tokens_after,
+        transforms_applied=result.transforms_applied,
+        details={**result.details, "warnings": result.warnings},
+    )

@@ -1,0 +1,1 @@
+"""Private helpers of the line crusher: templates, severity, search-result parsing, rendering."""

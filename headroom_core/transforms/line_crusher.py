@@ -1,0 +1,300 @@
+"""LineCrusher: compress logs, shell and build output, stack traces, search results and plain text.
+
+Lossless first: runs of identical lines become one line with ``(xN)``. When the output is still
+over its line or token budget, lines are grouped by template (numbers, ids, times, paths masked;
+near-identical templates merged) or, for ``path:line:text`` search hits, by file. The crushed
+output keeps, verbatim: every distinct error / warning / failure line with its context, the first
+and last lines, the lines the query asks about, and one representative per pattern with a note
+``[xN similar lines; <value ranges>]``. Dropped lines go to the originals store under a key the
+closing marker names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from headroom_core.config import LineCrusherConfig
+from headroom_core.errors import TransformError
+from headroom_core.results import CrushResult
+from headroom_core.tokenizer import Tokenizer, get_tokenizer
+from headroom_core.transforms._lines import query as query_focus
+from headroom_core.transforms._lines.render import group_note, is_crushed, omission_marker, render
+from headroom_core.transforms._lines.search import definition_lines, grep_path, is_search_output
+from headroom_core.transforms._lines.selection import (
+    Plan,
+    Unit,
+    distinct_variants,
+    fold_runs,
+    group_by_key,
+    group_by_template,
+    select,
+)
+from headroom_core.transforms._lines.severity import is_problem_line
+from headroom_core.transforms._text import looks_binary
+
+if TYPE_CHECKING:
+    from headroom_core.relevance import RelevanceScorer
+    from headroom_core.retrieval import OriginalsStore
+
+__all__ = ["MAX_CRUSH_CHARS", "LineCrusher"]
+
+#: Inputs longer than this pass through: no model window holds them, and crushing them would
+#: cost more time than the request should spend here.
+MAX_CRUSH_CHARS = 2_000_000
+
+# A query-relevant line must score at least this share of the best line's score.
+_RELATIVE_RELEVANCE = 0.75
+# Each budget retry keeps this share of the previous line budget.
+_TIGHTEN = 0.5
+
+
+class LineCrusher:
+    """Compress line-oriented text so that problems, rare lines and query matches survive verbatim.
+
+    Args:
+        config: Thresholds and budgets; defaults to :class:`LineCrusherConfig`.
+        scorer: Relevance scorer for query matching; BM25 by default.
+        store: Where dropped lines are kept for retrieval; the process-wide default store when
+            omitted.
+
+    Example:
+        >>> from headroom_core.transforms import LineCrusher
+        >>> log = "\\n".join(f"12:00:{i:02d} INFO request {i} ok" for i in range(60))
+        >>> log += "\\n12:01:00 ERROR disk full on /dev/sda1"
+        >>> result = LineCrusher().crush(log, query="disk")
+        >>> "12:01:00 ERROR disk full on /dev/sda1" in result.compressed
+        True
+    """
+
+    name: ClassVar[str] = "line_crusher"
+
+    def __init__(
+        self,
+        config: LineCrusherConfig | None = None,
+        *,
+        scorer: RelevanceScorer | None = None,
+        store: OriginalsStore | None = None,
+    ) -> None:
+        self.config = config or LineCrusherConfig()
+        self._scorer = scorer
+        self._store = store
+
+    @property
+    def scorer(self) -> RelevanceScorer:
+        """The relevance scorer (BM25 unless one was given)."""
+        if self._scorer is None:
+            from headroom_core.relevance import BM25Scorer
+
+            self._scorer = BM25Scorer()
+        return self._scorer
+
+    @property
+    def store(self) -> OriginalsStore:
+        """The store receiving dropped lines."""
+        if self._store is None:
+            from headroom_core.retrieval import default_originals_store
+
+            self._store = default_originals_store()
+        return self._store
+
+    def crush(
+        self,
+        text: str,
+        query: str = "",
+        *,
+        tokenizer: Tokenizer | None = None,
+        token_budget: int | None = None,
+        max_lines: int | None = None,
+        tool_name: str | None = None,
+    ) -> CrushResult:
+        """Compress ``text``.
+
+        Args:
+            text: The tool output.
+            query: What the user asked; lines matching it are kept.
+            tokenizer: Counts tokens; the shared gpt-4o tokenizer by default.
+            token_budget: Target size in tokens; the line budget is tightened until the output
+                fits or only must-keep lines remain.
+            max_lines: Line budget overriding ``config.max_lines_after_crush``.
+            tool_name: Tool that produced the output (recorded with the stored originals).
+
+        Returns:
+            A :class:`CrushResult`; ``strategy`` is ``"line_crusher"``, or ``"passthrough"`` with
+            the reason when nothing was worth changing.
+
+        Raises:
+            TransformError: ``text`` is not a string.
+        """
+        if not isinstance(text, str):
+            raise TransformError(
+                f"LineCrusher.crush needs text (str), got {type(text).__name__}.",
+                details={"type": type(text).__name__},
+            )
+        if len(text) > MAX_CRUSH_CHARS:
+            estimate = len(text) // 4
+            return _passthrough(
+                text,
+                estimate,
+                f"too large to crush ({len(text)} chars > {MAX_CRUSH_CHARS}); tokens estimated",
+            )
+        tokenizer = tokenizer or get_tokenizer()
+        tokens_before = tokenizer.count_text(text)
+        if tokens_before < self.config.min_tokens_to_crush:
+            return _passthrough(text, tokens_before, "below min_tokens_to_crush")
+        if looks_binary(text):
+            return _passthrough(text, tokens_before, "binary content")
+        if is_crushed(text):
+            return _passthrough(text, tokens_before, "already crushed")
+        lines = text.split("\n")
+        units = fold_runs(lines)
+        limit = max_lines or self.config.max_lines_after_crush
+        if len(units) <= limit:
+            lossless = self._lossless(lines, units, tokenizer, tokens_before)
+            if token_budget is None or lossless.tokens_after <= token_budget:
+                return lossless
+        return self._lossy(
+            lines, units, query, tokenizer, tokens_before, token_budget, limit, tool_name
+        )
+
+    def _lossless(
+        self, lines: list[str], units: list[Unit], tokenizer: Tokenizer, tokens_before: int
+    ) -> CrushResult:
+        text = "\n".join(lines)
+        if len(units) == len(lines):
+            return _passthrough(text, tokens_before, "within the line budget, no repeated lines")
+        plan = Plan(set(range(len(units))), {})
+        compressed = "\n".join(render(lines, units, plan, {}))
+        return CrushResult(
+            compressed=compressed,
+            original=text,
+            tokens_before=tokens_before,
+            tokens_after=tokenizer.count_text(compressed),
+            strategy=self.name,
+            reasons=[f"lossless: {len(lines) - len(units)} repeated lines folded into (xN)"],
+            kept_indices=list(range(len(lines))),
+        )
+
+    def _lossy(
+        self,
+        lines: list[str],
+        units: list[Unit],
+        query: str,
+        tokenizer: Tokenizer,
+        tokens_before: int,
+        token_budget: int | None,
+        limit: int,
+        tool_name: str | None,
+    ) -> CrushResult:
+        texts = [lines[unit.index] for unit in units]
+        search = is_search_output(texts[:200])
+        problems = [is_problem_line(text) for text in texts]
+        if search:
+            groups = group_by_key([grep_path(text) or "" for text in texts])
+            templates = None
+        else:
+            groups, templates = group_by_template(texts, self.config.similarity_threshold, problems)
+        relevant = self._relevant(texts, query, search)
+        edges = _edges(len(units), self.config.keep_first, self.config.keep_last)
+        while True:
+            plan = select(
+                groups,
+                len(units),
+                limit=limit,
+                edges=edges,
+                relevant=relevant,
+                is_problem=problems.__getitem__,
+                variants=lambda members: distinct_variants(members, templates),
+                context=0 if search else self.config.context_lines,
+            )
+            notes = {
+                unit: note
+                for unit, group in plan.represents.items()
+                if (note := group_note(group, plan, units, lines, templates))
+            }
+            body = render(lines, units, plan, notes)
+            tokens_after = tokenizer.count_text("\n".join(body))
+            if token_budget is None or tokens_after <= token_budget or limit <= 1:
+                break
+            limit = max(1, int(limit * _TIGHTEN))
+        return self._finish(lines, units, plan, body, tokenizer, tokens_before, tool_name, search)
+
+    def _relevant(self, texts: Sequence[str], query: str, search: bool) -> list[int]:
+        """Units the query asks about, best first."""
+        if not query or not query.strip():
+            return []
+        focus = query_focus.focus_text(query)
+        scores = self.scorer.score_items(texts, focus)
+        if search:
+            for index in definition_lines(texts, query_focus.query_names(query)):
+                scores[index] = 1.0
+        best = max(scores, default=0.0)
+        floor = max(self.config.relevance_threshold, _RELATIVE_RELEVANCE * best)
+        if best <= 0:
+            return []
+        ranked = [index for index, score in enumerate(scores) if score >= floor]
+        return sorted(ranked, key=lambda index: -scores[index])
+
+    def _finish(
+        self,
+        lines: list[str],
+        units: list[Unit],
+        plan: Plan,
+        body: list[str],
+        tokenizer: Tokenizer,
+        tokens_before: int,
+        tool_name: str | None,
+        search: bool,
+    ) -> CrushResult:
+        kept_lines = [
+            index
+            for position in sorted(plan.kept)
+            for index in range(units[position].index, units[position].index + units[position].count)
+        ]
+        kept_set = set(kept_lines)
+        dropped = [index for index in range(len(lines)) if index not in kept_set]
+        key = (
+            self.store.put([lines[index] for index in dropped], tool_name=tool_name, kind="lines")
+            if dropped
+            else None
+        )
+        omitted = [
+            (group.key, sum(units[m].count for m in group.members)) for group in plan.omitted
+        ]
+        marker = omission_marker(len(dropped), len(lines), omitted, key, name_groups=search)
+        compressed = "\n".join([*body, marker])
+        tokens_after = tokenizer.count_text(compressed)
+        original = "\n".join(lines)
+        if tokens_after >= tokens_before:
+            return _passthrough(original, tokens_before, "crushing would not save tokens")
+        return CrushResult(
+            compressed=compressed,
+            original=original,
+            tokens_before=tokens_before,
+            tokens_after=tokens_after,
+            strategy=self.name,
+            reasons=[
+                f"{'search hits grouped by file' if search else 'lines grouped by template'}: "
+                f"kept {len(kept_lines)} of {len(lines)} lines"
+            ],
+            kept_indices=kept_lines,
+            dropped_indices=dropped,
+            retrieval_key=key,
+        )
+
+
+def _edges(count: int, keep_first: int, keep_last: int) -> list[int]:
+    """First and last units, alternating from the outside in (so a small budget keeps both ends)."""
+    first = list(range(min(keep_first, count)))
+    last = list(range(count - 1, max(-1, count - 1 - keep_last), -1))
+    order: list[int] = []
+    for pair in zip(first, last, strict=False):
+        order.extend(pair)
+    order.extend(first[len(last) :] + last[len(first) :])
+    return list(dict.fromkeys(order))
+
+
+def _passthrough(text: Any, tokens: int, reason: str) -> CrushResult:
+    return CrushResult(
+        compressed=text, original=text, tokens_before=tokens, tokens_after=tokens, reasons=[reason]
+    )

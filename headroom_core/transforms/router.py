@@ -1,0 +1,237 @@
+"""ContentRouter: tell what a tool output is and send it to the crusher that understands it.
+
+JSON goes to :class:`~headroom_core.transforms.smart_crusher.SmartCrusher`; logs, search results
+and prose go to :class:`~headroom_core.transforms.line_crusher.LineCrusher`; code passes through
+untouched unless ``line_crusher.compress_code`` is set, because a dropped line can change what
+code means.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+from headroom_core.config import HeadroomConfig
+from headroom_core.errors import TransformError
+from headroom_core.results import CrushResult
+from headroom_core.tokenizer import Tokenizer, get_tokenizer
+from headroom_core.transforms._lines.search import is_search_output
+from headroom_core.transforms._text import looks_binary
+from headroom_core.transforms.line_crusher import MAX_CRUSH_CHARS, LineCrusher
+from headroom_core.transforms.smart_crusher import SmartCrusher
+
+if TYPE_CHECKING:
+    from headroom_core.relevance import RelevanceScorer
+    from headroom_core.retrieval import OriginalsStore
+
+__all__ = ["ContentKind", "ContentRouter"]
+
+ContentKind = Literal["json", "log", "search", "code", "text"]
+
+_SAMPLE_LINES = 200
+_SAMPLE_CHARS = 32_768
+_LOG_SHARE = 0.5
+_CODE_SHARE = 0.3
+
+_LOG_LINE_RE = re.compile(
+    r"""
+    ^\W{0,3}(?:\d{2,4}[-/.]\d{1,2}(?:[-/.]\d{1,4})?[ T_:]+)?\d{1,2}:\d{2}:\d{2}   # date? time
+    | ^\W{0,3}(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun|Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\b
+    | ^\d{6,}\s                                                   # epoch / packed date
+    | \b(?:TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|FATAL|CRITICAL|SEVERE)\b
+    | ^[VDIWEF]/[\w.$-]+\s*\(                                                   # logcat brief
+    """,
+    re.VERBOSE,
+)
+_CODE_LINE_RE = re.compile(
+    r"""
+    ^\s*(?:def|class|import|from\s+\S+\s+import|function|const|let|var|export|return|if|elif|else
+        |for|while|try|except|catch|finally|with|async|await|public|private|protected|static
+        |package|func|fn|impl|struct|enum|interface|type|\#include|\#define|using|namespace)\b
+    | [{};]\s*$
+    | ^\s*[}\])]
+    | ^\s*(?://|/\*|\*\s|\#\s|@\w+)
+    """,
+    re.VERBOSE,
+)
+
+
+class ContentRouter:
+    """Detect the kind of a tool output and crush it with the matching crusher.
+
+    Args:
+        config: The Headroom config; its ``smart_crusher``, ``line_crusher`` and ``relevance``
+            sections are used.
+        scorer: Relevance scorer shared by both crushers (from ``config.relevance`` by default).
+        store: Originals store for dropped items (the process-wide default store by default).
+
+    Example:
+        >>> router = ContentRouter()
+        >>> router.detect('[{"id": 1}, {"id": 2}]')
+        'json'
+        >>> router.detect("2024-05-01 12:00:01 ERROR disk full")
+        'log'
+    """
+
+    def __init__(
+        self,
+        config: HeadroomConfig | None = None,
+        *,
+        scorer: RelevanceScorer | None = None,
+        store: OriginalsStore | None = None,
+    ) -> None:
+        self.config = config or HeadroomConfig()
+        self._scorer = scorer
+        self._store = store
+        self._crushers: dict[tuple[str, int | None], Any] = {}
+
+    @property
+    def scorer(self) -> RelevanceScorer:
+        """The relevance scorer both crushers use."""
+        if self._scorer is None:
+            from headroom_core.relevance import create_scorer
+
+            self._scorer = create_scorer(config=self.config.relevance)
+        return self._scorer
+
+    @property
+    def store(self) -> OriginalsStore:
+        """The store receiving dropped items."""
+        if self._store is None:
+            from headroom_core.retrieval import default_originals_store
+
+            self._store = default_originals_store(self.config.retrieval)
+        return self._store
+
+    def detect(self, text: str) -> ContentKind:
+        """The kind of ``text``, from cheap checks on a sample of it.
+
+        JSON must parse; search results are mostly ``path:line:text``; logs are mostly lines
+        with timestamps or levels; code has syntax on many lines; anything else is text.
+        """
+        if not isinstance(text, str):
+            raise TransformError(
+                f"ContentRouter.detect needs text (str), got {type(text).__name__}.",
+                details={"type": type(text).__name__},
+            )
+        stripped = text.lstrip()
+        if stripped[:1] in ("{", "[") and _parses_as_json(stripped):
+            return "json"
+        lines = [line for line in text[:_SAMPLE_CHARS].split("\n")[:_SAMPLE_LINES] if line.strip()]
+        if not lines:
+            return "text"
+        if is_search_output(lines):
+            return "search"
+        if _share(lines, _LOG_LINE_RE) >= _LOG_SHARE:
+            return "log"
+        if _share(lines, _CODE_LINE_RE) >= _CODE_SHARE:
+            return "code"
+        return "text"
+
+    def route(
+        self,
+        text: str,
+        *,
+        query: str = "",
+        tokenizer: Tokenizer | None = None,
+        tool_name: str | None = None,
+        profile: Mapping[str, Any] | None = None,
+        token_budget: int | None = None,
+    ) -> CrushResult:
+        """Crush ``text`` with the crusher for its kind.
+
+        Args:
+            text: The tool output.
+            query: What the user asked (plus the tool call's arguments).
+            tokenizer: Counts tokens; gpt-4o's by default.
+            tool_name: The tool that produced the output.
+            profile: Per-tool settings: ``{"skip_compression": True}`` passes the output through,
+                ``{"max_items": N}`` caps the kept items or lines.
+            token_budget: Target size in tokens for this output.
+
+        Returns:
+            The crush result; ``strategy`` names the crusher that ran or is ``"passthrough"``, and
+            ``reasons`` starts with the detected kind.
+
+        Raises:
+            TransformError: ``text`` is not a string, or a crusher refused it.
+        """
+        tokenizer = tokenizer or get_tokenizer()
+        profile = profile or {}
+        if not isinstance(text, str):
+            raise TransformError(
+                f"ContentRouter.route needs text (str), got {type(text).__name__}.",
+                details={"type": type(text).__name__},
+            )
+        if profile.get("skip_compression"):
+            return _passthrough(text, tokenizer, "tool profile sets skip_compression")
+        if len(text) > MAX_CRUSH_CHARS:  # refused with its reason before any parsing or counting
+            return self._line_crusher().crush(text)
+        if looks_binary(text):
+            return _passthrough(text, tokenizer, "binary content")
+        kind = self.detect(text)
+        max_items = profile.get("max_items")
+        if kind == "code" and not self.config.line_crusher.compress_code:
+            return _passthrough(
+                text, tokenizer, "code passes through (line_crusher.compress_code is off)"
+            )
+        if kind == "json":
+            result = self._smart_crusher(max_items).crush(
+                text, query, tokenizer=tokenizer, token_budget=token_budget, tool_name=tool_name
+            )
+            crusher_name = SmartCrusher.name
+        else:
+            result = self._line_crusher().crush(
+                text,
+                query,
+                tokenizer=tokenizer,
+                token_budget=token_budget,
+                max_lines=max_items,
+                tool_name=tool_name,
+            )
+            crusher_name = LineCrusher.name
+        if not result.changed:
+            return dataclasses.replace(result, reasons=[f"detected {kind}", *result.reasons])
+        mode = [result.strategy] if result.strategy != crusher_name else []
+        return dataclasses.replace(
+            result, strategy=crusher_name, reasons=[f"detected {kind}", *mode, *result.reasons]
+        )
+
+    def _smart_crusher(self, max_items: int | None) -> SmartCrusher:
+        key = ("json", max_items)
+        crusher = self._crushers.get(key)
+        if crusher is None:
+            config = self.config.smart_crusher
+            if max_items is not None:
+                config = config.model_copy(update={"max_items_after_crush": max(1, int(max_items))})
+            crusher = SmartCrusher(config, scorer=self.scorer, store=self.store)
+            self._crushers[key] = crusher
+        return crusher
+
+    def _line_crusher(self) -> LineCrusher:
+        key = ("lines", None)
+        crusher = self._crushers.get(key)
+        if crusher is None:
+            crusher = LineCrusher(self.config.line_crusher, scorer=self.scorer, store=self.store)
+            self._crushers[key] = crusher
+        return crusher
+
+
+def _parses_as_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+def _share(lines: list[str], pattern: re.Pattern[str]) -> float:
+    return sum(1 for line in lines if pattern.search(line)) / len(lines)
+
+
+def _passthrough(text: str, tokenizer: Tokenizer, reason: str) -> CrushResult:
+    tokens = tokenizer.count_text(text)
+    return CrushResult(text, text, tokens, tokens, "passthrough", [reason])

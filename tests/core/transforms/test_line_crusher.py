@@ -1,0 +1,191 @@
+"""LineCrusher on real logs and grep output (tests/data/lines, from loghub and PyGithub)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from headroom_core.config import LineCrusherConfig
+from headroom_core.errors import TransformError
+from headroom_core.retrieval import InMemoryOriginalsStore, retrieve
+from headroom_core.tokenizer import get_tokenizer
+from headroom_core.transforms import LineCrusher
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "lines"
+CASES = json.loads((DATA / "cases.json").read_text(encoding="utf-8"))
+MARKER = re.compile(r"^\[\d+ of \d+ lines omitted; ")
+NOTE = re.compile(r"  \[(?:x\d+ similar lines|\+\d+ more hits in this file)[^\]]*\]$")
+
+
+def read(name: str) -> str:
+    return (DATA / name).read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def store() -> InMemoryOriginalsStore:
+    return InMemoryOriginalsStore()
+
+
+@pytest.fixture
+def crusher(store: InMemoryOriginalsStore) -> LineCrusher:
+    return LineCrusher(store=store)
+
+
+def output_lines(compressed: str) -> list[str]:
+    """The crushed output's lines without the closing marker and without notes / run counts."""
+    lines = [line for line in compressed.split("\n") if not MARKER.match(line)]
+    return [re.sub(r" \(x\d+\)$", "", NOTE.sub("", line)) for line in lines]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_every_needle_survives_and_output_is_smaller(crusher: LineCrusher, name: str) -> None:
+    case = CASES[name]
+    result = crusher.crush(read(name), case["query"])
+    missing = [
+        needle["text"] for needle in case["needles"] if needle["text"] not in result.compressed
+    ]
+    assert missing == []
+    assert result.tokens_after <= result.tokens_before
+
+
+@pytest.mark.parametrize(
+    "name", ["hdfs.log", "apache.log", "android.log", "linux.log", "windows.log"]
+)
+def test_kept_lines_are_verbatim_input_lines(crusher: LineCrusher, name: str) -> None:
+    text = read(name)
+    result = crusher.crush(text, CASES[name]["query"])
+    assert result.strategy == "line_crusher"
+    lines = text.split("\n")
+    shown = output_lines(result.compressed)
+    assert all(line in set(lines) for line in shown)
+    assert {lines[i] for i in result.kept_indices} == set(shown)
+
+
+def test_every_distinct_error_is_kept_verbatim(crusher: LineCrusher) -> None:
+    text = read("apache.log")
+    result = crusher.crush(text)
+    error_messages = {line.split("] ", 2)[2] for line in text.split("\n") if "[error]" in line}
+    assert error_messages  # the sample holds errors
+    for message in error_messages:
+        assert any(
+            line.endswith(message) or message in line for line in result.compressed.split("\n")
+        )
+
+
+def test_repeated_templates_collapse_with_count_and_range(crusher: LineCrusher) -> None:
+    text = read("hdfs.log")
+    pattern = re.compile(r"PacketResponder (\d+) for block blk_-?\d+ terminating$")
+    matches = [pattern.search(line) for line in text.split("\n")]
+    responders = [int(m.group(1)) for m in matches if m]
+    result = crusher.crush(text)
+    noted = [
+        line
+        for line in result.compressed.split("\n")
+        if pattern.search(NOTE.sub("", line)) and "[x" in line
+    ]
+    assert len(noted) == 1
+    assert f"[x{len(responders)} similar lines" in noted[0]
+    assert f"{min(responders)}..{max(responders)}" in noted[0]
+
+
+def test_rare_lines_are_kept(crusher: LineCrusher) -> None:
+    text = read("hdfs.log")
+    rare = [line for line in text.split("\n") if "Deleting block" in line]
+    assert len(rare) == 1
+    assert rare[0] in crusher.crush(text).compressed.split("\n")
+
+
+def test_query_lines_are_kept_verbatim(crusher: LineCrusher) -> None:
+    text = read("hdfs.log")
+    asked = [line for line in text.split("\n") if "Verification succeeded for" in line]
+    result = crusher.crush(text, "When did 'Verification succeeded for' happen?")
+    assert asked and all(line in result.compressed.split("\n") for line in asked)
+
+
+def test_dropped_lines_come_back_by_key(
+    crusher: LineCrusher, store: InMemoryOriginalsStore
+) -> None:
+    text = read("linux.log")
+    lines = text.split("\n")
+    result = crusher.crush(text)
+    assert result.retrieval_key and f'"{result.retrieval_key}"' in result.compressed
+    assert store.get(result.retrieval_key) == [lines[i] for i in result.dropped_indices]
+    assert sorted(result.kept_indices + result.dropped_indices) == list(range(len(lines)))
+    assert retrieve(result.retrieval_key, store=store) == [lines[i] for i in result.dropped_indices]
+    found = retrieve(result.retrieval_key, query="authentication failure", store=store)
+    assert found and "authentication failure" in found[0]
+
+
+def test_identical_runs_fold_losslessly(crusher: LineCrusher) -> None:
+    lines = read("apache.log").split("\n")[:40]
+    text = "\n".join(line for line in lines for _ in range(3))
+    result = crusher.crush(text)
+    assert result.reasons[0].startswith("lossless")
+    assert result.retrieval_key is None and result.dropped_indices == []
+    assert result.compressed.split("\n")[0] == f"{lines[0]} (x3)"
+
+
+def test_search_hits_grouped_by_file_with_definition_kept(crusher: LineCrusher) -> None:
+    text = read("grep_requester.txt")
+    result = crusher.crush(text, "Where is Requester defined, and where is it used?", max_lines=10)
+    assert "github/Requester.py:285:class Requester:" in result.compressed.split("\n")
+    assert "more hits in this file: lines" in result.compressed
+    files = {line.split(":", 1)[0] for line in text.split("\n") if line}
+    assert all(path in result.compressed for path in files)
+
+
+def test_crushing_twice_changes_nothing(crusher: LineCrusher) -> None:
+    first = crusher.crush(read("android.log"), CASES["android.log"]["query"])
+    second = crusher.crush(first.compressed, CASES["android.log"]["query"])
+    assert second.strategy == "passthrough"
+    assert second.compressed == first.compressed
+
+
+def test_token_budget_tightens_the_output(crusher: LineCrusher) -> None:
+    text = read("android.log")
+    loose = crusher.crush(text)
+    tight = crusher.crush(text, token_budget=loose.tokens_after // 2)
+    assert tight.tokens_after < loose.tokens_after
+
+
+def test_near_duplicate_templates_merge() -> None:
+    text = read("android.log")
+    exact = LineCrusher(
+        LineCrusherConfig(similarity_threshold=100), store=InMemoryOriginalsStore()
+    ).crush(text)
+    fuzzy = LineCrusher(
+        LineCrusherConfig(similarity_threshold=85), store=InMemoryOriginalsStore()
+    ).crush(text)
+    assert fuzzy.tokens_after < exact.tokens_after
+
+
+def test_small_output_passes_through(crusher: LineCrusher) -> None:
+    text = "\n".join(read("apache.log").split("\n")[:3])
+    result = crusher.crush(text)
+    assert result.strategy == "passthrough" and result.compressed == text
+    assert result.tokens_before == get_tokenizer().count_text(text)
+
+
+@pytest.mark.parametrize("bad", [None, 42, b"bytes", ["a"]])
+def test_non_text_raises_transform_error(crusher: LineCrusher, bad: object) -> None:
+    with pytest.raises(TransformError, match="needs text"):
+        crusher.crush(bad)  # type: ignore[arg-type]
+
+
+def test_binary_garbage_passes_through(crusher: LineCrusher) -> None:
+    garbage = bytes(range(256)).decode("latin-1") * 50
+    result = crusher.crush(garbage)
+    assert result.strategy == "passthrough" and result.compressed == garbage
+    assert "binary" in result.reasons[0]
+
+
+def test_ten_megabytes_within_a_second(crusher: LineCrusher) -> None:
+    text = (read("linux.log") * 700)[:10_000_000]
+    start = time.perf_counter()
+    result = crusher.crush(text)
+    assert time.perf_counter() - start < 1.0
+    assert result.compressed == text and "too large" in result.reasons[0]

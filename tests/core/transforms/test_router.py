@@ -1,0 +1,124 @@
+"""ContentRouter: detection per kind and routing to the right crusher, on real outputs."""
+
+from __future__ import annotations
+
+import inspect
+import time
+from pathlib import Path
+
+import pytest
+
+import headroom_core.messages
+from headroom_core.config import HeadroomConfig, LineCrusherConfig
+from headroom_core.errors import TransformError
+from headroom_core.retrieval import InMemoryOriginalsStore
+from headroom_core.transforms import ContentRouter
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "lines"
+CODE = inspect.getsource(headroom_core.messages)
+PROSE = (
+    "LLM applications waste most of their input tokens. Agents paste large tool results,\n"
+    "long logs and whole files into the context, and chat histories grow until they hit\n"
+    "the window.\n"
+    "Compression keeps what the question needs and says what it left out.\n"
+)
+
+
+def read(name: str) -> str:
+    return (DATA / name).read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def router() -> ContentRouter:
+    return ContentRouter(store=InMemoryOriginalsStore())
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("gh_subscriptions.json", "json"),
+        ("hdfs.log", "log"),
+        ("apache.log", "log"),
+        ("android.log", "log"),
+        ("linux.log", "log"),
+        ("windows.log", "log"),
+        ("grep_requester.txt", "search"),
+        ("grep_githubexception.txt", "search"),
+    ],
+)
+def test_detects_each_kind(router: ContentRouter, name: str, kind: str) -> None:
+    assert router.detect(read(name)) == kind
+
+
+def test_detects_code_and_text(router: ContentRouter) -> None:
+    assert router.detect(CODE) == "code"
+    assert router.detect(PROSE) == "text"
+    assert router.detect("") == "text"
+
+
+def test_broken_json_is_not_json(router: ContentRouter) -> None:
+    assert router.detect(read("gh_subscriptions.json")[:-40]) != "json"
+
+
+def test_json_goes_to_smart_crusher(router: ContentRouter) -> None:
+    result = router.route(read("gh_subscriptions.json"), query="")
+    assert result.strategy == "smart_crusher"
+    assert result.reasons[0] == "detected json"
+    assert result.tokens_after < result.tokens_before
+
+
+@pytest.mark.parametrize("name", ["hdfs.log", "grep_requester.txt"])
+def test_logs_and_search_go_to_line_crusher(router: ContentRouter, name: str) -> None:
+    result = router.route(read(name), query="Requester", profile={"max_items": 20})
+    assert result.strategy == "line_crusher"
+    assert result.tokens_after < result.tokens_before
+
+
+def test_code_passes_through_unless_configured() -> None:
+    store = InMemoryOriginalsStore()
+    untouched = ContentRouter(store=store).route(CODE)
+    assert untouched.strategy == "passthrough" and untouched.compressed == CODE
+    assert "code" in untouched.reasons[0]
+    config = HeadroomConfig(
+        line_crusher=LineCrusherConfig(compress_code=True, max_lines_after_crush=20)
+    )
+    crushed = ContentRouter(config, store=store).route(CODE)
+    assert crushed.strategy == "line_crusher"
+
+
+def test_skip_compression_profile(router: ContentRouter) -> None:
+    text = read("hdfs.log")
+    result = router.route(text, profile={"skip_compression": True})
+    assert result.strategy == "passthrough" and result.compressed == text
+    assert "skip_compression" in result.reasons[0]
+
+
+def test_max_items_profile_caps_lines(router: ContentRouter) -> None:
+    text = read("hdfs.log")
+    wide = router.route(text)
+    narrow = router.route(text, profile={"max_items": 5})
+    assert len(narrow.kept_indices) < len(wide.kept_indices)
+
+
+def test_small_output_passes_through(router: ContentRouter) -> None:
+    text = "\n".join(read("hdfs.log").split("\n")[:2])
+    result = router.route(text)
+    assert result.strategy == "passthrough" and result.compressed == text
+
+
+@pytest.mark.parametrize("bad", [None, 3.5, {"a": 1}])
+def test_non_text_raises(router: ContentRouter, bad: object) -> None:
+    with pytest.raises(TransformError):
+        router.route(bad)  # type: ignore[arg-type]
+    with pytest.raises(TransformError):
+        router.detect(bad)  # type: ignore[arg-type]
+
+
+def test_binary_and_huge_inputs_pass_through_fast(router: ContentRouter) -> None:
+    garbage = "\x00\x01\x02binary\xff" * 1000
+    assert router.route(garbage).strategy == "passthrough"
+    huge = (read("linux.log") * 700)[:10_000_000]
+    start = time.perf_counter()
+    result = router.route(huge)
+    assert time.perf_counter() - start < 1.0
+    assert result.strategy == "passthrough" and result.compressed == huge
