@@ -1,0 +1,248 @@
+"""Atomic units and turns of a conversation, shared by the context-fitting transforms.
+
+Fitting may only remove whole units, so that no tool call loses its results and no result loses
+its call. A unit is one of:
+
+- ``system``: one message of the leading system/developer block (the system prompt);
+- ``user``: a user message;
+- ``reply``: any other single message (a plain assistant reply, a later system note);
+- ``tool``: an assistant message with ``tool_calls`` together with every tool message answering
+  it (and anything that sits between them, so the span stays contiguous).
+
+A turn is a user message and every unit up to the next user message; units before the first user
+message form a turn of their own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from headroom_core.messages import content_text
+from headroom_core.tokenizer import REPLY_PRIMING_TOKENS, Tokenizer
+
+__all__ = [
+    "Conversation",
+    "Fit",
+    "OmissionMarker",
+    "Turn",
+    "Unit",
+    "assemble",
+    "drop_until_fits",
+    "split_conversation",
+]
+
+UnitKind = Literal["system", "user", "reply", "tool"]
+SYSTEM_ROLES = frozenset({"system", "developer"})
+
+
+@dataclass(frozen=True)
+class Unit:
+    """Messages ``start:stop`` that are kept or dropped together."""
+
+    start: int
+    stop: int
+    kind: UnitKind
+
+    @property
+    def indices(self) -> range:
+        """Positions of the unit's messages."""
+        return range(self.start, self.stop)
+
+
+@dataclass
+class Turn:
+    """A user message and the units that follow it, up to the next user message."""
+
+    units: list[Unit] = field(default_factory=list)
+
+    @property
+    def start(self) -> int:
+        """Position of the turn's first message."""
+        return self.units[0].start
+
+    @property
+    def stop(self) -> int:
+        """Position after the turn's last message."""
+        return self.units[-1].stop
+
+    @property
+    def indices(self) -> range:
+        """Positions of the turn's messages."""
+        return range(self.start, self.stop)
+
+
+@dataclass
+class Conversation:
+    """A request split into its system block and its turns."""
+
+    system: list[Unit]
+    turns: list[Turn]
+
+
+def split_conversation(messages: Sequence[Mapping[str, Any]]) -> Conversation:
+    """Split validated messages into the system block and turns of atomic units."""
+    last_answer = _last_answer_positions(messages)
+    system: list[Unit] = []
+    index = 0
+    while index < len(messages) and messages[index].get("role") in SYSTEM_ROLES:
+        system.append(Unit(index, index + 1, "system"))
+        index += 1
+    turns: list[Turn] = []
+    current = Turn()
+    while index < len(messages):
+        message = messages[index]
+        role = message.get("role")
+        if role == "user" and current.units:
+            turns.append(current)
+            current = Turn()
+        if role == "user":
+            unit = Unit(index, index + 1, "user")
+        elif role == "assistant" and message.get("tool_calls"):
+            ids = [
+                str(call.get("id")) for call in message["tool_calls"] if isinstance(call, Mapping)
+            ]
+            stop = max([index + 1, *(last_answer.get(call_id, index) + 1 for call_id in ids)])
+            unit = Unit(index, stop, "tool")
+        else:
+            unit = Unit(index, index + 1, "reply")
+        current.units.append(unit)
+        index = unit.stop
+    if current.units:
+        turns.append(current)
+    return Conversation(system=system, turns=turns)
+
+
+def _last_answer_positions(messages: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Map each tool-call id to the position of the last tool message answering it."""
+    positions: dict[str, int] = {}
+    for index, message in enumerate(messages):
+        if message.get("role") == "tool" and message.get("tool_call_id") is not None:
+            positions[str(message["tool_call_id"])] = index
+    return positions
+
+
+_MARKER_PREFIX = "[Earlier conversation omitted to fit the context window:"
+_MARKER_NUMBERS = re.compile(r"(\d+) messages? \((\d+) whole turns?\), about ([\d,]+) tokens")
+
+
+@dataclass(frozen=True)
+class OmissionMarker:
+    """The short system note that says what fitting dropped.
+
+    A system message is the one note both OpenAI (any position) and Anthropic (hoisted into the
+    system prompt, so user/assistant alternation is untouched) accept right after the system
+    prompt. A marker left by an earlier fitting is recognised and its counts carried over, so
+    fitting its own output again neither stacks notes nor forgets what was dropped before.
+    """
+
+    messages: int = 0
+    turns: int = 0
+    tokens: int = 0
+
+    @staticmethod
+    def is_marker(message: Mapping[str, Any]) -> bool:
+        """Whether ``message`` is a marker written by a fitting transform."""
+        return message.get("role") == "system" and content_text(message).startswith(_MARKER_PREFIX)
+
+    @classmethod
+    def parse(cls, message: Mapping[str, Any]) -> OmissionMarker:
+        """The counts stated by an existing marker."""
+        found = _MARKER_NUMBERS.search(content_text(message))
+        if found is None:
+            return cls()
+        return cls(int(found[1]), int(found[2]), int(found[3].replace(",", "")))
+
+    def plus(self, messages: int, turns: int, tokens: int) -> OmissionMarker:
+        """These counts with more dropped material added."""
+        return OmissionMarker(self.messages + messages, self.turns + turns, self.tokens + tokens)
+
+    def message(self) -> dict[str, Any]:
+        """The marker as a system message."""
+        text = (
+            f"{_MARKER_PREFIX} {self.messages} message{'s' if self.messages != 1 else ''} "
+            f"({self.turns} whole turn{'s' if self.turns != 1 else ''}), "
+            f"about {self.tokens:,} tokens.]"
+        )
+        return {"role": "system", "content": text}
+
+    def cost(self, tokenizer: Tokenizer) -> int:
+        """Tokens the marker message costs."""
+        return tokenizer.count_message(self.message())
+
+
+@dataclass
+class Fit:
+    """Which messages a fitting drops, and the marker that reports them."""
+
+    dropped: set[int]
+    marker: OmissionMarker | None
+    dropped_turns: int = 0
+    dropped_tokens: int = 0
+    fits: bool = True
+
+
+def drop_until_fits(
+    messages: Sequence[Mapping[str, Any]],
+    conversation: Conversation,
+    counts: Sequence[int],
+    budget: int,
+    candidates: Iterable[tuple[Sequence[int], bool]],
+    tokenizer: Tokenizer,
+) -> Fit:
+    """Drop candidates in the given order until the request, marker included, fits ``budget``.
+
+    Each candidate is ``(message positions, whether it is a whole turn)``; positions already
+    dropped by an earlier candidate are skipped. ``counts`` are the per-message token counts.
+    """
+    previous = OmissionMarker()
+    old_marker_tokens = 0
+    for unit in conversation.system:
+        if OmissionMarker.is_marker(messages[unit.start]):
+            previous = OmissionMarker.parse(messages[unit.start])
+            old_marker_tokens += counts[unit.start]
+    total = REPLY_PRIMING_TOKENS + sum(counts)
+    if total <= budget:
+        return Fit(dropped=set(), marker=None)
+    kept = total - old_marker_tokens
+    dropped: set[int] = set()
+    turns = dropped_tokens = 0
+    marker = previous
+    for positions, is_turn in candidates:
+        if kept + marker.cost(tokenizer) <= budget and dropped:
+            break
+        fresh = [i for i in positions if i not in dropped]
+        if not fresh:
+            continue
+        dropped.update(fresh)
+        freed = sum(counts[i] for i in fresh)
+        kept -= freed
+        dropped_tokens += freed
+        turns += int(is_turn)
+        marker = previous.plus(len(dropped), turns, dropped_tokens)
+    if not dropped:
+        return Fit(dropped=set(), marker=None, fits=False)
+    return Fit(
+        dropped=dropped,
+        marker=marker,
+        dropped_turns=turns,
+        dropped_tokens=dropped_tokens,
+        fits=kept + marker.cost(tokenizer) <= budget,
+    )
+
+
+def assemble(
+    messages: Sequence[dict[str, Any]],
+    conversation: Conversation,
+    dropped: set[int],
+    marker: OmissionMarker | None,
+) -> list[dict[str, Any]]:
+    """Kept messages in order; ``marker`` replaces any old marker at the end of the system block."""
+    system_stop = conversation.system[-1].stop if conversation.system else 0
+    head = [messages[i] for i in range(system_stop) if i not in dropped]
+    if marker is not None:
+        head = [message for message in head if not OmissionMarker.is_marker(message)]
+        head.append(marker.message())
+    return head + [messages[i] for i in range(system_stop, len(messages)) if i not in dropped]

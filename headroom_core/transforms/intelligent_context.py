@@ -1,0 +1,363 @@
+"""Importance-scored context fitting: keep what the next reply is most likely to need."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from headroom_core.config import IntelligentContextConfig
+from headroom_core.errors import TransformError
+from headroom_core.messages import (
+    content_text,
+    last_user_query,
+    tool_call_arguments,
+    validate_messages,
+    with_content,
+)
+from headroom_core.relevance import BM25Scorer
+from headroom_core.results import TransformResult
+from headroom_core.tokenizer import Tokenizer
+from headroom_core.transforms._units import (
+    Conversation,
+    Turn,
+    assemble,
+    drop_until_fits,
+    split_conversation,
+)
+from headroom_core.transforms.base import Transform
+from headroom_core.transforms.toin import ToolImportanceLearner, salient_terms
+
+__all__ = ["IntelligentContextManager"]
+
+logger = logging.getLogger(__name__)
+
+_ERROR = re.compile(
+    r"\b(?:error|errors|exception|traceback|failed|failure|fatal|panic|denied|refused"
+    r"|timed? ?out)\b",
+    re.IGNORECASE,
+)
+# How much a kind of unit is worth on its own: user text carries intent, replies the model's
+# conclusions, raw tool output is the easiest to re-fetch.
+_ROLE_VALUE = {"user": 0.8, "reply": 0.5, "tool": 0.4}
+_RELEVANCE_CHARS = 4000  # relevance is judged on the head of very long items
+_SHARED_TERMS_FOR_FULL_SCORE = 3
+
+
+@dataclass
+class _Item:
+    """A droppable piece: one tool exchange, or a whole turn (its user message and replies)."""
+
+    positions: Sequence[int]
+    is_turn: bool
+    kind: str
+    text: str
+    tool_names: list[str] = field(default_factory=list)
+    is_error: bool = False
+
+
+class IntelligentContextManager(Transform):
+    """Fit a request into the model's window, dropping the least important material first.
+
+    Keeps ``output_buffer_tokens`` free for the reply, the system prompt (``keep_system``) and the
+    last ``keep_last_turns`` turns. Everything else is scored by the weighted sum of
+    :class:`~headroom_core.config.ScoringWeights`: recency, BM25 relevance to the current query,
+    role, tool value (from a :class:`ToolImportanceLearner`), error content, and forward reference
+    (later messages repeat its ids and values). Tool exchanges can go one by one; a user message
+    only goes with its whole turn, so the result stays valid for OpenAI and Anthropic. With
+    ``compress_before_drop`` tool results are first crushed by the content router (when installed),
+    least important first. A system note after the system prompt says what was dropped.
+
+    When the kept minimum alone exceeds the budget: ``on_overflow="raise"`` raises
+    :class:`TransformError` naming the sizes; ``"best_effort"`` returns the minimum with
+    ``details["over_budget"] = True``.
+
+    Args:
+        config: Budget and scoring; defaults to :class:`IntelligentContextConfig`.
+        toin: Learner of which tools' outputs the model uses; used when ``config.toin_integration``.
+        router: Tool-output crusher with ``route(text, query=..., tokenizer=..., tool_name=...)``;
+            by default the content router, when available.
+
+    Example:
+        >>> manager = IntelligentContextManager(IntelligentContextConfig(output_buffer_tokens=0))
+        >>> messages = [{"role": "system", "content": "Be brief."}]
+        >>> for n in range(6):
+        ...     messages += [{"role": "user", "content": f"Question {n}: " + "tell me more. " * 20},
+        ...                  {"role": "assistant", "content": f"Answer {n}: " + "more. " * 20}]
+        >>> result = manager.apply(messages, model_limit=400)
+        >>> result.tokens_after <= 400, result.messages[0] == messages[0]
+        (True, True)
+        >>> result.messages[-1] == messages[-1]
+        True
+    """
+
+    name: ClassVar[str] = "intelligent_context"
+
+    def __init__(
+        self,
+        config: IntelligentContextConfig | None = None,
+        toin: ToolImportanceLearner | None = None,
+        *,
+        router: Any = None,
+    ) -> None:
+        self.config = config or IntelligentContextConfig()
+        self.toin = toin
+        self._router = router
+        self._scorer = BM25Scorer()
+
+    def apply(
+        self,
+        messages: Sequence[dict[str, Any]],
+        tokenizer: Tokenizer | None = None,
+        model_limit: int | None = None,
+        **context: Any,
+    ) -> TransformResult:
+        """Fit ``messages`` into ``model_limit`` minus the output buffer.
+
+        ``model_limit`` defaults to the context window of ``context["model"]``; ``context["query"]``
+        overrides the last user message as the query; ``context["output_buffer_tokens"]`` overrides
+        the config's buffer.
+        """
+        messages = validate_messages(messages)
+        tokenizer = self.resolve_tokenizer(tokenizer, context)
+        limit = model_limit if model_limit is not None else _model_limit(context)
+        buffer = context.get("output_buffer_tokens")
+        buffer = self.config.output_buffer_tokens if buffer is None else int(buffer)
+        budget = limit - buffer
+        tokens_before = tokenizer.count_messages(messages)
+        details: dict[str, Any] = {
+            "budget": budget,
+            "model_limit": limit,
+            "dropped_messages": 0,
+            "dropped_turns": 0,
+            "compressed": [],
+            "over_budget": False,
+        }
+        if not self.config.enabled or tokens_before <= budget:
+            return TransformResult(list(messages), tokens_before, tokens_before, details=details)
+
+        conversation = split_conversation(messages)
+        keep = self.config.keep_last_turns
+        free_turns = conversation.turns[:-keep] if len(conversation.turns) > keep else []
+        items = _items(messages, free_turns)
+        query = context.get("query") or last_user_query(messages)
+        order = self._drop_order(messages, items, query)
+
+        working = list(messages)
+        counts = [tokenizer.count_message(message) for message in working]
+        if self.config.compress_before_drop:
+            details["compressed"] = self._compress(
+                working, counts, items, order, conversation, budget, query, tokenizer
+            )
+        candidates: list[tuple[Sequence[int], bool]] = [
+            (items[i].positions, items[i].is_turn) for i in order
+        ]
+        if not self.config.keep_system:
+            candidates.extend((unit.indices, False) for unit in conversation.system)
+        fit = drop_until_fits(working, conversation, counts, budget, candidates, tokenizer)
+        kept = assemble(working, conversation, fit.dropped, fit.marker)
+        tokens_after = tokenizer.count_messages(kept)
+        details.update(
+            dropped_messages=len(fit.dropped),
+            dropped_turns=fit.dropped_turns,
+            dropped_tokens=fit.dropped_tokens,
+            over_budget=tokens_after > budget,
+        )
+        if details["over_budget"] and self.config.on_overflow == "raise":
+            raise TransformError(
+                "The request cannot fit: the kept minimum (system prompt and last "
+                f"{keep} turn(s)) is "
+                f"{tokens_after} tokens, the budget is {budget} (model_limit {limit} minus "
+                f"{buffer} output buffer). Lower keep_last_turns or output_buffer_tokens, or set "
+                "on_overflow='best_effort'.",
+                details={
+                    "minimum_tokens": tokens_after,
+                    "budget": budget,
+                    "model_limit": limit,
+                    "output_buffer_tokens": buffer,
+                },
+            )
+        changed = bool(fit.dropped or details["compressed"])
+        return TransformResult(
+            messages=kept,
+            tokens_before=tokens_before,
+            tokens_after=tokens_after,
+            transforms_applied=[self.name] if changed else [],
+            description=(
+                f"dropped {len(fit.dropped)} message(s), "
+                f"compressed {len(details['compressed'])} tool result(s)"
+                if changed
+                else "nothing droppable"
+            ),
+            details=details,
+            warnings=[f"intelligent_context: {tokens_after} tokens exceed the budget of {budget}"]
+            if details["over_budget"]
+            else [],
+        )
+
+    def _drop_order(
+        self, messages: Sequence[Mapping[str, Any]], items: list[_Item], query: str
+    ) -> list[int]:
+        """Item positions, least important first (oldest first without importance scoring)."""
+        if not self.config.use_importance_scoring:
+            return sorted(range(len(items)), key=lambda i: items[i].positions[0])
+        scores = self._scores(messages, items, query)
+        return sorted(range(len(items)), key=lambda i: (scores[i], items[i].positions[0]))
+
+    def _scores(
+        self, messages: Sequence[Mapping[str, Any]], items: list[_Item], query: str
+    ) -> list[float]:
+        """Weighted importance per item; a turn is worth at least its best tool exchange."""
+        weights = self.config.scoring_weights
+        relevance = (
+            self._scorer.score_items([item.text[:_RELEVANCE_CHARS] for item in items], query)
+            if query
+            else []
+        )
+        last_seen = _last_positions(messages)
+        total = max(1, len(messages))
+        scores = []
+        for index, item in enumerate(items):
+            stop = item.positions[-1] + 1
+            shared = sum(1 for term in salient_terms(item.text) if last_seen.get(term, -1) >= stop)
+            score = (
+                weights.recency * (stop / total)
+                + weights.relevance * (min(1.0, max(0.0, relevance[index])) if relevance else 0.0)
+                + weights.role * _ROLE_VALUE.get(item.kind, 0.5)
+                + weights.tool_value * self._tool_value(item)
+                + weights.error * float(item.is_error or bool(_ERROR.search(item.text)))
+                + weights.forward_reference * min(1.0, shared / _SHARED_TERMS_FOR_FULL_SCORE)
+            )
+            scores.append(score)
+        by_turn_end: dict[int, float] = {}
+        for item, score in zip(items, scores, strict=True):
+            if not item.is_turn:
+                end = item.positions[-1]
+                by_turn_end[end] = max(by_turn_end.get(end, 0.0), score)
+        for index, item in enumerate(items):
+            if item.is_turn:
+                inside = [
+                    s
+                    for end, s in by_turn_end.items()
+                    if item.positions[0] <= end <= item.positions[-1]
+                ]
+                scores[index] = max([scores[index], *inside])
+        return scores
+
+    def _tool_value(self, item: _Item) -> float:
+        if not item.tool_names or self.toin is None or not self.config.toin_integration:
+            return 0.5
+        return sum(self.toin.importance(name) for name in item.tool_names) / len(item.tool_names)
+
+    def _compress(
+        self,
+        working: list[dict[str, Any]],
+        counts: list[int],
+        items: list[_Item],
+        order: list[int],
+        conversation: Conversation,
+        budget: int,
+        query: str,
+        tokenizer: Tokenizer,
+    ) -> list[dict[str, Any]]:
+        """Crush tool results, least important first, until the request fits; edits ``working``."""
+        protected_turns = conversation.turns[
+            max(0, len(conversation.turns) - self.config.keep_last_turns) :
+        ]
+        positions = [p for i in order if not items[i].is_turn for p in items[i].positions]
+        positions += [
+            p
+            for turn in protected_turns
+            for unit in turn.units
+            if unit.kind == "tool"
+            for p in unit.indices
+        ]
+        positions = [p for p in positions if working[p].get("role") == "tool"]
+        router = self._content_router() if positions else None
+        if router is None:
+            return []
+        names = tool_call_arguments(working)
+        compressed = []
+        for position in positions:
+            if sum(counts) + 3 <= budget:
+                break
+            message = working[position]
+            tool_name = names.get(str(message.get("tool_call_id")), ("", ""))[0] or None
+            try:
+                crushed = router.route(
+                    content_text(message), query=query, tokenizer=tokenizer, tool_name=tool_name
+                )
+            except Exception as exc:  # a crusher failure costs this compression, never the fit
+                logger.warning(
+                    "Could not compress tool result %d before dropping: %r", position, exc
+                )
+                continue
+            if not crushed.changed or crushed.tokens_saved <= 0:
+                continue
+            working[position] = with_content(message, crushed.compressed)
+            saved = counts[position] - tokenizer.count_message(working[position])
+            counts[position] -= saved
+            compressed.append(
+                {"index": position, "strategy": crushed.strategy, "tokens_saved": saved}
+            )
+        return compressed
+
+    def _content_router(self) -> Any:
+        if self._router is None:
+            try:
+                from headroom_core.transforms.router import ContentRouter
+            except ImportError:
+                return None
+            self._router = ContentRouter()
+        return self._router
+
+
+def _model_limit(context: Mapping[str, Any]) -> int:
+    if context.get("model_limit") is not None:
+        return int(context["model_limit"])
+    from headroom_core.providers import provider_for_model
+
+    model = context.get("model") or "gpt-4o"
+    return provider_for_model(model).get_context_limit(model)
+
+
+def _items(messages: Sequence[Mapping[str, Any]], turns: Sequence[Turn]) -> list[_Item]:
+    """The droppable pieces of ``turns``: each tool exchange, and each whole turn."""
+    names = tool_call_arguments(messages)
+    items: list[_Item] = []
+    for turn in turns:
+        skeleton: list[str] = []
+        kind = "reply"
+        for unit in turn.units:
+            if unit.kind != "tool":
+                skeleton.append(content_text(messages[unit.start]))
+                kind = "user" if unit.kind == "user" else kind
+                continue
+            texts, tools, is_error = [], [], False
+            for position in unit.indices:
+                message = messages[position]
+                texts.append(content_text(message))
+                for call in message.get("tool_calls") or []:
+                    call_id = str(call.get("id"))
+                    tools.append(names.get(call_id, ("", ""))[0])
+                    texts.append(names.get(call_id, ("", ""))[1])
+                is_error = is_error or bool(message.get("is_error"))
+            items.append(_Item(unit.indices, False, "tool", "\n".join(texts), tools, is_error))
+        items.append(_Item(turn.indices, True, kind, "\n".join(skeleton)))
+    return items
+
+
+def _last_positions(messages: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """For each salient term, the last message position where it appears."""
+    last: dict[str, int] = {}
+    for position, message in enumerate(messages):
+        text = content_text(message)
+        for call in message.get("tool_calls") or []:
+            arguments = (call.get("function") or {}).get("arguments")
+            if isinstance(arguments, str):
+                text += "\n" + arguments
+        for term in salient_terms(text):
+            last[term] = position
+    return last

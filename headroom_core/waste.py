@@ -1,0 +1,176 @@
+"""Waste signals: how many tokens a request spends on content that carries nothing.
+
+Each signal is the number of tokens a specific clean-up would save, counted with the request's
+real tokenizer. Encoding is the expensive part (a 100K-token request takes hundreds of ms to
+encode), so texts are transformed in full (cheap regex work) but tokens are counted exactly only
+while the affected text is small; above that, the tokens saved per removed character are measured
+on evenly spaced line-aligned sample windows and scaled to all removed characters. Signals from
+such samples are estimates, and ``detect_waste(..., exact=True)`` counts everything instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from headroom_core._volatile import find_volatile
+from headroom_core.messages import content_text
+from headroom_core.results import WasteSignals
+from headroom_core.tokenizer import Tokenizer, get_tokenizer
+from headroom_core.transforms.cache_aligner import normalize_whitespace
+
+__all__ = ["detect_waste"]
+
+EXACT_CHARS = 12_000  # below this many affected characters every token is counted
+SAMPLE_WINDOWS = 6
+WINDOW_CHARS = 600
+MIN_REPEATED_LINE_CHARS = 12
+REPEATED_LINES_COUNTED = 64
+
+_JSON_WHITESPACE = re.compile(r'("(?:\\.|[^"\\\n])*")|\s+')
+_HTML_HINT = re.compile(
+    r"<(?:!doctype|html|head|body|div|span|p|a|table|script|style|ul|li)\b", re.I
+)
+_HTML_BLOCKS = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->", re.I | re.S)
+_HTML_TAG = re.compile(r"</?[A-Za-z!][^<>]*>")
+_SYSTEM_ROLES = frozenset({"system", "developer"})
+
+TextEdit = Callable[[str], str]
+
+
+def minify_json_text(text: str) -> str:
+    """``text`` without the whitespace outside JSON strings (works line by line, so on windows)."""
+    return _JSON_WHITESPACE.sub(lambda match: match.group(1) or "", text)
+
+
+def strip_html(text: str) -> str:
+    """``text`` without scripts, styles, comments and tags."""
+    return _HTML_TAG.sub("", _HTML_BLOCKS.sub("", text))
+
+
+def detect_waste(
+    messages: Sequence[Mapping[str, Any]],
+    tokenizer: Tokenizer | None = None,
+    *,
+    exact: bool = False,
+) -> WasteSignals:
+    """Measure the waste in a request's messages.
+
+    Args:
+        messages: OpenAI-style chat messages.
+        tokenizer: The request model's tokenizer (gpt-4o's by default).
+        exact: Count every affected token instead of sampling large texts.
+
+    Returns:
+        :class:`~headroom_core.results.WasteSignals`: ``json_bloat_tokens`` (minifying JSON
+        content), ``html_noise_tokens`` (tags, scripts, styles in HTML content),
+        ``whitespace_tokens`` (collapsing whitespace outside code fences in other text),
+        ``dynamic_date_tokens`` (dates, times, ids in the system prompt) and
+        ``repetition_tokens`` (lines repeated after their first occurrence).
+
+    Example:
+        >>> signals = detect_waste([{"role": "tool", "tool_call_id": "1",
+        ...                          "content": '{\\n    "a":   1,\\n    "b":   2\\n}'}])
+        >>> signals.json_bloat_tokens > 0
+        True
+    """
+    tokenizer = tokenizer or get_tokenizer()
+    limit = None if exact else EXACT_CHARS
+    json_texts: list[str] = []
+    html_texts: list[str] = []
+    other_texts: list[str] = []
+    for message in messages:
+        text = content_text(message)
+        if not text:
+            continue
+        stripped = text.strip()
+        if stripped[:1] in "{[" and stripped[-1:] in "}]":
+            json_texts.append(text)
+        elif _HTML_HINT.search(text) and len(_HTML_TAG.findall(text, 0, 4000)) >= 3:
+            html_texts.append(text)
+        else:
+            other_texts.append(text)
+    return WasteSignals(
+        json_bloat_tokens=_tokens_saved(json_texts, minify_json_text, tokenizer, limit),
+        html_noise_tokens=_tokens_saved(html_texts, strip_html, tokenizer, limit),
+        whitespace_tokens=_tokens_saved(other_texts, normalize_whitespace, tokenizer, limit),
+        dynamic_date_tokens=_dynamic_tokens(messages, tokenizer),
+        repetition_tokens=_repetition_tokens([*json_texts, *html_texts, *other_texts], tokenizer),
+    )
+
+
+def _tokens_saved(
+    texts: Sequence[str], transform: TextEdit, tokenizer: Tokenizer, limit: int | None
+) -> int:
+    """Tokens ``transform`` removes from ``texts``: exact when small, else sampled and scaled."""
+    changed = [(text, transform(text)) for text in texts]
+    changed = [(before, after) for before, after in changed if before != after]
+    removed_chars = sum(len(before) - len(after) for before, after in changed)
+    if not changed:
+        return 0
+    if limit is None or sum(len(before) for before, _after in changed) <= limit:
+        saved = sum(
+            tokenizer.count_text(before) - tokenizer.count_text(after) for before, after in changed
+        )
+        return max(0, saved)
+    sample_saved = sample_removed = 0
+    for window in _windows([before for before, _after in changed]):
+        cleaned = transform(window)
+        sample_saved += tokenizer.count_text(window) - tokenizer.count_text(cleaned)
+        sample_removed += len(window) - len(cleaned)
+    if sample_removed <= 0:
+        return 0
+    return max(0, round(removed_chars * sample_saved / sample_removed))
+
+
+def _windows(texts: Sequence[str]) -> list[str]:
+    """Up to SAMPLE_WINDOWS line-aligned windows spread evenly over the texts laid end to end."""
+    total = sum(len(text) for text in texts)
+    step = total / SAMPLE_WINDOWS
+    windows: list[str] = []
+    offset = 0
+    targets = [int(step * (k + 0.5)) for k in range(SAMPLE_WINDOWS)]
+    for text in texts:
+        while targets and targets[0] < offset + len(text):
+            position = targets.pop(0) - offset
+            start = text.rfind("\n", 0, position) + 1
+            end = text.find("\n", start + WINDOW_CHARS)
+            windows.append(text[start : end if end != -1 else len(text)])
+        offset += len(text)
+    return windows
+
+
+def _dynamic_tokens(messages: Sequence[Mapping[str, Any]], tokenizer: Tokenizer) -> int:
+    """Tokens of volatile values (dates, times, ids, counters) in the leading system messages."""
+    total = 0
+    for message in messages:
+        if message.get("role") not in _SYSTEM_ROLES:
+            break
+        total += sum(
+            tokenizer.count_text(span.value) for span in find_volatile(content_text(message))
+        )
+    return total
+
+
+def _repetition_tokens(texts: Sequence[str], tokenizer: Tokenizer) -> int:
+    """Tokens of lines that repeat an earlier line; the most repeated lines are counted exactly,
+    the rest at the tokens-per-character rate measured on them."""
+    occurrences: Counter[str] = Counter()
+    for text in texts:
+        occurrences.update(
+            line
+            for line in map(str.strip, text.splitlines())
+            if len(line) >= MIN_REPEATED_LINE_CHARS
+        )
+    repeats = [(line, count - 1) for line, count in occurrences.most_common() if count > 1]
+    if not repeats:
+        return 0
+    counted = repeats[:REPEATED_LINES_COUNTED]
+    tokens = sum(tokenizer.count_text(line) * extra for line, extra in counted)
+    rest_chars = sum(len(line) * extra for line, extra in repeats[REPEATED_LINES_COUNTED:])
+    if rest_chars:
+        counted_chars = sum(len(line) * extra for line, extra in counted)
+        tokens += round(rest_chars * tokens / counted_chars)
+    return tokens
