@@ -1,0 +1,235 @@
+"""Compress a tool's output as it returns, before it ever enters the conversation."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForToolRun,
+    CallbackManagerForToolRun,
+    adispatch_custom_event,
+    dispatch_custom_event,
+)
+from langchain_core.messages import ToolMessage
+from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables.config import patch_config
+from langchain_core.tools import BaseTool
+from pydantic import ConfigDict, PrivateAttr
+
+from headroom_core.config import HeadroomConfig
+from headroom_core.tokenizer import get_tokenizer
+from headroom_integrations.langchain._optimizer import DEFAULT_MODEL, SAVINGS_EVENT
+from headroom_integrations.langchain._savings import SavingsLedger
+
+if TYPE_CHECKING:
+    from headroom_core.results import CrushResult
+    from headroom_core.transforms.router import ContentRouter
+
+__all__ = ["HeadroomTool", "wrap_tools_with_headroom"]
+
+logger = logging.getLogger("headroom_integrations.langchain")
+
+
+def wrap_tools_with_headroom(
+    tools: Sequence[BaseTool],
+    *,
+    config: HeadroomConfig | None = None,
+    skip: Collection[str] = (),
+    tool_profiles: Mapping[str, Mapping[str, Any]] | None = None,
+    model_name: str = DEFAULT_MODEL,
+    query: str | None = None,
+) -> list[BaseTool]:
+    """Wrap tools so that their outputs come back compressed.
+
+    Each output goes through the content router (JSON crusher, log/search line crusher, text and
+    code passthrough), with the tool call's arguments (and ``query``, when given) as what the
+    compression keeps relevant items for. A failure while compressing returns the output as the
+    tool produced it.
+
+    Args:
+        tools: The tools to wrap; their names, descriptions and argument schemas are kept.
+        config: Engine configuration (crusher settings).
+        skip: Names of tools whose outputs must stay exactly as produced.
+        tool_profiles: Per-tool router options, e.g. ``{"search": {"max_items": 20}}``.
+        model_name: Model whose tokenizer measures the outputs.
+        query: A standing question to keep outputs relevant to, besides the call's arguments.
+
+    Returns:
+        The tools in the same order; skipped ones are the original objects.
+
+    Example:
+        .. code-block:: python
+
+            tools = wrap_tools_with_headroom([search_logs, list_runs], skip={"read_file"})
+            agent = create_agent(model, tools)
+    """
+    from headroom_core.transforms.router import ContentRouter
+
+    router = ContentRouter(config)
+    profiles = tool_profiles or {}
+    return [
+        tool
+        if tool.name in skip
+        else HeadroomTool(
+            wrapped=tool,
+            model_name=model_name,
+            query=query,
+            profile=dict(profiles.get(tool.name) or {}) or None,
+        )._routing(router)
+        for tool in tools
+    ]
+
+
+class HeadroomTool(BaseTool):
+    """A tool whose output is compressed on return (built by :func:`wrap_tools_with_headroom`).
+
+    Savings of each call are emitted as a ``headroom_savings`` custom event and tallied in
+    :meth:`get_metrics`.
+    """
+
+    wrapped: BaseTool
+    model_name: str = DEFAULT_MODEL
+    query: str | None = None
+    profile: dict[str, Any] | None = None
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    _router: ContentRouter | None = PrivateAttr(None)
+    _ledger: SavingsLedger = PrivateAttr(default_factory=SavingsLedger)
+
+    def __init__(self, **kwargs: Any) -> None:
+        wrapped: BaseTool = kwargs["wrapped"]
+        kwargs.setdefault("name", wrapped.name)
+        kwargs.setdefault("description", wrapped.description)
+        kwargs.setdefault("args_schema", wrapped.args_schema)
+        kwargs.setdefault("return_direct", wrapped.return_direct)
+        kwargs.setdefault("response_format", wrapped.response_format)
+        kwargs.setdefault("handle_tool_error", wrapped.handle_tool_error)
+        kwargs.setdefault("handle_validation_error", wrapped.handle_validation_error)
+        super().__init__(**kwargs)
+
+    def _routing(self, router: ContentRouter) -> HeadroomTool:
+        self._router = router
+        return self
+
+    @property
+    def router(self) -> ContentRouter:
+        """The content router that compresses outputs (one per wrap call, built lazily)."""
+        if self._router is None:
+            from headroom_core.transforms.router import ContentRouter
+
+            self._router = ContentRouter()
+        return self._router
+
+    def get_metrics(self) -> dict[str, Any]:
+        """Savings of this tool so far: calls, tokens before/after/saved, per crusher."""
+        return self._ledger.totals()
+
+    def _run(
+        self,
+        *args: Any,
+        config: RunnableConfig,
+        run_manager: CallbackManagerForToolRun | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        child = patch_config(config, callbacks=run_manager.get_child() if run_manager else None)
+        output = self.wrapped.invoke(self._input(args, kwargs), config=child)
+        compressed, summary = self._compress(output, args, kwargs)
+        if summary is not None and run_manager is not None:
+            dispatch_custom_event(SAVINGS_EVENT, summary, config=child)
+        return compressed
+
+    async def _arun(
+        self,
+        *args: Any,
+        config: RunnableConfig,
+        run_manager: AsyncCallbackManagerForToolRun | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        child = patch_config(config, callbacks=run_manager.get_child() if run_manager else None)
+        output = await self.wrapped.ainvoke(self._input(args, kwargs), config=child)
+        compressed, summary = self._compress(output, args, kwargs)
+        if summary is not None and run_manager is not None:
+            await adispatch_custom_event(SAVINGS_EVENT, summary, config=child)
+        return compressed
+
+    def _input(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """The wrapped tool's input; a tool call when it returns content and an artifact."""
+        tool_input = args[0] if args and not kwargs else kwargs
+        if self.response_format == "content_and_artifact":
+            return {
+                "type": "tool_call",
+                "id": f"headroom-{uuid.uuid4().hex}",
+                "name": self.wrapped.name,
+                "args": tool_input if isinstance(tool_input, dict) else {"input": tool_input},
+            }
+        return tool_input
+
+    def _compress(
+        self, output: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[Any, dict[str, Any] | None]:
+        artifact = None
+        if isinstance(output, ToolMessage):
+            output, artifact = output.content, output.artifact
+        result = self._route(output, args, kwargs)
+        content = result.compressed if result is not None and result.changed else output
+        if self.response_format == "content_and_artifact":
+            content = (content, artifact)
+        if result is None:
+            return content, None
+        summary = _summary(result, self.model_name)
+        self._ledger.record(summary)
+        return content, summary
+
+    def _route(
+        self, output: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> CrushResult | None:
+        try:
+            text = output if isinstance(output, str) else _json_text(output)
+            if text is None:
+                return None
+            arguments = json.dumps(kwargs or list(args), ensure_ascii=False, default=str)
+            return self.router.route(
+                text,
+                query=" ".join(part for part in (self.query, arguments) if part),
+                tokenizer=get_tokenizer(self.model_name),
+                tool_name=self.name,
+                profile=self.profile,
+            )
+        except Exception as error:
+            text = f"{type(error).__name__}: {error}"
+            logger.warning(
+                "Headroom could not compress the output of tool %r; returning it unchanged (%s)",
+                self.name,
+                text,
+            )
+            self._ledger.record({"request_id": uuid.uuid4().hex, "failed": True, "error": text})
+            return None
+
+
+def _json_text(output: Any) -> str | None:
+    if not isinstance(output, (dict, list)):
+        return None
+    try:
+        return json.dumps(output, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return None
+
+
+def _summary(result: CrushResult, model_name: str) -> dict[str, Any]:
+    return {
+        "request_id": uuid.uuid4().hex,
+        "model": model_name,
+        "mode": "optimize",
+        "tokens_before": result.tokens_before,
+        "tokens_after": result.tokens_after,
+        "tokens_saved": result.tokens_saved,
+        "transforms_applied": [result.strategy] if result.changed else [],
+        "transform_savings": {result.strategy: result.tokens_saved} if result.changed else {},
+        "failed": False,
+        "error": None,
+    }
