@@ -1,0 +1,514 @@
+"""HeadroomEngine: the one place where a request is optimized, measured and recorded.
+
+Every adapter (``HeadroomClient``, LangChain, LlamaIndex, the HTTP server) converts its messages to
+OpenAI chat dicts and calls :meth:`HeadroomEngine.optimize`. The pipeline runs cheapest and safest
+first: tool-output compression, then cache alignment, then context fitting only when the request
+still exceeds the model's window minus the output buffer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, get_args
+
+from headroom_core.config import HeadroomConfig, Mode
+from headroom_core.errors import ConfigurationError, TransformError
+from headroom_core.messages import validate_messages
+from headroom_core.providers import Provider, provider_for_model
+from headroom_core.results import RequestMetrics, SimulationResult, TransformResult, WasteSignals
+from headroom_core.tokenizer import Tokenizer
+from headroom_core.waste import detect_waste
+
+if TYPE_CHECKING:
+    from headroom_core.storage import MetricsStore
+    from headroom_core.transforms.base import Transform
+
+__all__ = ["HeadroomEngine"]
+
+logger = logging.getLogger(__name__)
+
+Messages = list[dict[str, Any]]
+MODES: tuple[str, ...] = get_args(Mode)
+# Above this much message text, aoptimize() moves the CPU work to a thread so the event loop
+# keeps serving other requests; below it the work takes well under a millisecond.
+ASYNC_THREAD_THRESHOLD_CHARS = 200_000
+
+
+class HeadroomEngine:
+    """Optimize chat requests and record what that saved.
+
+    Args:
+        config: All component settings; defaults are safe for production.
+        provider: Token counter, context limit and prices; by default the provider whose
+            catalogue knows the request's model.
+        store_url: Metrics database URL (overrides ``config.store_url``); no recording when
+            neither is set.
+        store: A ready :class:`~headroom_core.storage.MetricsStore` (wins over ``store_url``).
+        source: Label of the caller in the metrics rows (``"client"``, ``"langchain"``...).
+
+    Example:
+        >>> engine = HeadroomEngine()
+        >>> result = engine.optimize([{"role": "user", "content": "Hi"}], model="gpt-4o")
+        >>> result.tokens_before == result.tokens_after
+        True
+        >>> outgoing = result.messages_optimized  # what to send to the model
+    """
+
+    def __init__(
+        self,
+        config: HeadroomConfig | None = None,
+        *,
+        provider: Provider | None = None,
+        store_url: str | None = None,
+        store: MetricsStore | None = None,
+        source: str = "engine",
+    ) -> None:
+        self.config = config if config is not None else HeadroomConfig()
+        self.provider = provider
+        self.source = source
+        url = store_url or self.config.store_url
+        self._owns_store = store is None and bool(url)
+        if self._owns_store:
+            from headroom_core.storage import MetricsStore
+
+            store = MetricsStore(url)
+        self.store = store
+        self._providers: dict[str, Provider] = {}
+        self._tokenizers: dict[tuple[int, str], Tokenizer] = {}
+        self._tool_outputs: Transform | None = None
+        self._aligners: dict[int, Transform] = {}
+        self._stats_lock = threading.Lock()
+        self._session = {
+            "requests": 0,
+            "tokens_before": 0,
+            "tokens_after": 0,
+            "tokens_saved": 0,
+            "cost_saved_usd": 0.0,
+            "failures": 0,
+        }
+        self._session_by_mode = dict.fromkeys(MODES, 0)
+        self._session_transforms: dict[str, int] = {}
+
+    def __repr__(self) -> str:
+        return f"HeadroomEngine(provider={self.provider!r}, store={self.store!r})"
+
+    # -- the request path ----------------------------------------------------------------------
+
+    def optimize(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        model: str,
+        *,
+        mode: str | None = None,
+        query: str | None = None,
+        keep_turns: int | None = None,
+        tool_profiles: Mapping[str, Mapping[str, Any]] | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        model_limit: int | None = None,
+        request_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> SimulationResult:
+        """Optimize one request.
+
+        Args:
+            messages: OpenAI chat messages; never mutated.
+            model: Model the request goes to (token counting, window, prices).
+            mode: ``audit`` (measure only), ``optimize`` (transform) or ``simulate`` (transform,
+                the caller does not call the model); ``config.default_mode`` when None.
+            query: What the user asks; by default the last user message.
+            keep_turns: Recent turns context fitting must keep, for this request only.
+            tool_profiles: Per tool name, e.g. ``{"search": {"skip_compression": True}}`` or
+                ``{"list_runs": {"max_items": 20}}``.
+            tools: Tool definitions sent with the request (counted, not changed).
+            model_limit: Context window to fit into; the provider's for ``model`` when None.
+            request_id: Id for the metrics row; a fresh uuid4 hex when None.
+            metadata: Extra context passed to every transform.
+
+        Returns:
+            The :class:`~headroom_core.results.SimulationResult`; ``messages_optimized`` is what
+            to send (the original messages in audit mode or after a fail-open).
+
+        Raises:
+            ValidationError: The messages are malformed (the caller's error, never swallowed).
+            ConfigurationError: ``mode`` or ``keep_turns`` is invalid.
+            TransformError: A transform failed and ``config.fail_open`` is False.
+        """
+        started = time.perf_counter()
+        mode = mode or self.config.default_mode
+        if mode not in MODES:
+            raise ConfigurationError(
+                f"Invalid value for mode: {mode!r}. Allowed: {', '.join(MODES)}.",
+                details={"field": "mode", "value": mode, "allowed": list(MODES)},
+            )
+        originals = validate_messages(messages)
+        provider = self.provider_for(model)
+        tokenizer = self._tokenizer_for(provider, model)
+        tokens_before = tokenizer.count_messages(originals, tools=tools)
+        result = SimulationResult(
+            tokens_before=tokens_before,
+            tokens_after=tokens_before,
+            waste_signals=self._waste(originals, tokenizer),
+            messages_optimized=originals,
+            model=model,
+            mode=mode,
+            request_id=request_id or uuid.uuid4().hex,
+        )
+        if mode != "audit":
+            request = _Request(
+                model=model,
+                provider=provider,
+                tokenizer=tokenizer,
+                query=query,
+                keep_turns=keep_turns,
+                tool_profiles=tool_profiles,
+                tools=tools,
+                model_limit=model_limit or provider.get_context_limit(model),
+                output_buffer=self.config.intelligent_context.output_buffer_tokens,
+                context=dict(metadata or {}),
+            )
+            self._run_pipeline(originals, request, result)
+        result.estimated_cost_before_usd = provider.estimate_cost(tokens_before, 0, model)
+        result.estimated_cost_after_usd = provider.estimate_cost(result.tokens_after, 0, model)
+        result.latency_ms = (time.perf_counter() - started) * 1000
+        self._account(result, originals)
+        return result
+
+    async def aoptimize(
+        self, messages: Sequence[Mapping[str, Any]], model: str, **options: Any
+    ) -> SimulationResult:
+        """:meth:`optimize` for async callers, with the same arguments and behaviour.
+
+        Small requests run inline (the work is CPU-bound and takes well under a millisecond when
+        there is little to compress); requests with more than ``ASYNC_THREAD_THRESHOLD_CHARS``
+        characters of text run in a worker thread so the event loop is not held up.
+        """
+        if _text_size(messages) > ASYNC_THREAD_THRESHOLD_CHARS:
+            return await asyncio.to_thread(self.optimize, messages, model, **options)
+        return self.optimize(messages, model, **options)
+
+    def _run_pipeline(
+        self, messages: Messages, request: _Request, result: SimulationResult
+    ) -> None:
+        """Run the transforms; on failure keep the originals (fail-open) or raise (fail-closed)."""
+        stage = "tool_output_compression"
+        try:
+            current = messages
+            if _has_tool_output(current) or self.config.compress_user_messages:
+                current = self._step(self._tool_output_compressor(), current, request, result)
+            stage = "cache_aligner"
+            if self.config.cache_aligner.enabled:
+                current = self._step(self._aligner_for(request.provider), current, request, result)
+            stage = "context_fitting"
+            tokens_now = request.tokenizer.count_messages(current, tools=request.tools)
+            if tokens_now > request.budget:
+                fitter = self._context_fitter(request.keep_turns)
+                if fitter is not None:
+                    current = self._step(fitter, current, request, result)
+                    tokens_now = request.tokenizer.count_messages(current, tools=request.tools)
+        except Exception as exc:
+            self._fail(exc, stage, request, result)
+            return
+        result.messages_optimized = current
+        result.tokens_after = tokens_now
+
+    def _step(
+        self, transform: Transform, messages: Messages, request: _Request, result: SimulationResult
+    ) -> Messages:
+        outcome: TransformResult = transform.apply(
+            messages, request.tokenizer, **request.context_for(transform)
+        )
+        if transform.name == "cache_aligner":
+            result.stable_prefix_hash = outcome.details.get("stable_prefix_hash")
+            result.stable_prefix_tokens = int(outcome.details.get("stable_prefix_tokens") or 0)
+        if not outcome.transforms_applied:
+            return messages
+        for name in outcome.transforms_applied:
+            if name not in result.transforms_applied:
+                result.transforms_applied.append(name)
+        by_strategy = outcome.details.get("by_strategy")
+        if isinstance(by_strategy, Mapping) and by_strategy:
+            for name, saved in by_strategy.items():
+                result.transform_savings[name] = result.transform_savings.get(name, 0) + int(saved)
+        else:
+            saved = outcome.tokens_before - outcome.tokens_after
+            result.transform_savings[transform.name] = (
+                result.transform_savings.get(transform.name, 0) + saved
+            )
+        return outcome.messages
+
+    def _fail(
+        self, exc: Exception, stage: str, request: _Request, result: SimulationResult
+    ) -> None:
+        if not self.config.fail_open:
+            raise TransformError(
+                f"Optimizing the request failed in {stage}: {type(exc).__name__}: {exc}",
+                details={
+                    "transform": stage,
+                    "model": request.model,
+                    "request_id": result.request_id,
+                },
+            ) from exc
+        logger.warning(
+            "Headroom sends the original messages: %s failed (%s: %s); request %s",
+            stage,
+            type(exc).__name__,
+            exc,
+            result.request_id,
+        )
+        result.failed = True
+        result.error = f"{stage}: {type(exc).__name__}: {exc}"
+        result.transforms_applied = []
+        result.transform_savings = {}
+        result.stable_prefix_hash = None
+        result.stable_prefix_tokens = 0
+
+    # -- components, built once and reused ----------------------------------------------------
+
+    def provider_for(self, model: str) -> Provider:
+        """The engine's provider, else the catalogue's provider for ``model`` (cached)."""
+        if self.provider is not None:
+            return self.provider
+        provider = self._providers.get(model)
+        if provider is None:
+            provider = self._providers.setdefault(model, provider_for_model(model))
+        return provider
+
+    def _tokenizer_for(self, provider: Provider, model: str) -> Tokenizer:
+        key = (id(provider), model)
+        tokenizer = self._tokenizers.get(key)
+        if tokenizer is None:
+            tokenizer = self._tokenizers.setdefault(key, provider.get_token_counter(model))
+        return tokenizer
+
+    def _waste(self, messages: Messages, tokenizer: Tokenizer) -> WasteSignals:
+        """Waste is diagnostic: a failure to measure it must not cost the request."""
+        try:
+            return detect_waste(messages, tokenizer)
+        except Exception as exc:
+            logger.warning(
+                "Headroom could not measure waste signals: %s: %s", type(exc).__name__, exc
+            )
+            return WasteSignals()
+
+    def _tool_output_compressor(self) -> Transform:
+        if self._tool_outputs is None:
+            from headroom_core.transforms.tool_outputs import ToolOutputCompressor
+
+            self._tool_outputs = ToolOutputCompressor(self.config)
+        return self._tool_outputs
+
+    def _aligner_for(self, provider: Provider) -> Transform:
+        aligner = self._aligners.get(id(provider))
+        if aligner is None:
+            from headroom_core.transforms.cache_aligner import CacheAligner
+
+            aligner = self._aligners.setdefault(
+                id(provider), CacheAligner(self.config.cache_aligner, provider=provider)
+            )
+        return aligner
+
+    def _context_fitter(self, keep_turns: int | None) -> Transform | None:
+        """The configured fitting transform, with ``keep_turns`` applied for this request."""
+        if self.config.context_fitting == "rolling":
+            from headroom_core.config import RollingWindowConfig
+            from headroom_core.transforms.rolling_window import RollingWindow
+
+            rolling = self.config.rolling_window
+            if not rolling.enabled:
+                return None
+            if keep_turns is not None:
+                rolling = RollingWindowConfig(
+                    **{**rolling.model_dump(), "preserve_recent_turns": keep_turns}
+                )
+            return RollingWindow(rolling)
+        from headroom_core.config import IntelligentContextConfig
+        from headroom_core.transforms.intelligent_context import IntelligentContextManager
+
+        intelligent = self.config.intelligent_context
+        if not intelligent.enabled:
+            return None
+        if keep_turns is not None:
+            intelligent = IntelligentContextConfig(
+                **{**intelligent.model_dump(), "keep_last_turns": keep_turns}
+            )
+        return IntelligentContextManager(intelligent)
+
+    # -- accounting -----------------------------------------------------------------------------
+
+    def _account(self, result: SimulationResult, originals: Messages) -> None:
+        """Add the request to the session counters and queue its metrics row (never raises)."""
+        with self._stats_lock:
+            session = self._session
+            session["requests"] += 1
+            session["tokens_before"] += result.tokens_before
+            session["tokens_after"] += result.tokens_after
+            session["tokens_saved"] += result.tokens_saved
+            session["cost_saved_usd"] += result.estimated_savings_usd or 0.0
+            session["failures"] += result.failed
+            self._session_by_mode[result.mode] += 1
+            for name, saved in result.transform_savings.items():
+                self._session_transforms[name] = self._session_transforms.get(name, 0) + saved
+        if self.store is not None:
+            content = None
+            if self.config.store_message_content:
+                content = {"original": originals, "optimized": result.messages_optimized}
+            self.store.record(result, source=self.source, content=content)
+
+    def get_stats(self) -> dict[str, Any]:
+        """Counters of this engine since it was created (no database query).
+
+        Returns:
+            ``session`` (requests, tokens before/after/saved, cost saved, failures, requests by
+            mode), ``config`` (mode, fitting strategy, fail-open, store) and ``transforms``
+            (tokens saved per transform).
+        """
+        with self._stats_lock:
+            session = {**self._session, "by_mode": dict(self._session_by_mode)}
+            transforms = dict(self._session_transforms)
+        return {
+            "session": session,
+            "config": {
+                "default_mode": self.config.default_mode,
+                "context_fitting": self.config.context_fitting,
+                "fail_open": self.config.fail_open,
+                "provider": type(self.provider).__name__ if self.provider else "auto",
+                "store": repr(self.store) if self.store is not None else None,
+            },
+            "transforms": transforms,
+        }
+
+    def get_summary(self, **filters: Any) -> dict[str, Any]:
+        """Totals over the stored metrics (``MetricsStore.summary`` keys and filters).
+
+        Without a store, the same keys computed over this engine's session.
+        """
+        if self.store is not None:
+            self.store.flush()
+            return self.store.summary(**filters)
+        with self._stats_lock:
+            session = dict(self._session)
+        requests = session["requests"]
+        ratio = (
+            session["tokens_after"] / session["tokens_before"] if session["tokens_before"] else 1.0
+        )
+        return {
+            "total_requests": requests,
+            "total_tokens_before": session["tokens_before"],
+            "total_tokens_saved": session["tokens_saved"],
+            "avg_compression_ratio": ratio,
+            "total_cost_saved_usd": session["cost_saved_usd"],
+            "failures": session["failures"],
+        }
+
+    def get_metrics(
+        self,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+        model: str | None = None,
+        mode: str | None = None,
+        limit: int | None = 100,
+    ) -> list[RequestMetrics]:
+        """Stored requests, newest first; empty when no store is configured."""
+        if self.store is None:
+            return []
+        self.store.flush()
+        return self.store.query(start_time, end_time, model, mode, limit=limit)
+
+    def close(self) -> None:
+        """Flush the metrics store; close it when the engine opened it (a store passed in
+        belongs to the caller)."""
+        if self.store is None:
+            return
+        if self._owns_store:
+            self.store.close()
+        else:
+            self.store.flush()
+
+
+class _Request:
+    """Per-request settings the pipeline steps share."""
+
+    __slots__ = (
+        "context",
+        "keep_turns",
+        "model",
+        "model_limit",
+        "output_buffer",
+        "provider",
+        "query",
+        "tokenizer",
+        "tool_profiles",
+        "tools",
+    )
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        provider: Provider,
+        tokenizer: Tokenizer,
+        query: str | None,
+        keep_turns: int | None,
+        tool_profiles: Mapping[str, Mapping[str, Any]] | None,
+        tools: Sequence[Mapping[str, Any]] | None,
+        model_limit: int,
+        output_buffer: int,
+        context: dict[str, Any],
+    ) -> None:
+        self.model = model
+        self.provider = provider
+        self.tokenizer = tokenizer
+        self.query = query
+        self.keep_turns = keep_turns
+        self.tool_profiles = tool_profiles
+        self.tools = tools
+        self.model_limit = model_limit
+        self.output_buffer = output_buffer
+        self.context = context
+
+    @property
+    def budget(self) -> int:
+        """Tokens the request may use: the window minus what the reply needs."""
+        return self.model_limit - self.output_buffer
+
+    def context_for(self, transform: Transform) -> dict[str, Any]:
+        """The keyword context ``transform.apply`` receives.
+
+        Fitting transforms count messages only, so the tool definitions' tokens are reserved
+        beside the output buffer.
+        """
+        context = {**self.context, "model": self.model}
+        if transform.name == "tool_output_compression":
+            context["query"] = self.query
+            context["tool_profiles"] = self.tool_profiles
+            return context
+        tools_tokens = self.tokenizer.count_tools(self.tools) if self.tools else 0
+        if transform.name == "intelligent_context":
+            context["model_limit"] = self.model_limit
+            context["output_buffer_tokens"] = self.output_buffer + tools_tokens
+            if self.query is not None:
+                context["query"] = self.query
+        elif transform.name == "rolling_window":
+            context["max_tokens"] = self.budget - tools_tokens
+        return context
+
+
+def _has_tool_output(messages: Messages) -> bool:
+    return any(message.get("role") in ("tool", "function") for message in messages)
+
+
+def _text_size(messages: Sequence[Mapping[str, Any]]) -> int:
+    size = 0
+    for message in messages:
+        content = message.get("content") if isinstance(message, Mapping) else None
+        if isinstance(content, str):
+            size += len(content)
+        elif isinstance(content, list):
+            size += sum(len(str(part)) for part in content)
+    return size

@@ -1,0 +1,251 @@
+"""HeadroomEngine end to end with the real transforms, tokenizer, providers and SQLite store."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from headroom_core.config import HeadroomConfig, IntelligentContextConfig, RollingWindowConfig
+from headroom_core.engine import HeadroomEngine
+from headroom_core.errors import ConfigurationError, TransformError, ValidationError
+from headroom_core.providers import OpenAIProvider
+from headroom_core.storage import MetricsStore
+from headroom_core.tokenizer import Tokenizer
+from headroom_core.transforms import cache_aligner
+
+DATA = Path(__file__).parent.parent / "data"
+CARS = json.loads((DATA / "engine_cars_200.json").read_text(encoding="utf-8"))
+SYSTEM = "You are a careful data assistant. Quote numbers exactly as the tools return them."
+
+
+def _tool_conversation(content: str = CARS["content"], tool: str = "query_cars") -> list[dict]:
+    return [
+        {"role": "system", "content": SYSTEM},
+        {"role": "user", "content": CARS["query"]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_cars_1",
+                    "type": "function",
+                    "function": {"name": tool, "arguments": '{"dataset": "cars", "limit": 200}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_cars_1", "name": tool, "content": content},
+    ]
+
+
+def _chat(turns: int, words: int = 60) -> list[dict]:
+    messages = [{"role": "system", "content": SYSTEM}]
+    for turn in range(turns):
+        filler = " ".join(f"fact{turn}-{i}" for i in range(words))
+        messages.append({"role": "user", "content": f"Question {turn}: {filler}"})
+        messages.append({"role": "assistant", "content": f"Answer {turn}: {filler}"})
+    messages.append({"role": "user", "content": "Summarise the last answer."})
+    return messages
+
+
+@pytest.fixture
+def store(tmp_path):
+    with MetricsStore(f"sqlite:///{tmp_path / 'engine.db'}") as opened:
+        yield opened
+
+
+def test_audit_measures_and_sends_the_messages_unchanged(store):
+    messages = _tool_conversation()
+    engine = HeadroomEngine(store=store)
+    result = engine.optimize(messages, "gpt-4o", mode="audit")
+
+    expected = Tokenizer("gpt-4o").count_messages(messages)
+    assert result.tokens_before == result.tokens_after == expected
+    assert all(a is b for a, b in zip(result.messages_optimized, messages, strict=True))
+    assert result.transforms_applied == [] and result.transform_savings == {}
+    assert result.waste_signals.total > 0  # pretty-printed JSON wastes whitespace
+    store.flush()
+    [row] = store.query()
+    assert (row.mode, row.tokens_saved, row.source) == ("audit", 0, "engine")
+
+
+def test_optimize_compresses_a_large_json_tool_result_and_keeps_the_pairs():
+    messages = _tool_conversation()
+    untouched = copy.deepcopy(messages)
+    result = HeadroomEngine().optimize(messages, "gpt-4o")
+
+    assert messages == untouched, "inputs are never mutated"
+    assert result.tokens_after < result.tokens_before * 0.6
+    out = result.messages_optimized
+    assert [m["role"] for m in out][:4] == ["system", "user", "assistant", "tool"]
+    assert out[0]["content"] == SYSTEM and out[1] == messages[1]
+    assert out[2]["tool_calls"] == messages[2]["tool_calls"]
+    assert out[3]["tool_call_id"] == "call_cars_1"
+    for needle in CARS["needles"]:
+        assert needle["text"] in out[3]["content"]
+    assert result.tokens_after == Tokenizer("gpt-4o").count_messages(out)
+    assert result.transform_savings and sum(result.transform_savings.values()) > 0
+    assert len(result.request_id) == 32 and result.latency_ms > 0
+    assert not result.failed
+
+
+def test_cost_is_the_providers_estimate_before_and_after():
+    provider = OpenAIProvider()
+    result = HeadroomEngine(provider=provider).optimize(_tool_conversation(), "gpt-4o")
+    assert result.estimated_cost_before_usd == provider.estimate_cost(
+        result.tokens_before, 0, "gpt-4o"
+    )
+    assert result.estimated_cost_after_usd == provider.estimate_cost(
+        result.tokens_after, 0, "gpt-4o"
+    )
+    assert result.estimated_savings_usd == pytest.approx(result.tokens_saved * 2.5 / 1_000_000)
+
+
+def test_simulate_plans_what_optimize_sends():
+    engine = HeadroomEngine()
+    optimized = engine.optimize(_tool_conversation(), "gpt-4o", mode="optimize")
+    simulated = engine.optimize(_tool_conversation(), "gpt-4o", mode="simulate")
+    assert simulated.messages_optimized == optimized.messages_optimized
+    assert simulated.mode == "simulate" and simulated.tokens_after == optimized.tokens_after
+
+
+def test_tool_profile_skips_compression_for_that_tool():
+    messages = _tool_conversation(tool="exact_export")
+    result = HeadroomEngine().optimize(
+        messages, "gpt-4o", tool_profiles={"exact_export": {"skip_compression": True}}
+    )
+    assert result.messages_optimized[3]["content"] == CARS["content"]
+
+
+def test_tools_are_counted():
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "query_cars",
+                "description": "Query the cars dataset.",
+                "parameters": {"type": "object", "properties": {"limit": {"type": "integer"}}},
+            },
+        }
+    ]
+    engine = HeadroomEngine()
+    messages = [{"role": "user", "content": "Which cars are light?"}]
+    without = engine.optimize(messages, "gpt-4o", mode="audit")
+    with_tools = engine.optimize(messages, "gpt-4o", mode="audit", tools=tools)
+    assert with_tools.tokens_before == without.tokens_before + Tokenizer("gpt-4o").count_tools(
+        tools
+    )
+
+
+@pytest.mark.parametrize("strategy", ["intelligent", "rolling"])
+def test_context_fitting_runs_only_over_the_limit_and_honours_keep_turns(strategy):
+    config = HeadroomConfig(
+        context_fitting=strategy,
+        intelligent_context=IntelligentContextConfig(output_buffer_tokens=200),
+        rolling_window=RollingWindowConfig(preserve_recent_turns=1),
+    )
+    engine = HeadroomEngine(config)
+    messages = _chat(turns=30)
+
+    roomy = engine.optimize(messages, "gpt-4o")
+    assert roomy.messages_optimized == messages
+    assert not {"intelligent_context", "rolling_window"} & set(roomy.transforms_applied)
+
+    tight = engine.optimize(messages, "gpt-4o", model_limit=2_000, keep_turns=3)
+    assert tight.tokens_after <= 2_000 - 200
+    assert tight.messages_optimized[0] == messages[0]
+    kept_users = [m for m in tight.messages_optimized if m["role"] == "user"]
+    assert kept_users[-3:] == [m for m in messages if m["role"] == "user"][-3:]
+    assert {"intelligent_context", "rolling_window"} & set(tight.transforms_applied)
+
+
+class _BrokenAligner(cache_aligner.CacheAligner):
+    """A real CacheAligner that fails, standing in for a transform bug."""
+
+    def apply(self, messages, tokenizer=None, **context):
+        raise RuntimeError("aligner bug")
+
+
+def test_fail_open_sends_the_originals_and_records_the_failure(monkeypatch, store, caplog):
+    monkeypatch.setattr(cache_aligner, "CacheAligner", _BrokenAligner)
+    messages = _tool_conversation()
+    engine = HeadroomEngine(store=store)
+    with caplog.at_level(logging.WARNING, logger="headroom_core.engine"):
+        result = engine.optimize(messages, "gpt-4o")
+
+    assert result.failed and "aligner bug" in result.error
+    assert all(a is b for a, b in zip(result.messages_optimized, messages, strict=True))
+    assert result.tokens_after == result.tokens_before and result.transforms_applied == []
+    assert "cache_aligner failed" in caplog.text
+    store.flush()
+    [row] = store.query()
+    assert row.failed and "RuntimeError: aligner bug" in row.error
+    assert engine.get_summary()["failures"] == 1
+
+
+def test_fail_closed_raises_a_transform_error_with_the_cause(monkeypatch):
+    monkeypatch.setattr(cache_aligner, "CacheAligner", _BrokenAligner)
+    engine = HeadroomEngine(HeadroomConfig(fail_open=False))
+    with pytest.raises(TransformError, match="cache_aligner") as caught:
+        engine.optimize(_tool_conversation(), "gpt-4o")
+    assert isinstance(caught.value.__cause__, RuntimeError)
+    assert caught.value.details["transform"] == "cache_aligner"
+
+
+def test_malformed_messages_are_the_callers_error():
+    orphan = [{"role": "tool", "tool_call_id": "nope", "content": "x"}]
+    with pytest.raises(ValidationError, match="Message 0"):
+        HeadroomEngine().optimize(orphan, "gpt-4o")
+
+
+def test_unknown_mode_names_the_allowed_values():
+    with pytest.raises(ConfigurationError, match="audit, optimize, simulate"):
+        HeadroomEngine().optimize([{"role": "user", "content": "hi"}], "gpt-4o", mode="fast")
+
+
+def test_summary_and_stats_add_up_over_calls(store):
+    engine = HeadroomEngine(store=store)
+    results = [
+        engine.optimize(_tool_conversation(), "gpt-4o"),
+        engine.optimize(_chat(2), "gpt-4o-mini"),
+        engine.optimize(_tool_conversation(), "gpt-4o", mode="audit"),
+    ]
+    summary = engine.get_summary()
+    assert summary["total_requests"] == 3
+    assert summary["total_tokens_saved"] == sum(r.tokens_saved for r in results)
+    assert summary["total_tokens_before"] == sum(r.tokens_before for r in results)
+    assert summary["total_cost_saved_usd"] == pytest.approx(
+        sum(r.estimated_savings_usd for r in results)
+    )
+    stats = engine.get_stats()
+    assert stats["session"]["requests"] == 3
+    assert stats["session"]["by_mode"] == {"audit": 1, "optimize": 2, "simulate": 0}
+    assert sum(stats["transforms"].values()) == sum(
+        sum(r.transform_savings.values()) for r in results
+    )
+    metrics = engine.get_metrics(model="gpt-4o-mini")
+    assert [m.request_id for m in metrics] == [results[1].request_id]
+
+
+def test_message_content_is_stored_only_when_enabled(tmp_path):
+    url = f"sqlite:///{tmp_path / 'content.db'}"
+    messages = [{"role": "user", "content": "order 7731 is late"}]
+    HeadroomEngine(store_url=url).optimize(messages, "gpt-4o")
+    HeadroomEngine(HeadroomConfig(store_message_content=True), store_url=url).optimize(
+        messages, "gpt-4o"
+    )
+    with MetricsStore(url) as store:
+        contents = [row.content for row in store.query()]
+    assert None in contents
+    assert {"original": messages, "optimized": messages} in contents
+
+
+async def test_aoptimize_matches_optimize():
+    engine = HeadroomEngine()
+    sync = engine.optimize(_tool_conversation(), "gpt-4o", request_id="same")
+    asynchronous = await engine.aoptimize(_tool_conversation(), "gpt-4o", request_id="same")
+    assert asynchronous.messages_optimized == sync.messages_optimized
+    assert asynchronous.tokens_after == sync.tokens_after
