@@ -1,0 +1,74 @@
+"""A small chat model for the end of a chain: records what reached it, answers from a script.
+
+LangChain's GenericFakeChatModel ignores its input; these tests need to see the messages the
+model received, and to emit tool calls like a real tool-calling model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import Field
+
+
+class ScriptedChatModel(BaseChatModel):
+    """Replies with ``replies`` in turn (the last one repeats); records every input."""
+
+    replies: list[AIMessage] = Field(default_factory=lambda: [AIMessage("done")])
+    received: list[list[BaseMessage]] = Field(default_factory=list)
+    fail_with: Exception | None = None
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted"
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> Any:
+        return {"ls_provider": "scripted", "ls_model_name": "gpt-4o", "ls_model_type": "chat"}
+
+    def _next_reply(self, messages: list[BaseMessage]) -> AIMessage:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.received.append(list(messages))
+        index = min(len(self.received), len(self.replies)) - 1
+        return self.replies[index].model_copy()
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=self._next_reply(messages))])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        reply = self._next_reply(messages)
+        for word in str(reply.content).split(" "):
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=word + " "))
+            if run_manager is not None:
+                run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk
+
+    def bind_tools(
+        self, tools: Sequence[Any], *, tool_choice: str | None = None, **kwargs: Any
+    ) -> Runnable:
+        formatted = [convert_to_openai_tool(tool) for tool in tools]
+        return self.bind(tools=formatted, **kwargs)
+
+    def get_num_tokens_from_messages(
+        self, messages: list[BaseMessage], tools: Sequence[Any] | None = None
+    ) -> int:
+        return sum(len(str(message.content).split()) for message in messages)

@@ -1,0 +1,86 @@
+"""HeadroomMiddleware in create_agent: model -> tool -> compressed result -> model."""
+
+from __future__ import annotations
+
+from _lc_models import ScriptedChatModel
+from langchain.agents import create_agent
+from langchain.agents.middleware import AgentMiddleware
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.tools import tool
+
+from headroom_core.samples import load_sample_conversation
+from headroom_integrations.langchain import HeadroomCallbackHandler, HeadroomMiddleware
+
+RUNS = next(m["content"] for m in load_sample_conversation()["messages"] if m.get("role") == "tool")
+SYSTEM = "You are the on-call assistant. Quote run ids exactly."
+
+
+@tool
+def list_workflow_runs(repo: str) -> str:
+    """List the CI workflow runs of a repository."""
+    return RUNS
+
+
+def _model() -> ScriptedChatModel:
+    call = {
+        "name": "list_workflow_runs",
+        "args": {"repo": "ReDASers/Phishing-Detection"},
+        "id": "c1",
+    }
+    return ScriptedChatModel(
+        replies=[AIMessage("", tool_calls=[call]), AIMessage("Run 292080359 failed.")]
+    )
+
+
+def _question() -> dict:
+    return {"messages": [HumanMessage("Which workflow run failed on the x_spam_flag branch?")]}
+
+
+def test_is_agent_middleware() -> None:
+    assert AgentMiddleware in HeadroomMiddleware.__mro__
+
+
+def test_agent_loop_sends_compressed_tool_results() -> None:
+    model = _model()
+    middleware = HeadroomMiddleware()
+    agent = create_agent(model, [list_workflow_runs], system_prompt=SYSTEM, middleware=[middleware])
+    handler = HeadroomCallbackHandler()
+
+    state = agent.invoke(_question(), config={"callbacks": [handler]})
+
+    first, second = model.received
+    assert isinstance(first[0], SystemMessage) and first[0].content == SYSTEM
+    sent_result = second[-1]
+    assert isinstance(sent_result, ToolMessage) and sent_result.tool_call_id == "c1"
+    assert len(sent_result.content) < len(RUNS) / 2
+    assert "292080359" in sent_result.content
+    [stored_result] = [m for m in state["messages"] if isinstance(m, ToolMessage)]
+    assert stored_result.content == RUNS  # the agent state keeps the full output
+    final = state["messages"][-1]
+    assert final.content == "Run 292080359 failed."
+    assert final.response_metadata["headroom"]["tokens_saved"] > 0
+    metrics = middleware.get_metrics()
+    assert metrics["requests"] == 2
+    assert handler.total["tokens_saved"] == metrics["tokens_saved"]
+
+
+async def test_async_agent() -> None:
+    model = _model()
+    agent = create_agent(model, [list_workflow_runs], middleware=[HeadroomMiddleware()])
+
+    state = await agent.ainvoke(_question())
+
+    assert state["messages"][-1].content == "Run 292080359 failed."
+    assert len(model.received[1][-1].content) < len(RUNS) / 2
+
+
+def test_audit_mode_measures_without_changing_the_request() -> None:
+    model = _model()
+    middleware = HeadroomMiddleware(mode="audit")
+    agent = create_agent(model, [list_workflow_runs], middleware=[middleware])
+
+    agent.invoke(_question())
+
+    assert model.received[1][-1].content == RUNS
+    assert middleware.get_metrics()["tokens_saved"] == 0
+    assert middleware.get_metrics()["tokens_before"] > 0
