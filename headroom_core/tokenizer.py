@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import pickle
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -28,6 +29,10 @@ TOKENS_PER_NAME = 1
 REPLY_PRIMING_TOKENS = 3
 IMAGE_PART_TOKENS = 85  # an image at "low" detail; high detail depends on its size
 TOOL_CALL_OVERHEAD = 3
+# Conversations remembered per counter: a request before and after optimisation, and a few more.
+MEMOS_PER_TOKENIZER = 4
+# Texts longer than this are cached under (length, hash) so the caches never hold big outputs.
+LONG_TEXT = 1024
 
 # Ratio of a provider's own token count to o200k_base's on English prose and JSON.
 # Claude's tokenizer is denser than o200k; Gemini's is close to it. Used only where no exact
@@ -94,6 +99,7 @@ class Tokenizer:
         self._text_cache = _cache(_text_caches, encoding, 4096)
         self._message_cache = _cache(_message_caches, encoding, 50_000)
         self._function_init = 10 if encoding == "cl100k_base" else 7
+        self._memos: tuple[_ConversationMemo, ...] = ()
 
     def __repr__(self) -> str:
         return (
@@ -114,10 +120,11 @@ class Tokenizer:
     def _encode_len(self, text: str) -> int:
         if len(text) < 64:
             return len(self.encoding.encode_ordinary(text))
-        cached = self._text_cache.get(text)
+        key = _text_key(text)
+        cached = self._text_cache.get(key)
         if cached is None:
             cached = len(self.encoding.encode_ordinary(text))
-            self._text_cache.put(text, cached)
+            self._text_cache.put(key, cached)
         return cached
 
     def encode(self, text: str) -> list[int]:
@@ -143,11 +150,23 @@ class Tokenizer:
     def count_messages(
         self, messages: Iterable[Message], tools: Sequence[Mapping[str, Any]] | None = None
     ) -> int:
-        """Tokens a chat request costs: every message, reply priming and any tool definitions."""
-        total = REPLY_PRIMING_TOKENS
+        """Tokens a chat request costs: every message, reply priming and any tool definitions.
+
+        A conversation that only grew since the last call is recounted by comparing its earlier
+        messages with a private copy of them, then counting just the new ones.
+        """
+        messages = messages if isinstance(messages, list) else list(messages)
+        memos = self._memos
+        memo = max((m for m in memos if m.covers(messages)), key=len, default=None)
+        total, start = (memo.total, len(memo)) if memo is not None else (REPLY_PRIMING_TOKENS, 0)
         count = self.count_message
-        for message in messages:
+        for message in messages[start:]:
             total += count(message)
+        grown = _ConversationMemo.extend(memo, messages[start:], total)
+        if grown is not None:
+            used = () if memo is None or len(memo) == len(grown) else (memo,)
+            rest = (m for m in memos if m is not memo)
+            self._memos = (grown, *used, *rest)[:MEMOS_PER_TOKENIZER]
         if tools:
             total += self.count_tools(tools)
         return total
@@ -220,6 +239,46 @@ class Tokenizer:
         return total
 
 
+class _ConversationMemo:
+    """A conversation counted before: a deep copy of its messages and their total.
+
+    The copy (made with pickle, in C) shares nothing with the caller's objects, so a message
+    changed in place since the last count no longer compares equal and is counted again.
+    """
+
+    __slots__ = ("snapshot", "total")
+
+    def __init__(self, snapshot: list[Any], total: int) -> None:
+        self.snapshot = snapshot
+        self.total = total
+
+    def __len__(self) -> int:
+        return len(self.snapshot)
+
+    def covers(self, messages: list[Any]) -> bool:
+        """Whether ``messages`` starts with exactly the remembered conversation."""
+        size = len(self.snapshot)
+        if size == 0 or size > len(messages) or self.snapshot[-1] != messages[size - 1]:
+            return False  # the cheap test first: branches differ at their last message
+        return self.snapshot == messages[:size]
+
+    @classmethod
+    def extend(
+        cls, memo: _ConversationMemo | None, new: list[Any], total: int
+    ) -> _ConversationMemo | None:
+        """The memo grown by ``new`` messages (None when they cannot be copied)."""
+        try:
+            copied = pickle.loads(pickle.dumps(new, protocol=pickle.HIGHEST_PROTOCOL))
+        except Exception:  # any object may sit in a message; such requests are just not memoised
+            return None
+        return cls(memo.snapshot + copied if memo is not None else copied, total)
+
+
+def _text_key(text: str) -> Any:
+    """Cache key of a text: itself when short, else its length and hash (nothing big is kept)."""
+    return text if len(text) < LONG_TEXT else (len(text), hash(text))
+
+
 def _looks_openai(model: str) -> bool:
     name = model.lower().rsplit("/", 1)[-1]
     return name.startswith(("gpt-", "o1", "o3", "o4", "chatgpt", "text-embedding", "ft:gpt"))
@@ -237,7 +296,7 @@ def _message_key(message: Message) -> tuple[Any, ...] | None:
             except (TypeError, ValueError):
                 return None
             key = f"{key}:json"
-        parts.append((key, value))
+        parts.append((key, _text_key(value)))
     return tuple(parts)
 
 

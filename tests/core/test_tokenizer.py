@@ -343,3 +343,44 @@ def test_recounting_a_grown_conversation_encodes_only_the_new_message(
     assert grown == first + tokenizer.count_message(new)
     assert all(run not in text or "new question" in text for text in seen)
     assert seen.count(new["content"]) == 1
+
+
+def test_a_message_changed_in_place_is_counted_again(
+    official: dict[str, tiktoken.Encoding],
+) -> None:
+    encoding = official["o200k_base"]
+
+    def tokens(text: str) -> int:
+        return len(encoding.encode(text))
+
+    tokenizer = Tokenizer("gpt-4o")
+    parts = [{"type": "text", "text": f"short {uuid.uuid4().hex}"}]
+    conversation = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": parts}]
+    before = tokenizer.count_messages(conversation)
+    parts[0]["text"] = "a much longer text than before, " * 10
+    grown = [*conversation, {"role": "assistant", "content": "ok"}]
+    expected = 3 + sum(
+        3 + tokens(role) + tokens(text)
+        for role, text in [("system", "Be brief."), ("user", parts[0]["text"]), ("assistant", "ok")]
+    )
+    assert tokenizer.count_messages(grown) == expected
+    assert expected > before
+
+
+def test_interleaved_and_branching_conversations_count_like_fresh_ones(
+    official: dict[str, tiktoken.Encoding],
+) -> None:
+    encoding = official["o200k_base"]
+    tokenizer = Tokenizer("gpt-4o")
+    run = uuid.uuid4().hex
+    base = [{"role": "user", "content": f"{run} question {n}"} for n in range(30)]
+    branches = [
+        [*base, {"role": "assistant", "content": f"{run} answer {n} " * n}] for n in range(1, 6)
+    ]
+    optimized = [{**message, "content": message["content"][:20]} for message in base]
+    sequence = [base, branches[0], optimized, branches[1], base[:10], branches[2], optimized]
+    sequence += [branches[3][:-1], branches[4], [*branches[4], *base], []]
+    for messages in sequence:
+        expected = _cookbook_count(messages, encoding)
+        assert tokenizer.count_messages(messages) == expected
+        assert tokenizer.count_messages(iter(messages)) == expected
