@@ -233,10 +233,10 @@ def test_summary_and_stats_add_up_over_calls(store):
 def test_message_content_is_stored_only_when_enabled(tmp_path):
     url = f"sqlite:///{tmp_path / 'content.db'}"
     messages = [{"role": "user", "content": "order 7731 is late"}]
-    HeadroomEngine(store_url=url).optimize(messages, "gpt-4o")
-    HeadroomEngine(HeadroomConfig(store_message_content=True), store_url=url).optimize(
-        messages, "gpt-4o"
-    )
+    for config in (HeadroomConfig(), HeadroomConfig(store_message_content=True)):
+        engine = HeadroomEngine(config, store_url=url)
+        engine.optimize(messages, "gpt-4o")
+        engine.close()  # flushes the rows it queued
     with MetricsStore(url) as store:
         contents = [row.content for row in store.query()]
     assert None in contents

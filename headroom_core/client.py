@@ -1,0 +1,330 @@
+"""HeadroomClient: wrap an OpenAI or Anthropic SDK client so every request is optimized first.
+
+``client.chat.completions.create(...)`` (OpenAI) and ``client.messages.create(...)`` (Anthropic)
+take the SDK's own arguments plus ``headroom_mode``, ``headroom_keep_turns`` and
+``headroom_tool_profiles``; the messages go through :class:`~headroom_core.engine.HeadroomEngine`
+and everything else reaches the SDK untouched, so streams, async clients and responses behave
+exactly as without Headroom. Any other attribute is the original client's.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from headroom_core.config import HeadroomConfig
+from headroom_core.engine import MODES, HeadroomEngine
+from headroom_core.errors import ConfigurationError, ValidationError
+from headroom_core.providers import AnthropicProvider, OpenAIProvider, Provider
+from headroom_core.providers.anthropic_format import from_anthropic, to_anthropic
+from headroom_core.results import RequestMetrics, SimulationResult
+
+__all__ = ["HeadroomClient"]
+
+_OPTIONS = {
+    "headroom_mode": "mode",
+    "headroom_keep_turns": "keep_turns",
+    "headroom_tool_profiles": "tool_profiles",
+}
+
+
+class HeadroomClient:
+    """An OpenAI or Anthropic client whose requests Headroom optimizes and measures.
+
+    Args:
+        original_client: ``openai.OpenAI``/``AsyncOpenAI`` or ``anthropic.Anthropic``/
+            ``AsyncAnthropic`` (or any client with the same ``create`` methods).
+        provider: Token counter, limits and prices; detected from the client's class when None.
+        default_mode: ``"optimize"`` (default), ``"audit"`` (measure, send unchanged) or
+            ``"simulate"`` (``create`` returns the plan and does not call the model).
+        config: Settings of every transform; defaults when None.
+        store_url: Metrics database, e.g. ``sqlite:///headroom.db``; no recording when None
+            (unless ``config.store_url`` is set).
+
+    Example:
+        Wrap the SDK client, then use it as before::
+
+            from openai import OpenAI
+            from headroom_core import HeadroomClient
+
+            client = HeadroomClient(OpenAI(), store_url="sqlite:///headroom.db")
+            response = client.chat.completions.create(
+                model="gpt-4o", messages=messages, headroom_keep_turns=5
+            )
+            plan = client.chat.completions.simulate(model="gpt-4o", messages=messages)
+            print(plan.tokens_before, plan.tokens_after, plan.transforms_applied)
+    """
+
+    def __init__(
+        self,
+        original_client: Any,
+        provider: Provider | None = None,
+        default_mode: str = "optimize",
+        config: HeadroomConfig | None = None,
+        store_url: str | None = None,
+    ) -> None:
+        if default_mode not in MODES:
+            raise ConfigurationError(
+                f"Invalid value for default_mode: {default_mode!r}. Allowed: {', '.join(MODES)}.",
+                details={"field": "default_mode", "value": default_mode, "allowed": list(MODES)},
+            )
+        self._original = original_client
+        self.default_mode = default_mode
+        self.provider = provider if provider is not None else _detect_provider(original_client)
+        self.engine = HeadroomEngine(
+            config, provider=self.provider, store_url=store_url, source="client"
+        )
+        if hasattr(original_client, "chat"):
+            self.chat = _Chat(self, original_client.chat)
+        if _is_anthropic(original_client):
+            self.messages = _AnthropicMessages(self, original_client.messages)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._original, name)
+
+    def __repr__(self) -> str:
+        return (
+            f"HeadroomClient({type(self._original).__name__}, default_mode={self.default_mode!r})"
+        )
+
+    def _optimize(
+        self, messages: Any, kwargs: dict[str, Any], options: dict[str, Any]
+    ) -> SimulationResult:
+        return self.engine.optimize(messages, kwargs["model"], tools=kwargs.get("tools"), **options)
+
+    async def _aoptimize(
+        self, messages: Any, kwargs: dict[str, Any], options: dict[str, Any]
+    ) -> SimulationResult:
+        return await self.engine.aoptimize(
+            messages, kwargs["model"], tools=kwargs.get("tools"), **options
+        )
+
+    def _split(self, kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """SDK arguments (headroom_* removed) and engine options."""
+        forward = dict(kwargs)
+        options = {
+            target: forward.pop(name) for name, target in _OPTIONS.items() if name in forward
+        }
+        options["mode"] = options.get("mode") or self.default_mode
+        for required in ("model", "messages"):
+            if required not in forward:
+                raise ValidationError(
+                    f"create() needs {required}=...", details={"problem": f"missing {required}"}
+                )
+        return forward, options
+
+    # -- stats and metrics ---------------------------------------------------------------------
+
+    def get_stats(self) -> dict[str, Any]:
+        """This client's session: requests, tokens, failures, per-transform savings (no database
+        query). Keys: ``session``, ``config``, ``transforms``."""
+        stats = self.engine.get_stats()
+        stats["config"]["default_mode"] = self.default_mode
+        stats["config"]["provider"] = type(self.provider).__name__ if self.provider else "auto"
+        return stats
+
+    def get_metrics(
+        self,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+        model: str | None = None,
+        mode: str | None = None,
+        limit: int | None = 100,
+    ) -> list[RequestMetrics]:
+        """Stored requests, newest first (empty without a store)."""
+        return self.engine.get_metrics(start_time, end_time, model, mode, limit)
+
+    def get_summary(self) -> dict[str, Any]:
+        """``total_requests``, ``total_tokens_saved``, ``avg_compression_ratio``,
+        ``total_cost_saved_usd`` (and more) over all stored metrics; over this session when no
+        store is configured."""
+        return self.engine.get_summary()
+
+    def validate_setup(self, model: str = "gpt-4o") -> dict[str, Any]:
+        """Check the client, provider, tokenizer, store and config before the first request.
+
+        Args:
+            model: Model whose tokenizer and window are checked.
+
+        Returns:
+            ``{"valid": bool, "issues": [...], "provider": ..., "tokenizer": ..., "store": ...,
+            "config": ...}``; every issue says what is wrong and how to fix it.
+        """
+        issues: list[str] = []
+        if not _has_create(self._original):
+            issues.append(
+                f"{type(self._original).__name__} has neither chat.completions.create nor "
+                "messages.create; wrap an OpenAI or Anthropic client."
+            )
+        provider = self.provider
+        provider_name = type(provider).__name__ if provider is not None else "auto (by model)"
+        tokenizer_info: dict[str, Any] = {"model": model}
+        limit = None
+        try:
+            effective = self.engine.provider_for(model)
+            counter = effective.get_token_counter(model)
+            tokenizer_info.update(
+                encoding=counter.encoding_name,
+                exact=counter.is_exact,
+                probe=counter.count_text("ok"),
+            )
+            limit = effective.get_context_limit(model)
+        except Exception as exc:
+            issues.append(f"No token counter for {model!r}: {exc}")
+        config = self.engine.config
+        buffer = config.intelligent_context.output_buffer_tokens
+        if limit is not None and buffer >= limit:
+            issues.append(
+                f"intelligent_context.output_buffer_tokens ({buffer}) is not below the context "
+                f"window of {model} ({limit}); lower it."
+            )
+        store = self.engine.store
+        store_info: dict[str, Any] | None = None
+        if store is not None:
+            reachable = store.ping()
+            store_info = {"url": repr(store), "reachable": reachable, **store.stats()}
+            if not reachable:
+                issues.append(f"The metrics store {store!r} is not reachable; check store_url.")
+        return {
+            "valid": not issues,
+            "issues": issues,
+            "provider": provider_name,
+            "tokenizer": tokenizer_info,
+            "store": store_info,
+            "config": {
+                "default_mode": self.default_mode,
+                "fail_open": config.fail_open,
+                "context_fitting": config.context_fitting,
+                "context_limit": limit,
+            },
+        }
+
+    def close(self) -> None:
+        """Flush and close the metrics store (the SDK client stays open)."""
+        self.engine.close()
+
+
+class _Delegate:
+    """Forwards every attribute it does not define to the wrapped SDK object."""
+
+    def __init__(self, client: HeadroomClient, wrapped: Any) -> None:
+        self._client = client
+        self._wrapped = wrapped
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._wrapped, name)
+
+
+class _Chat(_Delegate):
+    def __init__(self, client: HeadroomClient, wrapped: Any) -> None:
+        super().__init__(client, wrapped)
+        self.completions = _ChatCompletions(client, wrapped.completions)
+
+
+class _ChatCompletions(_Delegate):
+    """``chat.completions`` with optimized ``create`` and a ``simulate`` that calls no model."""
+
+    def create(self, **kwargs: Any) -> Any:
+        """Optimize ``messages``, then call the SDK's ``create`` with every other argument as given.
+
+        For an async client this returns the SDK's awaitable. With ``headroom_mode="simulate"``
+        the :class:`SimulationResult` is returned and the model is not called.
+        """
+        forward, options = self._client._split(kwargs)
+        if _is_async(self._wrapped):
+            return self._acreate(forward, options)
+        result = self._client._optimize(forward["messages"], forward, options)
+        if options["mode"] == "simulate":
+            return result
+        return self._wrapped.create(**_with_messages(forward, result))
+
+    async def _acreate(self, forward: dict[str, Any], options: dict[str, Any]) -> Any:
+        result = await self._client._aoptimize(forward["messages"], forward, options)
+        if options["mode"] == "simulate":
+            return result
+        return await self._wrapped.create(**_with_messages(forward, result))
+
+    def simulate(self, **kwargs: Any) -> SimulationResult:
+        """What ``create`` would send and save, without calling the model (sync for every client:
+        it does no I/O)."""
+        forward, options = self._client._split({**kwargs, "headroom_mode": "simulate"})
+        return self._client._optimize(forward["messages"], forward, options)
+
+
+class _AnthropicMessages(_Delegate):
+    """Anthropic ``messages`` with an optimized ``create`` (system prompt included)."""
+
+    def create(self, **kwargs: Any) -> Any:
+        """Optimize ``system`` + ``messages``; call the SDK's ``create`` with the rest as given."""
+        forward, options = self._client._split(kwargs)
+        messages = from_anthropic(forward["messages"], forward.get("system"))
+        if _is_async(self._wrapped):
+            return self._acreate(forward, options, messages)
+        result = self._client._optimize(messages, forward, options)
+        if options["mode"] == "simulate":
+            return result
+        return self._wrapped.create(**_with_anthropic_messages(forward, result))
+
+    async def _acreate(
+        self, forward: dict[str, Any], options: dict[str, Any], messages: list[dict[str, Any]]
+    ) -> Any:
+        result = await self._client._aoptimize(messages, forward, options)
+        if options["mode"] == "simulate":
+            return result
+        return await self._wrapped.create(**_with_anthropic_messages(forward, result))
+
+    def simulate(self, **kwargs: Any) -> SimulationResult:
+        """What ``create`` would send and save, without calling the model."""
+        forward, options = self._client._split({**kwargs, "headroom_mode": "simulate"})
+        messages = from_anthropic(forward["messages"], forward.get("system"))
+        return self._client._optimize(messages, forward, options)
+
+
+def _changed(result: SimulationResult) -> bool:
+    return bool(result.transforms_applied) and not result.failed
+
+
+def _with_messages(forward: dict[str, Any], result: SimulationResult) -> dict[str, Any]:
+    """The SDK arguments; ``messages`` replaced only when a transform changed them."""
+    if _changed(result):
+        return {**forward, "messages": result.messages_optimized}
+    return forward
+
+
+def _with_anthropic_messages(forward: dict[str, Any], result: SimulationResult) -> dict[str, Any]:
+    if not _changed(result):
+        return forward
+    system, messages = to_anthropic(result.messages_optimized)
+    updated = {**forward, "messages": messages}
+    if system is None:
+        updated.pop("system", None)
+    else:
+        updated["system"] = system
+    return updated
+
+
+def _is_async(resource: Any) -> bool:
+    """Resources of async SDK clients are ``Async*`` classes (``AsyncCompletions``...)."""
+    return type(resource).__name__.startswith("Async")
+
+
+def _is_anthropic(client: Any) -> bool:
+    return type(client).__module__.split(".")[0] == "anthropic"
+
+
+def _has_create(client: Any) -> bool:
+    chat = getattr(client, "chat", None)
+    completions = getattr(chat, "completions", None)
+    messages = getattr(client, "messages", None)
+    return callable(getattr(completions, "create", None)) or callable(
+        getattr(messages, "create", None)
+    )
+
+
+def _detect_provider(client: Any) -> Provider | None:
+    """The provider that matches the SDK; None (per-model lookup) for other clients."""
+    if _is_anthropic(client):
+        return AnthropicProvider(fallback_context_limit=200_000)
+    if type(client).__module__.split(".")[0] == "openai":
+        return OpenAIProvider(fallback_context_limit=128_000)
+    return None

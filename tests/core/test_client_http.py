@@ -1,0 +1,339 @@
+"""HeadroomClient over real HTTP: OpenAI and Anthropic SDKs against a loopback server.
+
+Each SDK call is replayed from a vcrpy cassette under ``tests/cassettes/client_http/`` (record mode
+``none``: CI never opens a socket for them). The cassettes were recorded against
+``tests/support/openai_server.py``, which the tests start on 127.0.0.1; re-record with
+``pytest tests/core/test_client_http.py --record-mode=rewrite``. Requests are matched on method,
+path, model, stream flag and message roles, so an improvement in compression does not invalidate
+a cassette; what the SDK really put on the wire in this run is captured with an httpx hook and
+asserted on. ``test_live_server_*`` talk to the running server directly and assert on what it
+received.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import httpx
+import httpx2
+import openai
+import pytest
+import vcr
+from support.openai_server import RecordingLLMServer
+
+from headroom_core.client import HeadroomClient
+from headroom_core.reporting import generate_report
+from headroom_core.tokenizer import Tokenizer
+
+CASSETTES = Path(__file__).parent.parent / "cassettes" / "client_http"
+DATA = Path(__file__).parent.parent / "data"
+CARS = json.loads((DATA / "engine_cars_200.json").read_text(encoding="utf-8"))
+SYSTEM = "You are a careful data assistant. Quote numbers exactly as the tools return them."
+TOOL_ARGUMENTS = '{"dataset": "cars", "limit": 200}'
+
+
+def _openai_conversation() -> list[dict[str, Any]]:
+    return [
+        {"role": "system", "content": SYSTEM},
+        {"role": "user", "content": CARS["query"]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_cars_1",
+                    "type": "function",
+                    "function": {"name": "query_cars", "arguments": TOOL_ARGUMENTS},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_cars_1", "content": CARS["content"]},
+    ]
+
+
+def _anthropic_conversation() -> list[dict[str, Any]]:
+    return [
+        {"role": "user", "content": CARS["query"]},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "text", "text": "Let me look that up."},
+                {
+                    "type": "tool_use",
+                    "id": "toolu_cars_1",
+                    "name": "query_cars",
+                    "input": {"limit": 200},
+                },
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_cars_1", "content": CARS["content"]}
+            ],
+        },
+    ]
+
+
+def _request_shape(r1: Any, r2: Any) -> None:
+    """Same model, stream flag and message roles (compression details may differ)."""
+
+    def shape(request: Any) -> tuple[Any, ...]:
+        body = json.loads(request.body or b"{}")
+        return (
+            body.get("model"),
+            bool(body.get("stream")),
+            [m.get("role") for m in body.get("messages", [])],
+        )
+
+    assert shape(r1) == shape(r2)
+
+
+@pytest.fixture(scope="module")
+def server():
+    with RecordingLLMServer() as running:
+        yield running
+
+
+@pytest.fixture
+def cassette(request, server):
+    """Replay (or, with --record-mode, record) this test's HTTP calls."""
+    mode = request.config.getoption("--record-mode", default=None) or "none"
+    path = CASSETTES / f"{request.node.name}.yaml"
+    if mode == "rewrite":
+        path.unlink(missing_ok=True)
+        mode = "new_episodes"
+    recorder = vcr.VCR(
+        record_mode=mode,
+        match_on=["method", "path", "request_shape"],
+        filter_headers=["authorization", "x-api-key"],
+        decode_compressed_response=True,
+    )
+    recorder.register_matcher("request_shape", _request_shape)
+    reached_server = len(server.requests)
+    with recorder.use_cassette(str(path)) as active:
+        yield active
+    if mode == "none":
+        assert len(server.requests) == reached_server, "a replayed test must not open a socket"
+
+
+class _Wire(list):
+    """Bodies of the requests an SDK sends, captured by its HTTP client's request hook
+    (``httpx`` for openai, ``httpx2`` for anthropic)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sync_hooks = {"request": [self._capture]}
+        self.async_hooks = {"request": [self._acapture]}
+
+    def _capture(self, request: Any) -> None:
+        self.append(json.loads(request.read()))
+
+    async def _acapture(self, request: Any) -> None:
+        self._capture(request)
+
+
+@pytest.fixture
+def wire() -> _Wire:
+    return _Wire()
+
+
+def _openai(server, wire, *, asynchronous: bool = False):
+    if asynchronous:
+        return openai.AsyncOpenAI(
+            base_url=server.openai_base_url,
+            api_key="test-key",
+            max_retries=0,
+            http_client=httpx.AsyncClient(event_hooks=wire.async_hooks),
+        )
+    return openai.OpenAI(
+        base_url=server.openai_base_url,
+        api_key="test-key",
+        max_retries=0,
+        http_client=httpx.Client(event_hooks=wire.sync_hooks),
+    )
+
+
+def _recorded_response(cassette, index: int = 0) -> dict[str, Any]:
+    return json.loads(cassette.responses[index]["body"]["string"])
+
+
+def _tokens(messages: list[dict[str, Any]]) -> int:
+    return Tokenizer("gpt-4o").count_messages(messages)
+
+
+def test_create_sends_optimized_messages_and_returns_the_reply_unchanged(
+    server, cassette, wire, tmp_path
+):
+    store_url = f"sqlite:///{tmp_path / 'headroom.db'}"
+    client = HeadroomClient(_openai(server, wire), store_url=store_url)
+    messages = _openai_conversation()
+
+    plan = client.chat.completions.simulate(model="gpt-4o", messages=messages)
+    response = client.chat.completions.create(
+        model="gpt-4o", messages=messages, temperature=0, seed=7, user="analyst-1"
+    )
+
+    [sent] = wire
+    assert sent["messages"] == plan.messages_optimized, "simulate agrees with what create sent"
+    assert _tokens(sent["messages"]) < 0.6 * _tokens(messages)
+    assert sent["messages"][3]["tool_call_id"] == "call_cars_1"
+    assert sent["messages"][2]["tool_calls"][0]["function"]["arguments"] == TOOL_ARGUMENTS
+    assert all(needle["text"] in sent["messages"][3]["content"] for needle in CARS["needles"])
+    assert (sent["temperature"], sent["seed"], sent["user"]) == (0, 7, "analyst-1")
+    assert not any(key.startswith("headroom") for key in sent)
+
+    assert response.to_dict() == _recorded_response(cassette), (
+        "the reply reaches the caller unchanged"
+    )
+    assert (
+        response.choices[0].message.content
+        == "Received 4 messages (system, user, assistant, tool)."
+    )
+
+    [row] = client.get_metrics(mode="optimize")  # flushes the background writer first
+    assert row.tokens_before == _tokens(messages)
+    assert row.tokens_after == _tokens(sent["messages"])
+    summary = client.get_summary()
+    assert summary["total_requests"] == 2  # the simulation and the call
+    assert summary["total_tokens_saved"] == plan.tokens_saved + row.tokens_saved
+    assert client.get_stats()["session"]["requests"] == 2
+
+    report = tmp_path / "report.html"
+    generate_report(store_url, format="html", output_path=report)
+    html = report.read_text(encoding="utf-8")
+    assert "<svg" in html and 'class="bar"' in html and "gpt-4o" in html
+    client.close()
+
+
+def test_streaming_passes_the_sdk_stream_through(server, cassette, wire):
+    client = HeadroomClient(_openai(server, wire))
+    stream = client.chat.completions.create(
+        model="gpt-4o",
+        messages=_openai_conversation(),
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    assert isinstance(stream, openai.Stream)
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "Received 4 messages (system, user, assistant, tool)."
+    assert chunks[-1].usage is not None and chunks[-1].usage.prompt_tokens > 0
+    [sent] = wire
+    assert sent["stream"] is True and sent["stream_options"] == {"include_usage": True}
+    assert _tokens(sent["messages"]) < _tokens(_openai_conversation())
+
+
+async def test_async_openai_client(server, cassette, wire):
+    client = HeadroomClient(_openai(server, wire, asynchronous=True))
+    response = await client.chat.completions.create(
+        model="gpt-4o", messages=_openai_conversation(), max_tokens=64
+    )
+    assert response.to_dict() == _recorded_response(cassette)
+    [sent] = wire
+    assert sent["max_tokens"] == 64
+    assert _tokens(sent["messages"]) < _tokens(_openai_conversation())
+
+
+def test_audit_mode_sends_the_messages_exactly(server, cassette, wire):
+    client = HeadroomClient(_openai(server, wire), default_mode="audit")
+    messages = _openai_conversation()
+    client.chat.completions.create(model="gpt-4o", messages=messages)
+    [sent] = wire
+    assert sent["messages"] == messages
+    assert client.get_stats()["session"]["tokens_saved"] == 0
+
+
+def test_tool_profile_and_simulate_mode_per_call(server, wire):
+    client = HeadroomClient(_openai(server, wire))
+    requests_before = len(server.requests)
+    plan = client.chat.completions.create(
+        model="gpt-4o",
+        messages=_openai_conversation(),
+        headroom_mode="simulate",
+        headroom_tool_profiles={"query_cars": {"skip_compression": True}},
+    )
+    assert len(server.requests) == requests_before and wire == [], "simulate calls no model"
+    assert plan.messages_optimized[3]["content"] == CARS["content"]
+
+
+def test_anthropic_messages_create(server, cassette, wire):
+    original = anthropic.Anthropic(
+        base_url=server.origin,
+        api_key="test-key",
+        max_retries=0,
+        http_client=httpx2.Client(event_hooks=wire.sync_hooks),
+    )
+    client = HeadroomClient(original)
+    response = client.messages.create(
+        model="claude-sonnet-4-5",
+        system=SYSTEM,
+        messages=_anthropic_conversation(),
+        max_tokens=256,
+        stop_sequences=["END"],
+    )
+    [sent] = wire
+    assert sent["system"] == SYSTEM
+    assert (sent["max_tokens"], sent["stop_sequences"]) == (256, ["END"])
+    assert [m["role"] for m in sent["messages"]] == ["user", "assistant", "user"]
+    assert sent["messages"][1]["content"] == _anthropic_conversation()[1]["content"]
+    [result] = sent["messages"][2]["content"]
+    assert result["tool_use_id"] == "toolu_cars_1"
+    assert len(result["content"]) < 0.6 * len(CARS["content"])
+    assert all(needle["text"] in result["content"] for needle in CARS["needles"])
+    assert response.to_dict() == _recorded_response(cassette)
+
+
+async def test_async_anthropic_client(server, cassette, wire):
+    original = anthropic.AsyncAnthropic(
+        base_url=server.origin,
+        api_key="test-key",
+        max_retries=0,
+        http_client=httpx2.AsyncClient(event_hooks=wire.async_hooks),
+    )
+    client = HeadroomClient(original)
+    response = await client.messages.create(
+        model="claude-sonnet-4-5", system=SYSTEM, messages=_anthropic_conversation(), max_tokens=64
+    )
+    [sent] = wire
+    assert len(json.dumps(sent["messages"])) < 0.6 * len(json.dumps(_anthropic_conversation()))
+    assert response.content[0].text == "Received 3 messages and a system prompt."
+
+
+def test_live_server_receives_the_optimized_request(server, wire):
+    client = HeadroomClient(_openai(server, wire))
+    first = len(server.requests)
+    response = client.chat.completions.create(model="gpt-4o", messages=_openai_conversation())
+    [received] = server.requests[first:]
+    assert received["path"] == "/v1/chat/completions"
+    assert received["body"] == wire[0]
+    assert response.usage.prompt_tokens == _tokens(received["body"]["messages"])
+    assert response.usage.prompt_tokens < 0.6 * _tokens(_openai_conversation())
+
+
+def test_other_attributes_belong_to_the_original_client(server, wire):
+    original = _openai(server, wire)
+    client = HeadroomClient(original)
+    assert client.models is original.models
+    assert client.base_url == original.base_url
+    assert client.chat.completions.with_raw_response is not None
+
+
+def test_validate_setup_reports_an_unreachable_store(server, wire, tmp_path):
+    healthy = HeadroomClient(_openai(server, wire), store_url=f"sqlite:///{tmp_path / 'ok.db'}")
+    report = healthy.validate_setup()
+    assert report["valid"], report["issues"]
+    assert report["provider"] == "OpenAIProvider"
+    assert report["tokenizer"]["exact"] is True and report["store"]["reachable"] is True
+
+    broken = HeadroomClient(
+        _openai(server, wire), store_url=f"sqlite:///{tmp_path / 'missing' / 'x.db'}"
+    )
+    report = broken.validate_setup()
+    assert not report["valid"]
+    assert any("not reachable" in issue for issue in report["issues"])
+    healthy.close()
+    broken.close()

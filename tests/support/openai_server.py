@@ -1,0 +1,166 @@
+"""A small OpenAI- and Anthropic-compatible HTTP server on loopback that records every request.
+
+It answers ``POST /v1/chat/completions`` (JSON, or server-sent events with a usage chunk when
+``stream`` is true) and ``POST /v1/messages`` (Anthropic Messages API). Replies are
+deterministic — they depend only on the request body — so recorded cassettes stay stable; the
+prompt token count in ``usage`` is the real tiktoken count of what arrived, so tests can see that
+an optimized request really was smaller.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from headroom_core.tokenizer import count_tokens_messages, count_tokens_text
+
+CREATED = 1_767_225_600  # fixed, so responses are byte-identical across runs
+
+
+def _reply_text(messages: list[dict[str, Any]]) -> str:
+    roles = [m.get("role", "?") for m in messages]
+    return f"Received {len(messages)} messages ({', '.join(roles)})."
+
+
+def _digest(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()[:16]
+
+
+class RecordingLLMServer:
+    """Run the server on a free port of 127.0.0.1 in a daemon thread.
+
+    ``requests`` lists ``{"path": ..., "body": <parsed JSON>}`` for every request received.
+    """
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def origin(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def openai_base_url(self) -> str:
+        return f"{self.origin}/v1"
+
+    def start(self) -> RecordingLLMServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> RecordingLLMServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+                return
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = json.loads(raw or b"{}")
+                server.requests.append({"path": self.path, "body": body})
+                if self.path.endswith("/chat/completions"):
+                    if body.get("stream"):
+                        self._send(200, _chat_stream(body, raw), "text/event-stream")
+                    else:
+                        self._send(
+                            200,
+                            json.dumps(_chat_completion(body, raw)).encode(),
+                            "application/json",
+                        )
+                elif self.path.endswith("/messages"):
+                    self._send(
+                        200, json.dumps(_anthropic_message(body, raw)).encode(), "application/json"
+                    )
+                else:
+                    self._send(404, b'{"error": {"message": "unknown path"}}', "application/json")
+
+            def _send(self, status: int, payload: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        return Handler
+
+
+def _usage(body: dict[str, Any], text: str) -> dict[str, int]:
+    prompt = count_tokens_messages(body.get("messages", []), body.get("model", "gpt-4o"))
+    completion = count_tokens_text(text)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
+def _chat_completion(body: dict[str, Any], raw: bytes) -> dict[str, Any]:
+    text = _reply_text(body.get("messages", []))
+    return {
+        "id": f"chatcmpl-{_digest(raw)}",
+        "object": "chat.completion",
+        "created": CREATED,
+        "model": body.get("model", ""),
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text, "refusal": None},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": _usage(body, text),
+    }
+
+
+def _chat_stream(body: dict[str, Any], raw: bytes) -> bytes:
+    text = _reply_text(body.get("messages", []))
+    base = {"id": f"chatcmpl-{_digest(raw)}", "object": "chat.completion.chunk", "created": CREATED,
+            "model": body.get("model", "")}  # fmt: skip
+    words = text.split(" ")
+    deltas = [{"role": "assistant", "content": ""}] + [
+        {"content": word if i == 0 else " " + word} for i, word in enumerate(words)
+    ]
+    chunks = [
+        {**base, "choices": [{"index": 0, "delta": d, "finish_reason": None}]} for d in deltas
+    ]
+    chunks.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    if (body.get("stream_options") or {}).get("include_usage"):
+        chunks.append({**base, "choices": [], "usage": _usage(body, text)})
+    events = [f"data: {json.dumps(chunk)}\n\n" for chunk in chunks] + ["data: [DONE]\n\n"]
+    return "".join(events).encode()
+
+
+def _anthropic_message(body: dict[str, Any], raw: bytes) -> dict[str, Any]:
+    messages = body.get("messages", [])
+    system = "a" if body.get("system") else "no"
+    text = f"Received {len(messages)} messages and {system} system prompt."
+    prompt = count_tokens_text(json.dumps({"system": body.get("system"), "messages": messages}))
+    return {
+        "id": f"msg_{_digest(raw)}",
+        "type": "message",
+        "role": "assistant",
+        "model": body.get("model", ""),
+        "content": [{"type": "text", "text": text}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": prompt, "output_tokens": count_tokens_text(text)},
+    }
