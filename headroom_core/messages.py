@@ -28,8 +28,9 @@ ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function
 def validate_messages(messages: Any) -> list[dict[str, Any]]:
     """Check a request's messages; raise :class:`ValidationError` naming the index and problem.
 
-    Checks: a list of dicts, known roles, content of a valid type, tool messages that answer a
-    tool call made earlier, tool calls with ids.
+    Checks: a list of dicts, known roles, content of a valid type (and present where the role needs
+    it), tool messages that answer a tool call made earlier and only once, tool calls as a list of
+    calls with ids.
     """
     if not isinstance(messages, Sequence) or isinstance(messages, (str, bytes)):
         raise ValidationError(
@@ -37,6 +38,7 @@ def validate_messages(messages: Any) -> list[dict[str, Any]]:
             details={"problem": "not a list"},
         )
     open_calls: set[str] = set()
+    answered_calls: set[str] = set()
     for index, message in enumerate(messages):
         if not isinstance(message, Mapping):
             _fail(index, f"is {type(message).__name__}, not a dict")
@@ -45,15 +47,23 @@ def validate_messages(messages: Any) -> list[dict[str, Any]]:
             _fail(index, f"has unknown role {role!r} (allowed: {', '.join(sorted(ROLES))})")
         content = message.get("content")
         if content is not None and not isinstance(content, (str, list)):
-            _fail(index, f"has content of type {type(content).__name__} (allowed: str, list of parts, None)")
+            _fail(
+                index,
+                f"has content of type {type(content).__name__} (allowed: str, list of parts, None)",
+            )
         if isinstance(content, list):
             for part_index, part in enumerate(content):
                 if not isinstance(part, (Mapping, str)):
                     _fail(index, f"has content part {part_index} of type {type(part).__name__}")
-        if content is None and role in ("user", "system", "developer"):
+        if content is None and role in ("user", "system", "developer", "tool"):
             _fail(index, f"is a {role} message with no content")
         if role == "assistant":
-            for call in message.get("tool_calls") or []:
+            tool_calls = message.get("tool_calls") or []
+            if not isinstance(tool_calls, list):
+                _fail(
+                    index, f"has tool_calls of type {type(tool_calls).__name__} (allowed: a list)"
+                )
+            for call in tool_calls:
                 if not isinstance(call, Mapping) or not call.get("id"):
                     _fail(index, "has a tool call without an id")
                 open_calls.add(str(call["id"]))
@@ -61,8 +71,14 @@ def validate_messages(messages: Any) -> list[dict[str, Any]]:
             call_id = message.get("tool_call_id")
             if not call_id:
                 _fail(index, "is a tool message without tool_call_id")
+            if str(call_id) in answered_calls:
+                _fail(index, f"answers tool call {call_id!r} a second time")
             if str(call_id) not in open_calls:
-                _fail(index, f"is a tool result for {call_id!r}, which no earlier assistant message called")
+                _fail(
+                    index,
+                    f"is a tool result for {call_id!r}, which no earlier assistant message called",
+                )
+            answered_calls.add(str(call_id))
     return list(messages)  # type: ignore[arg-type]
 
 
