@@ -140,16 +140,18 @@ class HeadroomClient:
         store is configured."""
         return self.engine.get_summary()
 
-    def validate_setup(self, model: str = "gpt-4o") -> dict[str, Any]:
+    def validate_setup(self, model: str | None = None) -> dict[str, Any]:
         """Check the client, provider, tokenizer, store and config before the first request.
 
         Args:
-            model: Model whose tokenizer and window are checked.
+            model: Model whose tokenizer and window are checked; by default a current model of
+                the wrapped SDK's vendor.
 
         Returns:
             ``{"valid": bool, "issues": [...], "provider": ..., "tokenizer": ..., "store": ...,
             "config": ...}``; every issue says what is wrong and how to fix it.
         """
+        model = model or _default_model(self._original)
         issues: list[str] = []
         if not _has_create(self._original):
             issues.append(
@@ -310,6 +312,10 @@ def _is_async(resource: Any) -> bool:
 
 def _is_anthropic(client: Any) -> bool:
     return type(client).__module__.split(".")[0] == "anthropic"
+
+
+def _default_model(client: Any) -> str:
+    return "claude-sonnet-4-5" if _is_anthropic(client) else "gpt-4o"
 
 
 def _has_create(client: Any) -> bool:

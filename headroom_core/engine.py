@@ -9,6 +9,7 @@ still exceeds the model's window minus the output buffer.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 import time
@@ -180,7 +181,18 @@ class HeadroomEngine:
         return result
 
     async def aoptimize(
-        self, messages: Sequence[Mapping[str, Any]], model: str, **options: Any
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        model: str,
+        *,
+        mode: str | None = None,
+        query: str | None = None,
+        keep_turns: int | None = None,
+        tool_profiles: Mapping[str, Mapping[str, Any]] | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        model_limit: int | None = None,
+        request_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> SimulationResult:
         """:meth:`optimize` for async callers, with the same arguments and behaviour.
 
@@ -188,9 +200,22 @@ class HeadroomEngine:
         there is little to compress); requests with more than ``ASYNC_THREAD_THRESHOLD_CHARS``
         characters of text run in a worker thread so the event loop is not held up.
         """
+        run = functools.partial(
+            self.optimize,
+            messages,
+            model,
+            mode=mode,
+            query=query,
+            keep_turns=keep_turns,
+            tool_profiles=tool_profiles,
+            tools=tools,
+            model_limit=model_limit,
+            request_id=request_id,
+            metadata=metadata,
+        )
         if _text_size(messages) > ASYNC_THREAD_THRESHOLD_CHARS:
-            return await asyncio.to_thread(self.optimize, messages, model, **options)
-        return self.optimize(messages, model, **options)
+            return await asyncio.to_thread(run)
+        return run()
 
     def _run_pipeline(
         self, messages: Messages, request: _Request, result: SimulationResult

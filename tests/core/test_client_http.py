@@ -337,3 +337,13 @@ def test_validate_setup_reports_an_unreachable_store(server, wire, tmp_path):
     assert any("not reachable" in issue for issue in report["issues"])
     healthy.close()
     broken.close()
+
+
+def test_validate_setup_for_an_anthropic_client(server):
+    client = HeadroomClient(anthropic.Anthropic(base_url=server.origin, api_key="test-key"))
+    report = client.validate_setup()
+    assert report["valid"], report["issues"]
+    assert report["provider"] == "AnthropicProvider"
+    assert report["tokenizer"]["model"] == "claude-sonnet-4-5"
+    assert report["tokenizer"]["exact"] is False  # estimated offline; exact needs the count API
+    assert report["store"] is None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -149,3 +151,18 @@ def test_postgres_store_round_trip(postgres_url):
         assert summary["total_requests"] == 2
         assert summary["total_tokens_saved"] == 400
         assert store.stats()["failed"] == 0
+
+
+def test_queued_rows_are_written_at_interpreter_exit(tmp_path):
+    url = f"sqlite:///{tmp_path / 'exit.db'}"
+    script = (
+        "from headroom_core.results import SimulationResult\n"
+        "from headroom_core.storage import MetricsStore\n"
+        f"store = MetricsStore({url!r})\n"
+        "for i in range(500):\n"
+        "    store.record(SimulationResult(tokens_before=10, tokens_after=4, request_id=str(i)))\n"
+        # no flush() and no close(): the exit handler must write the queue
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+    with MetricsStore(url) as store:
+        assert store.summary()["total_requests"] == 500
