@@ -1,0 +1,397 @@
+"""The ``headroom`` command: demo, simulate, report and serve.
+
+Standard library only (argparse); the engine, the store and the server are imported when a command
+needs them, so ``headroom --help`` is instant. Errors a user can fix print one line on stderr and
+exit with status 2; other Headroom errors exit with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from headroom_core._version import __version__
+from headroom_core.errors import HeadroomError, ValidationError
+from headroom_core.messages import content_text
+
+if TYPE_CHECKING:
+    from headroom_core.results import SimulationResult
+    from headroom_core.tokenizer import Tokenizer
+
+__all__ = ["main"]
+
+DEFAULT_STORE_URL = "sqlite:///headroom.db"
+DEFAULT_REPORT = "headroom-report.html"
+DEFAULT_MODEL = "gpt-4o"
+USAGE_ERROR = 2
+
+# Table rows of the demo, in reading order: (label, roles counted under it).
+MESSAGE_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("system prompt", ("system", "developer")),
+    ("user turns", ("user",)),
+    ("assistant turns", ("assistant",)),
+    ("tool results", ("tool", "function")),
+)
+
+
+class InputError(Exception):
+    """A file or argument the user has to fix; reported as one line, exit status 2."""
+
+
+class Progress:
+    """Step-by-step progress on stderr, so long work shows what it is doing."""
+
+    def __init__(self, steps: int, stream: TextIO | None = None) -> None:
+        self._steps = steps
+        self._done = 0
+        self._stream = stream if stream is not None else sys.stderr
+        self._started = 0.0
+
+    def start(self, what: str) -> None:
+        """Announce the next step."""
+        self._done += 1
+        self._started = time.perf_counter()
+        self._stream.write(f"[{self._done}/{self._steps}] {what}...")
+        self._stream.flush()
+
+    def finish(self) -> None:
+        """Close the current step with its duration."""
+        self._stream.write(f" done ({time.perf_counter() - self._started:.2f}s)\n")
+        self._stream.flush()
+
+
+# -- commands ------------------------------------------------------------------------------------
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from headroom_core.engine import HeadroomEngine
+    from headroom_core.providers import provider_for_model
+    from headroom_core.reporting import generate_report
+    from headroom_core.samples import load_sample_conversation
+
+    progress = Progress(3)
+    progress.start("Loading the sample agent conversation")
+    sample = load_sample_conversation()
+    messages = sample["messages"]
+    model = args.model or sample.get("model", DEFAULT_MODEL)
+    progress.finish()
+
+    progress.start(f"Optimizing {len(messages)} messages for {model} (store: {args.store_url})")
+    engine = HeadroomEngine(store_url=args.store_url, source="cli")
+    try:
+        result = engine.optimize(messages, model, mode="optimize")
+    finally:
+        engine.close()  # flushes the metrics row the report reads
+    progress.finish()
+
+    progress.start(f"Writing the HTML report to {args.report}")
+    report_path = Path(args.report).resolve()
+    generate_report(args.store_url, format="html", period="day", output_path=str(report_path))
+    progress.finish()
+
+    tokenizer = provider_for_model(model).get_token_counter(model)
+    out = sys.stdout
+    out.write(f"\nHeadroom demo: an on-call agent's last request to {model}, before and after\n\n")
+    out.write(_kind_table(messages, result, tokenizer))
+    out.write("\nTool results:\n")
+    out.write(_tool_table(messages, result.messages_optimized, tokenizer))
+    out.write("\n")
+    _write_savings(out, result)
+    _write_facts(out, sample.get("facts", []), result.messages_optimized)
+    out.write(f"\nMetrics stored in {args.store_url}\n")
+    out.write(f"HTML report written to {report_path}\n")
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from headroom_core.engine import HeadroomEngine
+
+    name = "<stdin>" if args.file == "-" else args.file
+    messages, file_model = _read_messages(args.file)
+    model = args.model or file_model or DEFAULT_MODEL
+    try:
+        result = HeadroomEngine().optimize(messages, model, mode="simulate")
+    except ValidationError as error:
+        raise InputError(f"{name}: {error.message}") from None
+    if args.json:
+        json.dump(result.summary(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    out = sys.stdout
+    out.write(f"Plan for {len(messages)} messages to {model} (simulated: nothing was sent)\n\n")
+    rows = [
+        ("tokens before", f"{result.tokens_before:,}"),
+        ("tokens after", f"{result.tokens_after:,}"),
+        ("tokens saved", f"{result.tokens_saved:,} ({result.savings_percent:.1f}%)"),
+        ("cost before", _usd(result.estimated_cost_before_usd)),
+        ("cost after", _usd(result.estimated_cost_after_usd)),
+    ]
+    out.write(_table(("", "value"), rows))
+    out.write("\n")
+    _write_savings(out, result)
+    waste = result.waste_signals.to_dict()
+    out.write("\nWaste signals in the original request (tokens):\n")
+    out.write(_table(("signal", "tokens"), [(k, f"{v:,}") for k, v in waste.items()]))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from headroom_core.reporting import generate_report
+
+    output = args.output or ("headroom-report.md" if args.format == "markdown" else DEFAULT_REPORT)
+    path = Path(output).resolve()
+    generate_report(args.store_url, format=args.format, period=args.period, output_path=str(path))
+    sys.stdout.write(f"{args.format.upper()} report of {args.store_url} written to {path}\n")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from headroom_core.server import create_server
+
+    server = create_server(args.host, args.port, api_key=args.api_key, store_url=args.store_url)
+    auth = "API key required" if server.api_key else "no API key"
+    sys.stderr.write(
+        f"Headroom compress service on {server.url} ({auth}); POST /v1/compress, GET /health, "
+        "GET /stats. Ctrl-C stops it.\n"
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        sys.stderr.write("Stopping.\n")
+    finally:
+        server.server_close()
+    return 0
+
+
+# -- input ---------------------------------------------------------------------------------------
+
+
+def _read_messages(file: str) -> tuple[list[dict[str, Any]], str | None]:
+    """Messages (and a model, when the file names one) from a JSON file or ``-`` for stdin.
+
+    Accepts a list of messages or an object with ``messages`` (and optionally ``model``), the
+    shape of an OpenAI request body.
+    """
+    name = "<stdin>" if file == "-" else file
+    try:
+        text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{name}: is a directory, not a JSON file") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{name}: not UTF-8 text") from None
+    except OSError as error:
+        raise InputError(f"{name}: cannot read ({error.strerror})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(
+            f"{name}: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
+        ) from None
+    model = None
+    if isinstance(data, Mapping):
+        model = data.get("model") if isinstance(data.get("model"), str) else None
+        data = data.get("messages")
+        if data is None:
+            raise InputError(f"{name}: a JSON object needs a 'messages' list")
+    if not isinstance(data, list):
+        raise InputError(f"{name}: expected a list of chat messages, got {type(data).__name__}")
+    if not data:
+        raise InputError(f"{name}: the message list is empty")
+    return data, model
+
+
+# -- output --------------------------------------------------------------------------------------
+
+
+def _kind_table(
+    messages: Sequence[Mapping[str, Any]], result: SimulationResult, tokenizer: Tokenizer
+) -> str:
+    """Tokens per kind of message before and after, the total and the cost."""
+    before = _tokens_by_kind(messages, tokenizer)
+    after = _tokens_by_kind(result.messages_optimized, tokenizer)
+    rows = []
+    for label, _roles in MESSAGE_KINDS:
+        if before[label] or after[label]:
+            saved = _percent(before[label], after[label])
+            rows.append((label, f"{before[label]:,}", f"{after[label]:,}", saved))
+    framing_before = result.tokens_before - sum(before.values())
+    framing_after = result.tokens_after - sum(after.values())
+    if framing_before or framing_after:
+        rows.append(("request framing", f"{framing_before:,}", f"{framing_after:,}", ""))
+    rows.append(
+        (
+            "total",
+            f"{result.tokens_before:,}",
+            f"{result.tokens_after:,}",
+            f"{result.savings_percent:.1f}%",
+        )
+    )
+    cost_before, cost_after = result.estimated_cost_before_usd, result.estimated_cost_after_usd
+    rows.append(("input cost", _usd(cost_before), _usd(cost_after), ""))
+    return _table(("message kind", "tokens before", "tokens after", "saved"), rows)
+
+
+def _tool_table(
+    original: Sequence[Mapping[str, Any]],
+    optimized: Sequence[Mapping[str, Any]],
+    tokenizer: Tokenizer,
+) -> str:
+    """Tokens of each tool result before and after, matched by tool-call id."""
+    after = {m.get("tool_call_id"): m for m in optimized if m.get("role") == "tool"}
+    rows = []
+    for message in original:
+        call_id = message.get("tool_call_id")
+        if message.get("role") != "tool" or call_id not in after:
+            continue
+        before = tokenizer.count_message(message)
+        now = tokenizer.count_message(after[call_id])
+        label = f"{call_id} {message.get('name', '')}".strip()
+        rows.append((label, f"{before:,}", f"{now:,}", _percent(before, now)))
+    return _table(("tool call", "tokens before", "tokens after", "saved"), rows)
+
+
+def _write_facts(
+    out: TextIO, facts: Sequence[Mapping[str, str]], optimized: Sequence[Mapping[str, Any]]
+) -> None:
+    """Whether each fact the last question needs is still verbatim in the optimized request."""
+    if not facts:
+        return
+    text = "\n".join(content_text(message) for message in optimized)
+    kept = [fact["text"] in text for fact in facts]
+    out.write(
+        f"\nFacts the last question needs, still verbatim after optimization: "
+        f"{sum(kept)}/{len(facts)}\n"
+    )
+    for fact, present in zip(facts, kept, strict=True):
+        out.write(f"  {'kept' if present else 'LOST'}  {fact['text']}  ({fact['why']})\n")
+
+
+def _tokens_by_kind(messages: Sequence[Mapping[str, Any]], tokenizer: Tokenizer) -> dict[str, int]:
+    totals = dict.fromkeys((label for label, _ in MESSAGE_KINDS), 0)
+    for message in messages:
+        for label, roles in MESSAGE_KINDS:
+            if message.get("role") in roles:
+                totals[label] += tokenizer.count_message(message)
+    return totals
+
+
+def _write_savings(out: TextIO, result: SimulationResult) -> None:
+    """Where the savings came from: tokens saved per transform."""
+    if result.failed:
+        out.write(f"Optimization failed, the original messages are sent: {result.error}\n")
+        return
+    savings = sorted(result.transform_savings.items(), key=lambda item: -item[1])
+    if not savings:
+        out.write("No transform changed the request: nothing here was worth compressing.\n")
+        return
+    out.write("Where the savings came from:\n")
+    rows = [
+        (name, f"{saved:,}", _percent_of(saved, result.tokens_before)) for name, saved in savings
+    ]
+    out.write(_table(("transform", "tokens saved", "of request"), rows))
+    if result.transform_savings.get("cache_aligner", 0) < 0:
+        out.write(
+            "  (cache_aligner moved volatile values such as today's date out of the system\n"
+            "  prompt, so the prompt prefix stays identical across requests and provider\n"
+            "  caches hit; that costs a few tokens.)\n"
+        )
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain-text table: first column left-aligned, the others right-aligned."""
+    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
+
+    def line(cells: Sequence[str]) -> str:
+        first = str(cells[0]).ljust(widths[0])
+        rest = (str(cell).rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True))
+        return "  " + "  ".join([first, *rest]).rstrip() + "\n"
+
+    rule = "  " + "  ".join("-" * width for width in widths) + "\n"
+    return line(headers) + rule + "".join(line(row) for row in rows)
+
+
+def _percent(before: int, after: int) -> str:
+    return f"{100.0 * (before - after) / before:.1f}%" if before else ""
+
+
+def _percent_of(part: int, whole: int) -> str:
+    return f"{100.0 * part / whole:.1f}%" if whole else ""
+
+
+def _usd(value: float | None) -> str:
+    return "unknown" if value is None else f"${value:.4f}"
+
+
+# -- entry point ---------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``headroom`` command."""
+    parser = argparse.ArgumentParser(
+        prog="headroom",
+        description="Make LLM context small, stable and still correct, and measure the savings.",
+    )
+    parser.add_argument("--version", action="version", version=f"headroom {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser(
+        "demo", help="optimize a sample agent conversation and show the savings"
+    )
+    demo.add_argument("--model", help="model to optimize for (default: the sample's, gpt-4o)")
+    demo.add_argument("--store-url", default=DEFAULT_STORE_URL, help="metrics store URL")
+    demo.add_argument("--report", default=DEFAULT_REPORT, help="path of the HTML report")
+    demo.set_defaults(handler=_demo)
+
+    simulate = commands.add_parser(
+        "simulate", help="show what optimizing a request would do, without sending it"
+    )
+    simulate.add_argument("file", metavar="FILE", help="JSON messages file, or - for stdin")
+    simulate.add_argument("--model", help="model to plan for (default: the file's, or gpt-4o)")
+    simulate.add_argument("--json", action="store_true", help="print the plan as JSON")
+    simulate.set_defaults(handler=_simulate)
+
+    report = commands.add_parser("report", help="render the stored metrics as HTML or Markdown")
+    report.add_argument("--store-url", default=DEFAULT_STORE_URL, help="metrics store URL")
+    report.add_argument("--format", choices=("html", "markdown"), default="html")
+    report.add_argument("--period", choices=("hour", "day", "week"), default="day")
+    report.add_argument("--output", help="report path (default: headroom-report.html or .md)")
+    report.set_defaults(handler=_report)
+
+    serve = commands.add_parser("serve", help="run the HTTP compress service")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback)")
+    serve.add_argument("--port", type=int, default=8787)
+    serve.add_argument("--api-key", help="required bearer key (default: $HEADROOM_API_KEY)")
+    serve.add_argument("--store-url", help="metrics store URL (default: no recording)")
+    serve.set_defaults(handler=_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``headroom`` command.
+
+    Args:
+        argv: Arguments without the program name; ``sys.argv[1:]`` when None.
+
+    Returns:
+        The exit status: 0 on success, 2 for input the user has to fix, 1 for other failures.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except InputError as error:
+        sys.stderr.write(f"headroom: error: {error}\n")
+        return USAGE_ERROR
+    except HeadroomError as error:
+        sys.stderr.write(f"headroom: error: {error.message}\n")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,257 @@
+"""The HTTP compress service, driven over real sockets with the standard library's client."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from headroom_core.engine import HeadroomEngine
+from headroom_core.messages import content_text
+from headroom_core.samples import load_sample_conversation
+from headroom_core.server import HeadroomServer, create_server
+
+API_KEY = "test-key-123"
+
+
+@contextmanager
+def running(server: HeadroomServer) -> Iterator[HeadroomServer]:
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'metrics.db'}"
+
+
+@pytest.fixture
+def server(store_url: str) -> Iterator[HeadroomServer]:
+    with running(create_server(port=0, api_key="", store_url=store_url)) as started:
+        yield started
+
+
+@pytest.fixture
+def keyed_server(store_url: str) -> Iterator[HeadroomServer]:
+    with running(create_server(port=0, api_key=API_KEY, store_url=store_url)) as started:
+        yield started
+
+
+def call(
+    server: HeadroomServer,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    raw: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, Any]]:
+    host, port = server.server_address[:2]
+    connection = http.client.HTTPConnection(host, port, timeout=30)
+    try:
+        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        connection.request(
+            method, path, body=data, headers={"Content-Type": "application/json", **(headers or {})}
+        )
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def sample_request() -> dict[str, Any]:
+    sample = load_sample_conversation()
+    return {"messages": sample["messages"], "model": sample["model"]}
+
+
+def test_health_is_open_and_reports_version(keyed_server: HeadroomServer) -> None:
+    status, body = call(keyed_server, "GET", "/health")
+    assert status == 200
+    assert body["status"] == "healthy"
+    assert body["version"]
+
+
+def test_compress_round_trip_saves_tokens_and_keeps_every_message(server: HeadroomServer) -> None:
+    request = sample_request()
+    status, body = call(server, "POST", "/v1/compress", request)
+
+    assert status == 200
+    assert body["tokens_after"] < body["tokens_before"]
+    assert body["tokens_saved"] == body["tokens_before"] - body["tokens_after"]
+    assert body["compression_ratio"] == pytest.approx(
+        body["tokens_after"] / body["tokens_before"], abs=1e-4
+    )
+    assert body["transforms_applied"]
+    assert sum(body["transform_savings"].values()) > 0
+    original, compressed = request["messages"], body["messages"]
+    assert [m["role"] for m in compressed] == [m["role"] for m in original]
+    assert [m.get("tool_call_id") for m in compressed] == [m.get("tool_call_id") for m in original]
+    assert [m.get("tool_calls") for m in compressed] == [m.get("tool_calls") for m in original]
+    assert content_text(compressed[-1]).endswith(original[-1]["content"])  # the last user turn
+    kept = "\n".join(content_text(message) for message in compressed)
+    assert all(fact["text"] in kept for fact in load_sample_conversation()["facts"])
+
+
+def test_token_budget_fits_the_messages_without_breaking_tool_pairs(server: HeadroomServer) -> None:
+    status, body = call(server, "POST", "/v1/compress", {**sample_request(), "token_budget": 8000})
+
+    assert status == 200
+    assert not body["failed"]
+    assert body["tokens_after"] <= 8000
+    messages = body["messages"]
+    assert messages[0]["role"] == "system"
+    called = {c["id"] for m in messages for c in m.get("tool_calls") or []}
+    answered = {m["tool_call_id"] for m in messages if m["role"] == "tool"}
+    assert called == answered
+
+
+def test_every_compress_is_recorded_with_source_server(server: HeadroomServer) -> None:
+    call(server, "POST", "/v1/compress", sample_request())
+    rows = server.engine.get_metrics()
+    assert [row.source for row in rows] == ["server"]
+    assert rows[0].tokens_saved > 0
+
+
+def test_stats_count_requests_and_tokens_saved(server: HeadroomServer) -> None:
+    saved = [
+        call(server, "POST", "/v1/compress", sample_request())[1]["tokens_saved"] for _ in range(2)
+    ]
+    call(server, "POST", "/v1/compress", raw=b"{not json")
+
+    status, stats = call(server, "GET", "/stats")
+    assert status == 200
+    assert stats["requests"]["total"] == 3
+    assert stats["requests"]["failed"] == 1
+    assert stats["requests"]["by_model"] == {"gpt-4o": 2}
+    assert stats["tokens"]["saved"] == sum(saved)
+    assert len(stats["recent_requests"]) == 2
+
+
+def test_simulate_mode_from_the_client_config(server: HeadroomServer) -> None:
+    request = {
+        **sample_request(),
+        "config": {"default_mode": "simulate", "generate_diff_artifact": True},
+    }
+    status, body = call(server, "POST", "/v1/compress", request)
+    assert status == 200
+    assert body["mode"] == "simulate"
+    assert body["tokens_saved"] > 0
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({}, 401),
+        ({"Authorization": "Bearer wrong"}, 401),
+        ({"Authorization": f"Bearer {API_KEY}"}, 200),
+    ],
+)
+def test_api_key_is_required_when_set(
+    keyed_server: HeadroomServer, headers: dict[str, str], expected: int
+) -> None:
+    messages = [{"role": "user", "content": "hello"}]
+    status, body = call(
+        keyed_server, "POST", "/v1/compress", {"messages": messages}, headers=headers
+    )
+    assert status == expected
+    if expected == 401:
+        assert body["error"]["type"] == "authentication_error"
+        assert call(keyed_server, "GET", "/stats", headers=headers)[0] == 401
+
+
+def test_api_key_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEADROOM_API_KEY", "from-env")
+    with running(create_server(port=0)) as started:
+        assert call(started, "GET", "/stats")[0] == 401
+        assert (
+            call(started, "GET", "/stats", headers={"Authorization": "Bearer from-env"})[0] == 200
+        )
+
+
+USER = b'[{"role": "user", "content": "x"}]'
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b"[1, 2]", "JSON object"),
+        (b'{"messages": {"role": "user"}}', "'messages' must be a list"),
+        (b'{"messages": [{"role": "wizard", "content": "x"}]}', "unknown role"),
+        (b'{"messages": ' + USER + b', "token_budget": -5}', "token_budget"),
+        (b'{"messages": ' + USER + b', "config": {"default_mode": "turbo"}}', "turbo"),
+    ],
+)
+def test_bad_requests_get_the_error_the_client_raises_at_once(
+    server: HeadroomServer, raw: bytes, fragment: str
+) -> None:
+    status, body = call(server, "POST", "/v1/compress", raw=raw)
+    assert status == 400
+    assert body["error"]["type"] == "invalid_request_error"
+    assert fragment in body["error"]["message"]
+
+
+def test_body_over_the_limit_gets_413_without_being_read(store_url: str) -> None:
+    engine = HeadroomEngine(store_url=store_url, source="server")
+    with running(create_server(port=0, engine=engine, max_body_bytes=4096)) as started:
+        big = {"messages": [{"role": "user", "content": "x" * 10_000}]}
+        status, body = call(started, "POST", "/v1/compress", big)
+        assert status == 413
+        assert body["error"]["type"] == "request_too_large"
+        assert call(started, "GET", "/health")[0] == 200
+
+
+def test_unknown_paths_and_methods(server: HeadroomServer) -> None:
+    assert call(server, "GET", "/v1/nothing")[0] == 404
+    status, body = call(server, "GET", "/v1/compress")
+    assert status == 405
+    assert body["error"]["type"] == "method_not_allowed"
+
+
+def test_concurrent_requests_are_all_served(server: HeadroomServer) -> None:
+    request = sample_request()
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(lambda _: call(server, "POST", "/v1/compress", request), range(6)))
+
+    assert [status for status, _ in results] == [200] * 6
+    assert len({body["tokens_after"] for _, body in results}) == 1  # same input, same answer
+    assert call(server, "GET", "/stats")[1]["requests"]["total"] == 6
+
+
+def test_a_stalled_client_does_not_block_others(server: HeadroomServer) -> None:
+    host, port = server.server_address[:2]
+    with socket.create_connection((host, port)) as stalled:
+        stalled.sendall(b"POST /v1/compress HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        status, body = call(server, "GET", "/health")
+    assert status == 200
+    assert body["status"] == "healthy"
+
+
+def test_retrieve_hands_back_dropped_items(server: HeadroomServer) -> None:
+    from headroom_core.retrieval import default_originals_store
+
+    store = default_originals_store(server.engine.config.retrieval)
+    key = store.put(["GET /a 200", "GET /b 500 timeout", "GET /c 200"], kind="log")
+
+    status, body = call(server, "POST", "/v1/retrieve", {"hash": key, "query": "timeout"})
+    assert status == 200
+    assert body["results"] == ["GET /b 500 timeout"]
+    assert call(server, "POST", "/v1/retrieve", {"hash": key})[1]["count"] == 3
+
+    status, body = call(server, "POST", "/v1/retrieve", {"hash": "no-such-key"})
+    assert status == 404
+    assert body["error"]["type"] == "cache_error"

@@ -1,0 +1,144 @@
+"""The published TypeScript client (npm ``headroom-ai``, pinned in package.json) against our server.
+
+The client's ``compress()`` runs in Node (``compress_client.mjs``) and talks HTTP to the Python
+service started here on a free loopback port; what it returns, or the error class it raises, comes
+back as one JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from headroom_core.messages import content_text
+from headroom_core.samples import load_sample_conversation
+from headroom_core.server import HeadroomServer, create_server
+
+HERE = Path(__file__).parent
+API_KEY = "npm-client-key"
+NODE, NPM = shutil.which("node"), shutil.which("npm")
+
+pytestmark = pytest.mark.skipif(
+    NODE is None or NPM is None,
+    reason="node and npm are needed to run the published headroom-ai client",
+)
+
+
+@pytest.fixture(scope="module")
+def node_client() -> Path:
+    """The client script, with the pinned package installed into tests/server/node_modules."""
+    if not (HERE / "node_modules" / "headroom-ai" / "package.json").exists():
+        done = subprocess.run(
+            [NPM, "ci", "--no-audit", "--no-fund"],
+            cwd=HERE,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if done.returncode != 0:
+            pytest.fail(f"npm ci failed (the npm registry must be reachable):\n{done.stderr}")
+    return HERE / "compress_client.mjs"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HeadroomServer]:
+    store = tmp_path_factory.mktemp("npm") / "metrics.db"
+    started = create_server(port=0, api_key=API_KEY, store_url=f"sqlite:///{store}")
+    thread = threading.Thread(target=started.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    yield started
+    started.shutdown()
+    thread.join()
+    started.server_close()
+
+
+def run_client(
+    script: Path, server: HeadroomServer, request: dict[str, Any], api_key: str = API_KEY
+) -> dict[str, Any]:
+    env = {**os.environ, "HEADROOM_BASE_URL": server.url, "HEADROOM_API_KEY": api_key}
+    done = subprocess.run(
+        [NODE, str(script)],
+        input=json.dumps(request),
+        env=env,
+        cwd=HERE,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_compress_round_trip(node_client: Path, server: HeadroomServer) -> None:
+    sample = load_sample_conversation()
+    answer = run_client(
+        node_client,
+        server,
+        {"call": "compress", "messages": sample["messages"], "options": {"model": "gpt-4o"}},
+    )
+
+    assert answer["ok"], answer
+    result = answer["result"]
+    assert result["compressed"] is True
+    assert 0 < result["tokensAfter"] < result["tokensBefore"]
+    assert result["tokensSaved"] == result["tokensBefore"] - result["tokensAfter"]
+    assert result["compressionRatio"] < 1
+    assert result["transformsApplied"]
+    original, compressed = sample["messages"], result["messages"]
+    assert len(compressed) == len(original)
+    assert [m.get("tool_call_id") for m in compressed] == [m.get("tool_call_id") for m in original]
+    assert [m["role"] for m in compressed] == [m["role"] for m in original]
+    assert content_text(compressed[-1]).endswith(original[-1]["content"])  # the last user turn
+    kept = "\n".join(content_text(message) for message in compressed)
+    assert all(fact["text"] in kept for fact in sample["facts"])
+
+
+def test_wrong_key_raises_the_client_auth_error(node_client: Path, server: HeadroomServer) -> None:
+    messages = [{"role": "user", "content": "hello"}]
+    answer = run_client(
+        node_client, server, {"call": "compress", "messages": messages}, api_key="wrong"
+    )
+
+    assert not answer["ok"]
+    assert answer["isAuthError"], answer
+    assert answer["name"] == "HeadroomAuthError"
+
+
+def test_malformed_body_raises_the_client_compress_error(
+    node_client: Path, server: HeadroomServer
+) -> None:
+    answer = run_client(
+        node_client, server, {"call": "client", "messages": {"role": "user", "content": "hi"}}
+    )
+
+    assert not answer["ok"]
+    assert answer["isCompressError"], answer
+    assert answer["name"] == "HeadroomCompressError"
+    assert answer["statusCode"] == 400
+    assert answer["errorType"] == "invalid_request_error"
+
+
+def test_invalid_messages_fail_fast_naming_the_problem(
+    node_client: Path, server: HeadroomServer
+) -> None:
+    messages = [{"role": "tool", "tool_call_id": "call_x", "content": "orphan result"}]
+    answer = run_client(
+        node_client,
+        server,
+        {"call": "compress", "messages": messages, "options": {"fallback": True}},
+    )
+
+    assert not answer[
+        "ok"
+    ]  # a caller's mistake is raised even when the client falls back on outages
+    assert answer["isCompressError"], answer
+    assert answer["statusCode"] == 400
+    assert "call_x" in answer["message"]
