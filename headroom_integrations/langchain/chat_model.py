@@ -121,8 +121,9 @@ class HeadroomChatModel(BaseChatModel):
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> Any:
         params = dict(self.model._get_ls_params(stop=stop, **kwargs))
         params.setdefault("ls_provider", self.model._llm_type)
-        params.setdefault("ls_model_name", kwargs.get("model") or model_name_of(self.model))
         params.setdefault("ls_model_type", "chat")
+        if not params.get("ls_model_name"):
+            params["ls_model_name"] = kwargs.get("model") or model_name_of(self.model)
         return params
 
     def _resolve_model_profile(self) -> ModelProfile | None:
