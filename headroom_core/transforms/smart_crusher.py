@@ -26,6 +26,11 @@ from headroom_core.relevance import create_scorer
 from headroom_core.results import CrushResult, TransformResult
 from headroom_core.retrieval import default_originals_store
 from headroom_core.tokenizer import Tokenizer, get_tokenizer
+from headroom_core.transforms._json.counting import (
+    BackgroundCount,
+    count_tokens,
+    count_tokens_split,
+)
 from headroom_core.transforms._json.encoding import (
     Table,
     dump_json,
@@ -34,7 +39,7 @@ from headroom_core.transforms._json.encoding import (
     render_document,
     render_table,
 )
-from headroom_core.transforms._json.parse import JsonFloat, NotJson, check_depth, parse_json_text
+from headroom_core.transforms._json.parse import NotJson, parse_json_text
 from headroom_core.transforms._json.selection import (
     relevance_scores,
     row_texts,
@@ -111,18 +116,22 @@ class SmartCrusher(Transform):
         tokenizer = tokenizer if tokenizer is not None else get_tokenizer("gpt-4o")
         text, value, exact_floats, reason = self._load(data)
         if value is None:
-            count = tokenizer.count_text(text)
-            return CrushResult(text, data, count, count, "passthrough", [reason])
+            return self._passthrough(text, data, tokenizer, reason)
         if len(text) < self.config.min_tokens_to_crush:  # a token is at least one character
             return self._passthrough(text, data, tokenizer, "below min_tokens_to_crush")
-        tokens_before = tokenizer.count_text(text)
-        if tokens_before < self.config.min_tokens_to_crush:
-            return CrushResult(text, data, tokens_before, tokens_before, "passthrough",
-                               [f"{tokens_before} tokens, below min_tokens_to_crush"])
+        counting = BackgroundCount(tokenizer, text)  # runs while the document is crushed
         budget = token_budget if token_budget is not None else self.config.token_budget
-        outcome = _Crush(self, value, exact_floats, query, tool_name).run(
-            tokenizer, tokens_before, len(text), budget
-        )
+        try:
+            crush = _Crush(self, value, exact_floats, query, tool_name)
+            tokens_before = counting.result()
+            if tokens_before < self.config.min_tokens_to_crush:
+                return CrushResult(text, data, tokens_before, tokens_before, "passthrough",
+                                   [f"{tokens_before} tokens, below min_tokens_to_crush"])
+            outcome = crush.run(tokenizer, budget)
+        except RecursionError:
+            tokens_before = counting.result()
+            return CrushResult(text, data, tokens_before, tokens_before, "passthrough",
+                               ["JSON nested too deeply to encode"])
         if outcome.tokens >= tokens_before:
             return CrushResult(text, data, tokens_before, tokens_before, "passthrough",
                                ["compact form is not smaller"])
@@ -132,7 +141,7 @@ class SmartCrusher(Transform):
         )
 
     def _passthrough(self, text: str, data: Any, tokenizer: Tokenizer, reason: str) -> CrushResult:
-        count = tokenizer.count_text(text)
+        count = count_tokens(tokenizer, text)
         return CrushResult(text, data, count, count, "passthrough", [reason])
 
     @staticmethod
@@ -156,17 +165,13 @@ class SmartCrusher(Transform):
             if is_compact_output(data):
                 return data, None, False, "already in compact form"
             try:
-                value = parse_json_text(data)
+                value, exact_floats = parse_json_text(data)
             except NotJson as exc:
                 return data, None, False, str(exc)
-            return data, value, _has_exact_floats(value), ""
+            return data, value, exact_floats, ""
         if not isinstance(data, (dict, list)):
             return _dump_parsed(data), None, False, "a JSON scalar has nothing to crush"
-        try:
-            check_depth(data)
-        except NotJson as exc:
-            raise TransformError(f"SmartCrusher cannot encode this data: {exc}.") from None
-        return _dump_parsed(data), data, _has_exact_floats(data), ""
+        return _dump_parsed(data), data, False, ""
 
     # -- messages ---------------------------------------------------------------------------
 
@@ -242,31 +247,21 @@ def _dump_parsed(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError) as exc:
         raise TransformError(f"SmartCrusher got data that is not JSON: {exc}.") from None
-
-
-def _has_exact_floats(value: Any) -> bool:
-    """Whether any float in ``value`` must keep its source text (iterative walk)."""
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, JsonFloat):
-            return True
-        if isinstance(node, dict):
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return False
+    except RecursionError:
+        raise TransformError("SmartCrusher got data nested too deeply to encode.") from None
 
 
 class _Outcome:
+    """What one crush produced (before it becomes a :class:`CrushResult`)."""
+
     __slots__ = ("dropped", "kept", "key", "reasons", "strategy", "text", "tokens")
 
-    def __init__(self) -> None:
-        self.text = ""
-        self.tokens = 0
+    def __init__(self, text: str, tokens: int, reasons: list[str], kept: list[int]) -> None:
+        self.text = text
+        self.tokens = tokens
         self.strategy = "lossless"
-        self.reasons: list[str] = []
-        self.kept: list[int] = []
+        self.reasons = reasons
+        self.kept = kept
         self.dropped: list[int] = []
         self.key: str | None = None
 
@@ -282,77 +277,81 @@ class _Crush:
         self.query = query
         self.tool_name = tool_name
         self.skeleton, self.tables = extract_tables(value)
+        top = [t for t in self.tables if t.parent is None]
+        self.primary = max(top, key=len) if top else None
 
-    def run(self, tokenizer: Tokenizer, tokens_before: int, chars_before: int,
-            budget: int | None) -> _Outcome:
-        outcome = _Outcome()
-        lossless = [
-            render_table(table, self._number(i), exact_floats=self.exact)
-            for i, table in enumerate(self.tables)
-        ]
-        outcome.text = self._document(lossless)
-        primary = max(range(len(self.tables)), key=lambda i: len(self.tables[i]), default=None)
-        if primary is not None:
-            outcome.kept = list(range(len(self.tables[primary])))
-        outcome.reasons = [f"lossless: {len(self.tables)} tables"] if self.tables else ["minified"]
-        if self.config.lossless_only or not self.tables:
-            outcome.tokens = tokenizer.count_text(outcome.text)
-            return outcome
-        if budget is None:
-            allowances = [
-                self.config.max_items_after_crush if len(t) > self.config.max_items_after_crush
-                else None
-                for t in self.tables
-            ]
-        else:
-            outcome.tokens = tokenizer.count_text(outcome.text)
-            if outcome.tokens <= budget:
+    def run(self, tokenizer: Tokenizer, budget: int | None) -> _Outcome:
+        """Lossless when it fits; else reduce the tables over their allowance."""
+        config = self.config
+        if not self.tables:
+            text = dump_json(self.skeleton, self.exact)
+            return _Outcome(text, count_tokens_split(tokenizer, text), ["minified"], [])
+        if config.lossless_only or budget is not None:
+            outcome = self._render({})
+            outcome.tokens = count_tokens_split(tokenizer, outcome.text)
+            if config.lossless_only or outcome.tokens <= budget:
                 return outcome
-            share = budget / outcome.tokens
-            allowances = [max(1, int(len(t) * share)) for t in self.tables]
-        if all(a is None for a in allowances):
-            outcome.tokens = tokenizer.count_text(outcome.text)
+            tokens = outcome.tokens
+            for _ in range(3):  # shrink the allowances until the budget is met
+                share = budget / tokens
+                allowances = {t.number: max(1, int(len(t) * share)) for t in self.tables}
+                outcome = self._render(allowances)
+                tokens = outcome.tokens = count_tokens_split(tokenizer, outcome.text)
+                if tokens <= budget or outcome.strategy != "lossy":
+                    break
             return outcome
-        self._lossy(outcome, lossless, allowances, primary)
-        outcome.tokens = tokenizer.count_text(outcome.text)
+        limit = config.max_items_after_crush
+        outcome = self._render({t.number: limit for t in self.tables if len(t) > limit})
+        outcome.tokens = count_tokens_split(tokenizer, outcome.text)
         return outcome
 
-    def _number(self, index: int) -> int | None:
-        """A table's number in the output; None for a root table (it needs no reference)."""
-        return None if self.skeleton == "<table 1>" else index + 1
-
-    def _document(self, table_texts: Sequence[str]) -> str:
-        if not self.tables:
-            return dump_json(self.skeleton, self.exact)
-        return render_document(self.skeleton, table_texts, exact_floats=self.exact)
-
-    def _lossy(self, outcome: _Outcome, texts: list[str], allowances: Sequence[int | None],
-               primary: int | None) -> None:
+    def _render(self, allowances: dict[int, int]) -> _Outcome:
+        """The document with each table in ``allowances`` reduced to about that many rows."""
+        features: set[str] = set()
+        texts: list[str] = []
+        kept_rows: dict[int, set[int]] = {}
         reasons: list[str] = []
-        for number, (table, allowance) in enumerate(zip(self.tables, allowances, strict=True)):
-            if allowance is None or allowance >= len(table):
-                continue
-            kept, why = self._select(table, allowance)
-            if len(kept) >= len(table):
-                continue
-            kept_set = set(kept)
-            dropped = [i for i in range(len(table)) if i not in kept_set]
-            key = self._store(table, dropped)
-            marker = self._marker(table, dropped, key)
-            texts[number] = render_table(
-                table, self._number(number), kept, exact_floats=self.exact, marker=marker
-            )
-            reasons.append(f"{table.path}: kept {len(kept)} of {len(table)} ({why})")
-            if number == primary:
-                outcome.kept, outcome.dropped, outcome.key = kept, dropped, key
-            elif outcome.key is None:
+        primary = self.primary
+        outcome = _Outcome("", 0, [], list(range(len(primary))) if primary else [])
+        for table in self.tables:
+            candidates = self._candidates(table, kept_rows)
+            allowance = allowances.get(table.number)
+            if allowance is None or allowance >= len(candidates):
+                kept = candidates
+                marker, key, dropped = "", None, []
+            else:
+                kept, why = self._select(table, candidates, allowance)
+                kept_set = set(kept)
+                dropped = [i for i in candidates if i not in kept_set]
+                key = self._store(table, dropped) if dropped else None
+                marker = self._marker(table, dropped, key) if dropped else ""
+                if dropped:
+                    reasons.append(f"{table.path}: kept {len(kept)} of {len(table)} ({why})")
+            kept_rows[table.number] = set(kept)
+            indices = None if len(kept) == len(table) else kept
+            texts.append(render_table(table, indices, exact_floats=self.exact, marker=marker,
+                                      features=features))
+            if table is primary:
+                outcome.kept, outcome.dropped = list(kept), dropped
+            if key and (table is primary or outcome.key is None):
                 outcome.key = key
+        outcome.text = render_document(self.skeleton, texts, features, exact_floats=self.exact)
         if reasons:
             outcome.strategy = "lossy"
             outcome.reasons = reasons
-            outcome.text = self._document(texts)
+        else:
+            outcome.reasons = [f"lossless: {len(self.tables)} table(s)"]
+        return outcome
 
-    def _select(self, table: Table, allowance: int) -> tuple[list[int], str]:
+    @staticmethod
+    def _candidates(table: Table, kept_rows: dict[int, set[int]]) -> list[int]:
+        """Rows that may be shown: all, or for a child table those whose parent row is shown."""
+        if table.parent is None or len(kept_rows[table.parent.number]) == len(table.parent):
+            return list(range(len(table)))
+        shown = kept_rows[table.parent.number]
+        return [i for i, parent in enumerate(table.parent_rows) if parent in shown]
+
+    def _select(self, table: Table, candidates: list[int], allowance: int) -> tuple[list[int], str]:
         must_keep: dict[str, set[int]] = {}
         if self.config.preserve_errors:
             must_keep["errors"] = error_rows(table)
@@ -369,8 +368,10 @@ class _Crush:
             scores=scores,
             threshold=self.config.relevance_threshold,
         )
+        allowed = set(candidates)
+        kept = [i for i in selection.kept if i in allowed]
         why = ", ".join(f"{count} {reason}" for reason, count in selection.reasons.items())
-        return selection.kept, why
+        return kept, why
 
     def _store(self, table: Table, dropped: list[int]) -> str | None:
         try:

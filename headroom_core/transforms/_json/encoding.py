@@ -4,7 +4,9 @@ A table is a header line of column names (nested keys dotted) and one line per o
 split by ``|``. Text is written as is unless that would be ambiguous (empty, padded, holding the
 delimiter or a line break, or looking like a number, ``true``/``false``/``null`` or JSON); then it
 is JSON-quoted. A column with one value in every row is stated once ("all rows:"); a column where
-one value dominates leaves those cells blank ("blank ="). Every value keeps its exact text.
+one value dominates leaves those cells blank ("blank ="). Arrays of objects inside rows become
+child tables whose rows are grouped under ``^N`` lines naming their parent row. Every value keeps
+its exact text.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from headroom_core.transforms._json.parse import JsonFloat
 
 __all__ = [
     "ABSENT",
-    "LEGEND",
+    "MISSING",
     "Table",
     "cell_text",
     "dump_json",
@@ -34,26 +36,38 @@ DELIMITER = "|"
 ABSENT = "~"
 """Cell text of a key the object does not have."""
 
-LEGEND = (
-    "[compact JSON: each table is a list of objects, one row per object under a header of keys "
-    '(a.b = nested key), cells split by "|" and verbatim unless JSON-quoted; '
-    '"all rows:" and "blank =" give values left out of the rows; ~ = key absent; '
-    "a last cell xN repeats the row N times]"
-)
-"""First line of every compact output; also how already-crushed output is recognised."""
+LEGEND_START = "[compact JSON:"
+"""How every compact output begins; also how already-crushed output is recognised."""
+
+_LEGEND_PARTS = {
+    "base": (
+        f"{LEGEND_START} a table lists objects as rows under a header of their keys (a.b = nested "
+        'key), cells split by "|", verbatim unless JSON-quoted'
+    ),
+    "constants": '"all rows:" = value in every row',
+    "defaults": '"blank =" = value of empty cells',
+    "absent": "~ = key absent",
+    "runs": "last cell xN = row repeated N times",
+    "groups": "^N = rows below belong to row #N of the parent table",
+}
 
 MIN_TABLE_ROWS = 2
 DEFAULT_MIN_SHARE = 0.5
 """A value filling at least this share of a column becomes the column's blank default."""
 
-_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
-_UNSAFE = re.compile(r'[|\x00-\x1f\x7f]|^[\s"\[{~]|\s$|^x\d+$')
-_LITERALS = frozenset({"true", "false", "null"})
+# Text that can stand bare in a cell: not empty, not padded, no delimiter or control character,
+# not starting like JSON, a reference or a marker, and not reading as a literal, number or "xN".
+_BARE = re.compile(
+    r"(?!(?:true|false|null|x\d+|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?)\Z)"
+    r'[^\s"\[{~^<|\x00-\x1f\x7f](?:[^|\x00-\x1f\x7f]*[^\s|\x00-\x1f\x7f])?\Z'
+)
+MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING"})()
+"""Stands for a key an object does not have."""
 
 
 def is_compact_output(text: str) -> bool:
     """Whether ``text`` is already this encoding (so crushing it again changes nothing)."""
-    return text.startswith(LEGEND[:20])
+    return text.startswith(LEGEND_START)
 
 
 def dump_json(value: Any, exact_floats: bool = False) -> str:
@@ -76,14 +90,7 @@ def dump_json(value: Any, exact_floats: bool = False) -> str:
 def cell_text(value: Any, exact_floats: bool = False) -> str:
     """The cell text of one value: verbatim when unambiguous, else JSON."""
     if isinstance(value, str):
-        if (
-            value
-            and not _UNSAFE.search(value)
-            and value not in _LITERALS
-            and not _NUMBER.fullmatch(value)
-        ):
-            return value
-        return json.dumps(value, ensure_ascii=False)
+        return value if _BARE.match(value) else json.dumps(value, ensure_ascii=False)
     if value is None:
         return "null"
     if value is True:
@@ -99,8 +106,25 @@ def cell_text(value: Any, exact_floats: bool = False) -> str:
     return dump_json(value, exact_floats)
 
 
+def _is_row_list(value: Any) -> bool:
+    """Whether ``value`` is a list of objects that belongs in a (child) table."""
+    return (
+        isinstance(value, list)
+        and len(value) > 0
+        and all(isinstance(item, dict) and item for item in value)
+    )
+
+
 def flatten(item: dict[str, Any]) -> dict[str, Any]:
-    """``item`` with nested non-empty objects spread into dotted keys (iterative)."""
+    """``item`` with nested non-empty objects spread into dotted keys (iterative).
+
+    Items without nested objects are returned as they are (no copy).
+    """
+    for value in item.values():
+        if type(value) is dict and value:
+            break
+    else:
+        return item
     flat: dict[str, Any] = {}
     stack: list[tuple[str, dict[str, Any]]] = [("", item)]
     while stack:
@@ -116,45 +140,64 @@ def flatten(item: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
-@dataclass
+@dataclass(eq=False)
 class Table:
-    """One array of objects found in the document, with its rows flattened."""
+    """One array of objects in the document, its rows flattened.
 
+    A child table holds the objects of arrays found inside the rows of its ``parent``;
+    ``parent_rows[i]`` is the parent row that row ``i`` came from.
+    """
+
+    number: int
     path: str
     items: list[dict[str, Any]]
+    parent: Table | None = None
+    parent_rows: list[int] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.rows = [flatten(item) for item in self.items]
-        seen: dict[str, None] = {}
-        for row in self.rows:
-            for key in row:
-                if key not in seen:
-                    seen[key] = None
-        self.columns = list(seen)
+    children: dict[str, Table] = field(default_factory=dict)
+    _values: dict[str, list[Any]] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return len(self.items)
 
+    def values(self, column: str) -> list[Any]:
+        """The column's value in every row (:data:`MISSING` where the key is absent), cached."""
+        found = self._values.get(column)
+        if found is None:
+            found = self._values[column] = [row.get(column, MISSING) for row in self.rows]
+        return found
 
-def _is_table(value: Any) -> bool:
-    return (
-        isinstance(value, list)
-        and len(value) >= MIN_TABLE_ROWS
-        and all(isinstance(item, dict) and item for item in value)
-    )
+
+def _build_table(
+    tables: list[Table], path: str, items: list[dict[str, Any]],
+    parent: Table | None = None, parent_rows: list[int] | None = None,
+) -> Table:
+    table = Table(len(tables) + 1, path, items, parent, parent_rows or [])
+    tables.append(table)
+    table.rows = rows = [flatten(item) for item in items]
+    shapes = dict.fromkeys(tuple(row) for row in rows)
+    table.columns = list(dict.fromkeys(column for shape in shapes for column in shape))
+    nested: dict[str, tuple[list[int], list[dict[str, Any]]]] = {}
+    for index, row in enumerate(rows):
+        for column, value in row.items():
+            if type(value) is list and value and _is_row_list(value):
+                refs, children = nested.setdefault(column, ([], []))
+                refs.extend([index] * len(value))
+                children.extend(value)
+    for column, (refs, children) in nested.items():
+        table.children[column] = _build_table(tables, f"{path}[*].{column}", children, table, refs)
+    return table
 
 
 def extract_tables(root: Any) -> tuple[Any, list[Table]]:
     """Find the arrays of objects in ``root``; return the skeleton (tables replaced by
-    ``"<table N>"`` placeholders) and the tables, outermost first."""
+    ``"<table N>"`` placeholders) and the tables, each parent before its children."""
     tables: list[Table] = []
 
     def visit(node: Any, path: str) -> Any:
-        if _is_table(node):
-            tables.append(Table(path, node))
-            return f"<table {len(tables)}>"
+        if isinstance(node, list) and len(node) >= MIN_TABLE_ROWS and _is_row_list(node):
+            return f"<table {_build_table(tables, path, node).number}>"
         if isinstance(node, dict):
             return {key: visit(value, f"{path}.{key}") for key, value in node.items()}
         if isinstance(node, list):
@@ -166,25 +209,45 @@ def extract_tables(root: Any) -> tuple[Any, list[Table]]:
 
 
 def _column_cells(table: Table, column: str, indices: Sequence[int], exact: bool) -> list[str]:
-    rows = table.rows
-    return [
-        cell_text(rows[i][column], exact) if column in rows[i] else ABSENT for i in indices
-    ]
+    """Cell texts of one column (the common types inlined: this is the hot loop)."""
+    values = table.values(column)
+    child = table.children.get(column)
+    reference = f"<table {child.number}>" if child is not None else ""
+    bare = _BARE.match
+    dumps = json.dumps
+    cells: list[str] = []
+    append = cells.append
+    for index in indices:
+        value = values[index]
+        kind = type(value)
+        if kind is str:
+            append(value if bare(value) else dumps(value, ensure_ascii=False))
+        elif kind is int:
+            append(str(value))
+        elif value is MISSING:
+            append(ABSENT)
+        elif reference and kind is list and _is_row_list(value):
+            append(reference)
+        else:
+            append(cell_text(value, exact))
+    return cells
 
 
 def render_table(
     table: Table,
-    number: int | None,
     indices: Sequence[int] | None = None,
     *,
     exact_floats: bool = False,
     marker: str = "",
+    features: set[str] | None = None,
 ) -> str:
     """Text of ``table`` restricted to the rows at ``indices`` (all when None).
 
-    Kept rows of a reduced table carry their original position in a ``#`` column.
+    Rows carry their position in a ``#`` column when the table is reduced or has child tables.
+    ``features`` collects which parts of the legend the text relies on.
     """
-    reduced = indices is not None
+    used = features if features is not None else set()
+    reduced = indices is not None and len(indices) < len(table)
     rows_at = list(range(len(table))) if indices is None else list(indices)
     count = len(rows_at)
     constants: list[str] = []
@@ -200,50 +263,78 @@ def render_table(
         if count >= 4 and freq >= DEFAULT_MIN_SHARE * count:
             defaults.append(f"{column}={value}")
             cells = ["" if cell == value else cell for cell in cells]
+        if ABSENT in cells:
+            used.add("absent")
         shown.append((column, cells))
-    title = "table" if number is None else f"<table {number}>"
-    where = f" at {table.path}" if number is not None else ""
-    lines = [f"{title}{where}: {len(table)} rows" + (f", {count} shown" if reduced else "")]
+    where = f"<table {table.number}> at {table.path}: {len(table)} rows"
+    if reduced:
+        where += f", {count} shown"
+    if table.parent is not None:
+        where += f" (grouped by row of <table {table.parent.number}>)"
+        used.add("groups")
+    lines = [where]
     if constants:
         lines.append("all rows: " + "; ".join(constants))
+        used.add("constants")
     if defaults:
         lines.append("blank = " + "; ".join(defaults))
+        used.add("defaults")
     header = [column for column, _ in shown]
     columns = [cells for _, cells in shown]
-    if reduced:
+    if reduced or table.children:
         header.insert(0, "#")
         columns.insert(0, [str(i) for i in rows_at])
     lines.append(DELIMITER.join(header))
-    rows = [DELIMITER.join(row) for row in zip(*columns, strict=True)] if columns else []
-    lines.extend(_collapse_runs(rows))
+    body = [DELIMITER.join(row) for row in zip(*columns, strict=True)] if columns else []
+    if table.parent is not None:
+        body = _grouped(body, [table.parent_rows[i] for i in rows_at], used)
+    else:
+        body = _collapse_runs(body, used)
+    lines.extend(body)
     if marker:
         lines.append(marker)
     return "\n".join(lines)
 
 
-def _collapse_runs(lines: list[str]) -> list[str]:
+def _grouped(body: list[str], parents: list[int], used: set[str]) -> list[str]:
+    """Rows under a ``^N`` line each time the parent row changes (runs collapsed per group)."""
+    out: list[str] = []
+    start = 0
+    for end in range(1, len(body) + 1):
+        if end == len(body) or parents[end] != parents[start]:
+            out.append(f"^{parents[start]}")
+            out.extend(_collapse_runs(body[start:end], used))
+            start = end
+    return out
+
+
+def _collapse_runs(lines: list[str], used: set[str]) -> list[str]:
     """Consecutive identical rows become one row with a trailing ``xN`` cell."""
     out: list[str] = []
-    previous: str | None = None
-    run = 0
-    for line in lines:
-        if line == previous:
-            run += 1
-            continue
-        if previous is not None:
-            out.append(previous if run == 1 else f"{previous}{DELIMITER}x{run}")
-        previous, run = line, 1
-    if previous is not None:
-        out.append(previous if run == 1 else f"{previous}{DELIMITER}x{run}")
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        end = index + 1
+        while end < len(lines) and lines[end] == line:
+            end += 1
+        if end - index > 1:
+            out.append(f"{line}{DELIMITER}x{end - index}")
+            used.add("runs")
+        else:
+            out.append(line)
+        index = end
     return out
 
 
 def render_document(
-    skeleton: Any, table_texts: Sequence[str], *, exact_floats: bool = False
+    skeleton: Any, table_texts: Sequence[str], features: set[str], *, exact_floats: bool = False
 ) -> str:
     """The whole compact output: legend, skeleton JSON (unless the root is a table), tables."""
-    parts = [LEGEND]
-    if not (isinstance(skeleton, str) and skeleton == "<table 1>" and len(table_texts) == 1):
+    legend = "; ".join(
+        text for name, text in _LEGEND_PARTS.items() if name == "base" or name in features
+    )
+    parts = [legend + "]"]
+    if skeleton != "<table 1>":
         parts.append(dump_json(skeleton, exact_floats))
     parts.extend(table_texts)
     return "\n".join(parts)

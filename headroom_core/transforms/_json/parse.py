@@ -1,7 +1,7 @@
 """Parse tool output as JSON without ever failing loudly or changing a number's text.
 
-Bad input (not JSON, NaN/Infinity, absurd nesting, oversized integers) is rejected with a
-reason the caller reports; it is never an unhandled exception.
+Bad input (not JSON, NaN/Infinity, nesting too deep for the parser, oversized integers) is
+rejected with a reason the caller reports; it is never an unhandled exception.
 """
 
 from __future__ import annotations
@@ -9,10 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["MAX_DEPTH", "JsonFloat", "NotJson", "check_depth", "parse_json_text"]
-
-MAX_DEPTH = 256
-"""Deeper documents pass through: nobody reads them and walking them costs stack."""
+__all__ = ["JsonFloat", "NotJson", "parse_json_text"]
 
 
 class NotJson(Exception):
@@ -33,22 +30,15 @@ class JsonFloat(float):
         return self.text
 
 
-def _parse_float(text: str) -> float:
-    value = float(text)
-    return value if repr(value) == text else JsonFloat(text)
-
-
 def _reject_constant(name: str) -> Any:
     raise NotJson(f"non-standard JSON constant {name}")
 
 
-_DECODER = json.JSONDecoder(parse_float=_parse_float, parse_constant=_reject_constant)
-
-
-def parse_json_text(text: str) -> Any:
+def parse_json_text(text: str) -> tuple[Any, bool]:
     """Parse ``text`` as a JSON object or array; raise :class:`NotJson` saying why not.
 
-    Floats whose text Python would print differently come back as :class:`JsonFloat`.
+    Returns the value and whether it holds a :class:`JsonFloat` (a float Python would print
+    differently from its source text).
     """
     start = 0
     length = len(text)
@@ -56,8 +46,25 @@ def parse_json_text(text: str) -> Any:
         start += 1
     if start == length or text[start] not in "[{":
         raise NotJson("not a JSON object or array")
+    inexact: list[JsonFloat] = []
+
+    def parse_float(number: str) -> float:
+        # Up to 15 significant digits, no trailing zero, no exponent, not tiny: Python prints the
+        # float exactly as written. That is the common case, and this runs for every float.
+        if len(number) < 16 and number[-1] != "0" and "e" not in number and "E" not in number and (
+            "0.0000" not in number
+        ):
+            return float(number)
+        value = float(number)
+        if repr(value) == number:
+            return value
+        exact = JsonFloat(number)
+        inexact.append(exact)
+        return exact
+
+    decoder = json.JSONDecoder(parse_float=parse_float, parse_constant=_reject_constant)
     try:
-        value, end = _DECODER.raw_decode(text, start)
+        value, end = decoder.raw_decode(text, start)
     except json.JSONDecodeError as exc:
         raise NotJson(f"invalid JSON: {exc.msg} at position {exc.pos}") from None
     except RecursionError:
@@ -66,16 +73,4 @@ def parse_json_text(text: str) -> Any:
         raise NotJson(f"unsupported JSON value: {exc}") from None
     if text[end:].strip():
         raise NotJson(f"extra data after the JSON value at position {end}")
-    check_depth(value)
-    return value
-
-
-def check_depth(value: Any) -> None:
-    """Raise :class:`NotJson` when ``value`` nests deeper than :data:`MAX_DEPTH` (iteratively)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise NotJson(f"JSON nested deeper than {MAX_DEPTH} levels")
-        children = node.values() if isinstance(node, dict) else node
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return value, bool(inexact)

@@ -12,10 +12,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from headroom_core.transforms._json.encoding import Table, cell_text
+from headroom_core.relevance.terms import search_terms
+from headroom_core.transforms._json.encoding import Table
 
-__all__ = ["Selection", "query_terms", "relevance_scores", "select_rows"]
+__all__ = ["Selection", "query_terms", "relevance_scores", "row_texts", "select_rows"]
 
+SEPARATOR = "\x1f"
+_STOPWORDS = frozenset(
+    {
+        "a", "an", "and", "are", "as", "at", "be", "by", "did", "do", "does", "for", "from", "has",
+        "have", "how", "i", "in", "is", "it", "me", "my", "need", "of", "on", "or", "show", "tell",
+        "that", "the", "this", "to", "was", "were", "what", "when", "where", "which", "who", "why",
+        "with",
+    }
+)
 _QUOTED = re.compile(r"""["'`‘’“”]([^"'`‘’“”]{2,200})["'`‘’“”]""")
 _EXACT_TERM = re.compile(r"[\w.\-/:@#]*\d[\w.\-/:@#]*|[A-Za-z]+[_\-./][\w.\-/]+|[a-z]+[A-Z]\w*")
 
@@ -37,26 +47,34 @@ def query_terms(query: str) -> list[str]:
 
 
 def row_texts(table: Table) -> list[str]:
-    """Each row as one line of its values, for matching and relevance scoring."""
-    return [" ".join(cell_text(value) for value in row.values()) for row in table.rows]
+    """Each row as one line of its values (split by a unit separator), for matching and scoring.
+
+    Plain ``str()`` of each value: case and float spelling do not matter to matching.
+    """
+    join = SEPARATOR.join
+    return [join(map(str, row.values())) for row in table.rows]
 
 
 def relevance_scores(texts: Sequence[str], query: str, scorer: Any | None) -> list[float]:
-    """Score each row text against ``query`` in [0, 1]: 1.0 for a row equal to a quoted phrase
-    or identifier, 0.9 for one containing it, else the scorer's score."""
-    terms = query_terms(query)
+    """Score each row text against ``query`` in [0, 1].
+
+    1.0 for a row with a value equal to a quoted phrase, identifier or number of the query, 0.9
+    for one containing it; otherwise the scorer's score. The scorer only sees rows that contain
+    a query word at all (the others would score 0), which keeps it fast on long tables.
+    """
+    lowered = [text.lower() for text in texts]
     scores = [0.0] * len(texts)
-    if terms:
-        for index, text in enumerate(texts):
-            lowered = text.lower()
-            cells = None
-            for term in terms:
-                if term in lowered:
-                    if cells is None:
-                        cells = set(lowered.split(" "))
-                    scores[index] = max(scores[index], 1.0 if term in cells else 0.9)
-    if scorer is not None and query.strip():
-        for index, score in enumerate(scorer.score_items(list(texts), query)):
+    for term in query_terms(query):
+        whole = f"{SEPARATOR}{term}{SEPARATOR}"
+        for index, text in enumerate(lowered):
+            if term in text:
+                exact = whole in f"{SEPARATOR}{text}{SEPARATOR}"
+                scores[index] = max(scores[index], 1.0 if exact else 0.9)
+    words = [w for w in dict.fromkeys(search_terms(query)) if len(w) > 1 and w not in _STOPWORDS]
+    candidates = [i for i, text in enumerate(lowered) if any(word in text for word in words)]
+    if scorer is not None and candidates:
+        found = scorer.score_items([texts[i] for i in candidates], query)
+        for index, score in zip(candidates, found, strict=True):
             scores[index] = max(scores[index], float(score))
     return scores
 

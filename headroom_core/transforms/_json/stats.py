@@ -1,6 +1,8 @@
 """Which rows of a table must survive lossy selection: errors and statistical anomalies.
 
 Also summarises dropped rows (value ranges, distinct values) for the marker the model reads.
+Everything works column by column with C-speed building blocks (``set``, ``Counter``, one regex
+scan per column, numpy), because it runs on every oversized tool output.
 """
 
 from __future__ import annotations
@@ -13,14 +15,20 @@ from typing import Any
 
 import numpy as np
 
-from headroom_core.transforms._json.encoding import Table, cell_text
+from headroom_core.transforms._json.encoding import MISSING, Table, cell_text
+from headroom_core.transforms._json.parse import JsonFloat
 
 __all__ = ["anomaly_rows", "error_rows", "summarize_rows"]
 
 _ERROR_WORDS = re.compile(
     r"\b(?:errors?|fail(?:s|ed|ing|ures?)?|exceptions?|timeout|timed[ _-]?out|fatal|critical|"
-    r"panic|traceback|crash(?:ed)?|abort(?:ed)?|denied|refused|unhealthy|startup_failure)\b",
+    r"panic|traceback|crash(?:ed)?|abort(?:ed)?|denied|refused|unhealthy|"
+    r"startup_failure|cancell?ed|rejected)\b",
     re.IGNORECASE,
+)
+_ERROR_STEMS = (
+    "error", "fail", "exception", "timeout", "timed", "fatal", "critical", "panic", "traceback",
+    "crash", "abort", "denied", "refused", "unhealthy", "cancel", "reject",
 )
 _STATUS_KEYS = frozenset(
     {"status", "state", "conclusion", "level", "severity", "loglevel", "log_level", "levelname",
@@ -33,45 +41,66 @@ _ERROR_KEYS = frozenset(
     {"error", "errors", "exception", "exc", "error_message", "error_msg", "err", "failure",
      "traceback", "stacktrace", "stack_trace"}
 )
+_STATUS_ERROR_VALUES = frozenset({"err", "crit", "emerg", "alert", "ko", "nok"})
+_NUMERIC_TYPES = frozenset({int, float, JsonFloat})
+_CATEGORY_TYPES = frozenset({str, int, bool, type(None)})
 RARE_SHARE = 0.01
 """A categorical value in at most this share of rows (or in one row) is rare."""
+
+_NOT_NUMBERS = frozenset({bool, type(None), type(MISSING)})
 
 
 def _leaf(column: str) -> str:
     return column.rsplit(".", 1)[-1].lower()
 
 
-def _is_error_value(leaf: str, value: Any) -> bool:
-    if leaf in _ERROR_KEYS:
-        return value not in (None, False, "", 0, [], {})
-    if isinstance(value, bool) or value is None:
-        return False
-    if isinstance(value, int) and leaf in _STATUS_CODE_KEYS:
-        return 100 <= value <= 599 and not 200 <= value <= 299
-    if isinstance(value, str):
-        if leaf in _STATUS_KEYS or leaf in _STATUS_CODE_KEYS:
-            return bool(_ERROR_WORDS.search(value.replace("_", " "))) or value.lower() in {
-                "err", "failure", "startup_failure", "timed_out", "cancelled", "canceled", "crit",
-                "emerg", "alert", "rejected"
-            }
-        return not value.startswith(("http://", "https://")) and bool(_ERROR_WORDS.search(value))
-    return False
+def _is_error_text(text: str, status_field: bool) -> bool:
+    if status_field:
+        words = text.replace("_", " ")
+        return bool(_ERROR_WORDS.search(words)) or text.lower() in _STATUS_ERROR_VALUES
+    return not text.startswith(("http://", "https://")) and bool(_ERROR_WORDS.search(text))
+
+
+def _mentions_error(text: str) -> bool:
+    """A fast pre-check (plain substring scans) before the word-boundary regex runs per value."""
+    lowered = text.lower()
+    return any(stem in lowered for stem in _ERROR_STEMS)
 
 
 def error_rows(table: Table) -> set[int]:
     """Rows an error field, a failure status, a non-2xx code or error wording marks as errors."""
     flagged: set[int] = set()
-    leaves = {column: _leaf(column) for column in table.columns}
-    for index, row in enumerate(table.rows):
-        for column, value in row.items():
-            if _is_error_value(leaves[column], value):
-                flagged.add(index)
-                break
+    for column in table.columns:
+        leaf = _leaf(column)
+        values = table.values(column)
+        if leaf in _ERROR_KEYS:
+            flagged.update(i for i, v in enumerate(values) if v is not MISSING and v)
+            continue
+        distinct = _distinct(values)
+        if leaf in _STATUS_CODE_KEYS:
+            codes = {v for v in distinct if type(v) is int and _is_failure_code(v)}
+            if codes:
+                flagged.update(i for i, v in enumerate(values) if v in codes and type(v) is int)
+        texts = [v for v in distinct if type(v) is str]
+        status_field = leaf in _STATUS_KEYS or leaf in _STATUS_CODE_KEYS
+        if not texts or not (status_field or _mentions_error("\n".join(texts))):
+            continue
+        bad = {text for text in texts if _is_error_text(text, status_field)}
+        if bad:
+            flagged.update(i for i, v in enumerate(values) if type(v) is str and v in bad)
     return flagged
 
 
-def _numeric(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+def _is_failure_code(code: int) -> bool:
+    return 100 <= code <= 599 and not 200 <= code <= 299
+
+
+def _distinct(values: list[Any]) -> set[Any]:
+    """The distinct scalar values of a column (lists and objects left out)."""
+    try:
+        return set(values)
+    except TypeError:
+        return {v for v in values if type(v) not in (list, dict)}
 
 
 def anomaly_rows(table: Table, std_threshold: float) -> set[int]:
@@ -80,37 +109,40 @@ def anomaly_rows(table: Table, std_threshold: float) -> set[int]:
     count = len(table.rows)
     if count < 3:
         return flagged
-    rows = table.rows
     for column in table.columns:
-        values = [row.get(column, _MISSING) for row in rows]
-        numbers = [(i, v) for i, v in enumerate(values) if _numeric(v)]
-        if len(numbers) >= max(5, count // 2):
-            array = np.fromiter((float(v) for _, v in numbers), dtype=float, count=len(numbers))
-            std = float(array.std())
-            if std > 0:
-                z = np.abs(array - array.mean()) / std
-                flagged.update(numbers[i][0] for i in np.flatnonzero(z >= std_threshold))
-        flagged.update(_rare_category_rows(values, count))
+        values = table.values(column)
+        kinds = set(map(type, values))
+        if kinds - _NOT_NUMBERS <= _NUMERIC_TYPES:
+            flagged.update(_outlier_rows(values, count, std_threshold))
+        flagged.update(_rare_category_rows(values, kinds, count))
     return flagged
 
 
-_MISSING = object()
-
-
-def _category(value: Any) -> tuple[str, Any] | None:
-    """A hashable category of a value; None for values that are not categorical (floats, lists)."""
-    if value is _MISSING:
-        return ("absent", None)
-    if value is None or isinstance(value, (str, int)):
-        return (type(value).__name__, value)
-    return None
-
-
-def _rare_category_rows(values: Sequence[Any], count: int) -> list[int]:
-    """Rows whose value is rare in a column of few distinct values (a one-off among repeats)."""
-    keys = [_category(value) for value in values]
-    if None in keys:
+def _outlier_rows(values: list[Any], count: int, std_threshold: float) -> list[int]:
+    """Rows whose number lies ``std_threshold`` standard deviations or more from the mean."""
+    positions = [i for i, v in enumerate(values) if type(v) in _NUMERIC_TYPES]
+    if len(positions) < max(5, count // 2):
         return []
+    array = np.array([float(values[i]) for i in positions], dtype=float)
+    finite = np.isfinite(array)
+    if not finite.all():
+        array = np.where(finite, array, np.nan)
+    mean = np.nanmean(array)
+    std = np.nanstd(array)
+    if not std > 0:
+        return []
+    with np.errstate(invalid="ignore"):
+        outliers = np.flatnonzero(np.abs(array - mean) >= std_threshold * std)
+    return [positions[i] for i in outliers]
+
+
+def _rare_category_rows(values: list[Any], kinds: set[type], count: int) -> list[int]:
+    """Rows whose value is rare in a column of few distinct values (a one-off among repeats)."""
+    if not kinds <= _CATEGORY_TYPES | {type(MISSING)}:
+        return []
+    keys: list[Any] = values
+    if bool in kinds and int in kinds:  # True == 1: keep them apart
+        keys = [(type(v), v) for v in values]
     counts = Counter(keys)
     if not 2 <= len(counts) <= max(3, int(math.sqrt(count))):
         return []
@@ -121,25 +153,28 @@ def _rare_category_rows(values: Sequence[Any], count: int) -> list[int]:
     return [index for index, key in enumerate(keys) if key in rare] if rare else []
 
 
-def summarize_rows(table: Table, indices: Sequence[int], *, max_columns: int = 6,
-                   max_values: int = 5) -> str:
+def summarize_rows(
+    table: Table, indices: Sequence[int], *, max_columns: int = 6, max_values: int = 5
+) -> str:
     """A short description of the rows at ``indices``: numeric ranges and few-valued columns."""
     parts: list[str] = []
-    rows = table.rows
     for column in table.columns:
         if len(parts) >= max_columns:
             break
-        values = [rows[i][column] for i in indices if column in rows[i]]
-        if not values:
+        every = table.values(column)
+        values = [every[i] for i in indices]
+        values = [v for v in values if v is not MISSING]
+        kinds = set(map(type, values))
+        if not values or not kinds <= _CATEGORY_TYPES | _NUMERIC_TYPES or None in values:
             continue
-        numbers = [v for v in values if _numeric(v)]
-        if numbers and len(numbers) == len(values):
-            low, high = min(numbers), max(numbers)
+        if kinds <= _NUMERIC_TYPES:
+            finite = [v for v in values if math.isfinite(v)]
+            low, high = (min(finite), max(finite)) if finite else (0, 0)
             if low != high:
                 parts.append(f"{column} {cell_text(low)}..{cell_text(high)}")
             continue
-        scalar_texts = (cell_text(v) for v in values if not isinstance(v, (dict, list)))
-        distinct = list(dict.fromkeys(scalar_texts))
+        distinct = set(values) if bool not in kinds else {(type(v), v) for v in values}
         if 1 < len(distinct) <= max_values:
-            parts.append(f"{column} in {{{', '.join(distinct)}}}")
+            ordered = dict.fromkeys(cell_text(v) for v in values)
+            parts.append(f"{column} in {{{', '.join(ordered)}}}")
     return "; ".join(parts)

@@ -205,7 +205,8 @@ def test_lossless_only_never_drops(store: InMemoryOriginalsStore) -> None:
         ('{"a": [1, 2, ' * 40, "invalid JSON"),
         ("[" + "NaN, " * 100 + "1]", "non-standard JSON constant NaN"),
         ('{"x": [' + "Infinity," * 100 + "1]}", "non-standard JSON constant Infinity"),
-        ("[" * 10_000 + "]" * 10_000, "nested"),
+        ("[" * 10_000 + "]" * 10_000, "nested too deeply to parse"),
+        ('{"a": ' * 900 + '"deep"' + "}" * 900, "nested too deeply"),
         ("[" + "9" * 5000 + "]", "unsupported JSON value"),
         ("\x00\xff\xfe garbage \x13" * 50, "not a JSON object or array"),
         ('[{"a": 1}] trailing' + " words" * 50, "extra data"),
@@ -239,7 +240,7 @@ def test_deeply_nested_parsed_data_raises_transform_error() -> None:
     data: Any = []
     for _ in range(5000):
         data = [data]
-    with pytest.raises(TransformError, match="nested deeper"):
+    with pytest.raises(TransformError, match="nested too deeply"):
         SmartCrusher().crush(data)
 
 

@@ -1,0 +1,76 @@
+"""Exact token counts of large texts, fast and without a list of token ids in memory.
+
+tiktoken releases the GIL while it encodes, so the count of the original output runs on a worker
+thread while the crusher parses and renders, and a large result is counted in two halves at once.
+A text splits exactly at a line break followed by a character that is neither whitespace nor
+``/``: the encoder's pre-tokenizer never joins tokens across such a point.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from headroom_core.tokenizer import Tokenizer
+
+__all__ = ["BackgroundCount", "count_tokens", "count_tokens_split"]
+
+THREAD_MIN_CHARS = 60_000
+"""Below this a thread costs more than it saves."""
+
+
+def count_tokens(tokenizer: Tokenizer, text: str) -> int:
+    """Exact tokens of ``text``; exact encoders count into a numpy buffer (4 bytes a token)."""
+    if tokenizer.is_exact and len(text) >= 4096:
+        return len(tokenizer.encoding.encode_to_numpy(text, disallowed_special=()))
+    return tokenizer.count_text(text)
+
+
+class BackgroundCount:
+    """The token count of ``text``, computed on a worker thread when ``text`` is large."""
+
+    def __init__(self, tokenizer: Tokenizer, text: str) -> None:
+        self._value = 0
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if len(text) < THREAD_MIN_CHARS:
+            self._value = count_tokens(tokenizer, text)
+            return
+        tokenizer.encoding  # noqa: B018 - load the vocabulary once, on this thread
+        self._thread = threading.Thread(target=self._run, args=(tokenizer, text), daemon=True)
+        self._thread.start()
+
+    def _run(self, tokenizer: Tokenizer, text: str) -> None:
+        try:
+            self._value = count_tokens(tokenizer, text)
+        except BaseException as exc:  # re-raised by result() on the caller's thread
+            self._error = exc
+
+    def result(self) -> int:
+        """The count (waits for the worker)."""
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+def count_tokens_split(tokenizer: Tokenizer, text: str) -> int:
+    """Exact tokens of ``text``, counting two halves at once when it is large."""
+    if len(text) < 2 * THREAD_MIN_CHARS or not tokenizer.is_exact:
+        return count_tokens(tokenizer, text)
+    cut = _safe_cut(text, len(text) // 2)
+    if cut is None:
+        return count_tokens(tokenizer, text)
+    first = BackgroundCount(tokenizer, text[:cut])
+    return count_tokens(tokenizer, text[cut:]) + first.result()
+
+
+def _safe_cut(text: str, near: int) -> int | None:
+    """A position just after a line break at which the token count splits exactly."""
+    position = text.find("\n", near)
+    while position != -1 and position + 1 < len(text):
+        following = text[position + 1]
+        if not following.isspace() and following != "/":
+            return position + 1
+        position = text.find("\n", position + 1)
+    return None
