@@ -17,6 +17,7 @@ from langchain_core.messages import (
     convert_to_messages,
 )
 from langchain_openai import ChatOpenAI
+from pydantic import BaseModel
 
 from headroom_core.samples import load_sample_conversation
 from headroom_core.tokenizer import count_tokens_messages
@@ -175,3 +176,28 @@ def test_delegates_identity_profile_and_token_counting() -> None:
     assert openai.profile == openai.model.profile
     assert openai._llm_type == "headroom-openai-chat"
     assert scripted.get_num_tokens_from_messages(convert_to_messages(["a b c"])) == 3
+
+
+class Incident(BaseModel):
+    """The failed CI run."""
+
+    run_id: int
+    commit: str
+
+
+def test_structured_output_goes_through_compression(conversation: list[BaseMessage]) -> None:
+    answer = {"run_id": 292080359, "commit": "4e74b5af49195487cc25e3c1ab441bf9847e0fd9"}
+    inner = ScriptedChatModel(
+        replies=[AIMessage("", tool_calls=[{"name": "Incident", "args": answer, "id": "s1"}])]
+    )
+    llm = HeadroomChatModel(inner)
+    starts = _Starts()
+
+    raw_and_parsed = llm.with_structured_output(Incident, include_raw=True).invoke(
+        conversation, config={"callbacks": [starts]}
+    )
+
+    assert raw_and_parsed["parsed"] == Incident(**answer)
+    assert len(starts.chat_model_runs) == 1
+    assert _tokens(inner.received[0]) < _tokens(conversation) / 2
+    assert llm.get_metrics()["requests"] == 1

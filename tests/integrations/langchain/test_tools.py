@@ -8,8 +8,10 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from _lc_models import ScriptedChatModel
+from langchain.agents import create_agent
 from langchain_core.callbacks import BaseCallbackHandler
-from langchain_core.messages import ToolMessage
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import BaseTool, tool
 
 from headroom_core.samples import load_sample_conversation
@@ -122,3 +124,17 @@ def test_bad_profile_returns_the_output_unchanged(caplog: pytest.LogCaptureFixtu
     assert output == json.loads(RUNS)["workflow_runs"]
     assert wrapped.get_metrics()["failures"] == 1
     assert "returning it unchanged" in caplog.text
+
+
+def test_agent_loop_with_wrapped_tools_stores_compressed_results() -> None:
+    call = {"name": "read_log", "args": {"host": "dn", "pattern": "Verification"}, "id": "c1"}
+    model = ScriptedChatModel(replies=[AIMessage("", tool_calls=[call]), AIMessage("Found it.")])
+    agent = create_agent(model, wrap_tools_with_headroom([read_log]))
+
+    state = agent.invoke({"messages": [HumanMessage(HDFS["query"])]})
+
+    [result] = [m for m in state["messages"] if isinstance(m, ToolMessage)]
+    assert result.tool_call_id == "c1"
+    assert len(result.content) < len(HDFS["content"]) / 2
+    assert model.received[1][-1].content == result.content
+    assert state["messages"][-1].content == "Found it."
