@@ -55,26 +55,23 @@ class BM25Scorer(RelevanceScorer):
     def _term_frequencies(
         self, items: Sequence[str], query_index: dict[str, int]
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Counts of each query term per item, and each item's length in terms."""
+        """Counts of each query term per item, and each item's length in tokens."""
         tokens_per_item = [compound_tokens(item) for item in items]
-        size: dict[str, int] = {}
+        lengths = np.fromiter(map(len, tokens_per_item), dtype=np.float64, count=len(items))
+        is_miss = query_index.keys().isdisjoint
         hits: dict[str, tuple[int, ...]] = {}
         for token in set().union(*tokens_per_item):
             terms = token_terms(token)
-            size[token] = len(terms)
-            matched = tuple(query_index[term] for term in terms if term in query_index)
-            if matched:
-                hits[token] = matched
-        frequencies = np.zeros((len(items), len(query_index)), dtype=np.float64)
-        lengths = np.fromiter(
-            (sum(map(size.__getitem__, tokens)) for tokens in tokens_per_item),
-            dtype=np.float64,
-            count=len(items),
-        )
-        for row, tokens in enumerate(tokens_per_item):
-            for token in filter(hits.__contains__, tokens):
-                for column in hits[token]:
-                    frequencies[row, column] += 1.0
+            if not is_miss(terms):
+                hits[token] = tuple(query_index[term] for term in terms if term in query_index)
+        width = len(query_index)
+        cells: list[int] = []  # row * width + column, once per occurrence
+        if hits:
+            for row, tokens in enumerate(tokens_per_item):
+                for token in filter(hits.__contains__, tokens):
+                    cells.extend(row * width + column for column in hits[token])
+        counts = np.bincount(np.asarray(cells, dtype=np.intp), minlength=len(items) * width)
+        frequencies = counts.reshape(len(items), width).astype(np.float64)
         return frequencies, lengths
 
     def _bm25(self, frequencies: np.ndarray, lengths: np.ndarray) -> np.ndarray:

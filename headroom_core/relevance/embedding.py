@@ -16,7 +16,7 @@ import numpy as np
 from headroom_core.errors import ConfigurationError
 from headroom_core.relevance.base import RelevanceScorer
 
-__all__ = ["DEFAULT_EMBEDDING_MODEL", "EmbeddingScorer", "embedding_available"]
+__all__ = ["DEFAULT_EMBEDDING_MODEL", "EmbeddingScorer", "embedding_available", "load_model"]
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 _BUNDLED_MODELS = {DEFAULT_EMBEDDING_MODEL, f"sentence-transformers/{DEFAULT_EMBEDDING_MODEL}"}
