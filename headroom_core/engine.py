@@ -4,6 +4,12 @@ Every adapter (``HeadroomClient``, LangChain, LlamaIndex, the HTTP server) conve
 OpenAI chat dicts and calls :meth:`HeadroomEngine.optimize`. The pipeline runs cheapest and safest
 first: tool-output compression, then cache alignment, then context fitting only when the request
 still exceeds the model's window minus the output buffer.
+
+``SimulationResult.transforms_applied`` names the pipeline steps that changed the request
+(``tool_output_compression``, ``cache_aligner``, ``intelligent_context`` or ``rolling_window``);
+``transform_savings`` says what each saved, with tool-output compression broken down by the crusher
+that ran (``smart_crusher``, ``line_crusher``...). A step that adds tokens (the cache aligner may,
+to keep the prefix stable) shows a negative saving.
 """
 
 from __future__ import annotations
@@ -75,7 +81,7 @@ class HeadroomEngine:
         self.source = source
         url = store_url or self.config.store_url
         self._owns_store = store is None and bool(url)
-        if self._owns_store:
+        if store is None and url:
             from headroom_core.storage import MetricsStore
 
             store = MetricsStore(url)
