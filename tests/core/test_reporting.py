@@ -12,6 +12,7 @@ from sqlmodel import Session, create_engine
 
 from headroom_core.errors import ConfigurationError
 from headroom_core.reporting import generate_report
+from headroom_core.results import SimulationResult
 from headroom_core.storage import MetricsStore, RequestMetricsRow
 
 NOW = datetime(2026, 3, 14, 15, 30, tzinfo=timezone.utc)
@@ -109,3 +110,13 @@ def test_empty_store_gives_a_valid_report(tmp_path):
 def test_bad_format_or_period_names_the_field(tmp_path, argument, value):
     with pytest.raises(ConfigurationError, match=argument):
         generate_report(f"sqlite:///{tmp_path / 'x.db'}", **{argument: value})
+
+
+@pytest.mark.postgres
+def test_report_from_postgres(postgres_url):
+    with MetricsStore(postgres_url) as store:
+        store.record(
+            SimulationResult(tokens_before=900, tokens_after=300, model="gpt-4o", request_id="pg-r")
+        )
+    html = generate_report(postgres_url, format="html", period="hour")
+    assert "<svg" in html and 'class="bar"' in html
