@@ -30,7 +30,12 @@ from headroom_core.transforms._lines.selection import (
     group_by_template,
     select,
 )
-from headroom_core.transforms._lines.severity import is_problem_line
+from headroom_core.transforms._lines.severity import (
+    has_problem_values,
+    has_problem_words,
+    is_problem_line,
+)
+from headroom_core.transforms._lines.templates import templates_of
 from headroom_core.transforms._text import looks_binary
 
 if TYPE_CHECKING:
@@ -188,12 +193,21 @@ class LineCrusher:
     ) -> CrushResult:
         texts = [lines[unit.index] for unit in units]
         search = is_search_output(texts[:200])
-        problems = [is_problem_line(text) for text in texts]
         if search:
+            problems = [is_problem_line(text) for text in texts]
             groups = group_by_key([grep_path(text) or "" for text in texts])
             templates = None
         else:
-            groups, templates = group_by_template(texts, self.config.similarity_threshold, problems)
+            templates = templates_of(texts)
+            worded: dict[str, bool] = {}
+            problems = [
+                worded.get(t.text)
+                if t.text in worded
+                else worded.setdefault(t.text, has_problem_words(t.text))
+                or has_problem_values(text)
+                for t, text in zip(templates, texts, strict=True)
+            ]
+            groups = group_by_template(templates, self.config.similarity_threshold, problems)
         relevant = self._relevant(texts, query, search)
         edges = _edges(len(units), self.config.keep_first, self.config.keep_last)
         while True:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, process
 
-from headroom_core.transforms._lines.templates import Template, template_of
+from headroom_core.transforms._lines.templates import Template
 
 __all__ = [
     "Group",
@@ -84,18 +84,16 @@ def group_by_key(keys: Sequence[str]) -> list[Group]:
 
 
 def group_by_template(
-    texts: Sequence[str], similarity_threshold: float, problems: Sequence[bool]
-) -> tuple[list[Group], list[Template]]:
-    """Group unit texts by template, merging near-identical templates with rapidfuzz.
+    templates: Sequence[Template], similarity_threshold: float, problems: Sequence[bool]
+) -> list[Group]:
+    """Group units by template, merging near-identical templates with rapidfuzz.
 
     Templates seen once (anomalies) and templates of problem lines (each distinct error matters)
-    are never merged. Returns the groups and each unit's template (for value ranges).
+    are never merged.
     """
-    cache: dict[str, Template] = {}
-    templates = [cache.get(text) or cache.setdefault(text, template_of(text)) for text in texts]
     exact = group_by_key([template.text for template in templates])
     if len(exact) > _FUZZY_MAX_TEMPLATES or similarity_threshold >= 100:
-        return exact, templates
+        return exact
     merged: list[Group] = []
     choices: list[str] = []
     for group in exact:
@@ -118,7 +116,7 @@ def group_by_template(
             merged[match[2]].members.extend(group.members)
     for group in merged:
         group.members.sort()
-    return merged, templates
+    return merged
 
 
 def distinct_variants(members: Sequence[int], templates: Sequence[Template] | None) -> list[int]:

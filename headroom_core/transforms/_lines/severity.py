@@ -1,37 +1,73 @@
 """Recognise lines that report a problem: errors, warnings, exceptions, failures, bad exit codes.
 
-These lines are what a reader of a log looks for first, so the crusher never drops them.
+These lines are what a reader of a log looks for first, so the crusher never drops them. The
+check has two halves so that a log's many lines cost little: :func:`has_problem_words` depends
+only on a line's words, so the crusher asks it once per template; :func:`has_problem_values`
+looks at the values a template masks (exit codes, HTTP statuses, HRESULTs, stack frames).
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["is_problem_line"]
+__all__ = ["has_problem_values", "has_problem_words", "is_problem_line"]
 
-_PROBLEM_RE = re.compile(
+_PROBLEM_WORDS = frozenset((
+    "error", "errors", "err", "errno", "warn", "warning", "warnings", "exception", "exceptions",
+    "fail", "failed", "failure", "failures", "failing", "fatal", "critical", "crit", "severe",
+    "panic", "panicked", "emerg", "emergency", "alert", "abort", "aborted", "denied", "refused",
+    "forbidden", "unauthorized", "unauthorised", "timeout", "segfault", "killed", "oom",
+    "unreachable", "unavailable", "corrupt", "corrupted", "invalid", "cannot", "can't",
+    "couldn't", "mismatch", "traceback", "stacktrace", "assert", "assertion", "problem", "halt",
+    "halted", "rejected", "violation", "deadlock", "overflow", "underflow",
+))
+_WORD_RE = re.compile(r"[A-Za-z']+")
+_PHRASE_RE = re.compile(
+    r"\b(?:timed?\s?out|segmentation\sfault|core\sdumped|could\snot|unable\sto|not\sfound"
+    r"|no\ssuch|stack\strace)\b",
+    re.IGNORECASE,
+)
+_EXCEPTION_NAME_RE = re.compile(r"[a-z](?:Error|Exception|Fault|Failure)\b")
+_SHAPE_RE = re.compile(  # matched at the start of the line only
     r"""
-    \b(?:error|errors|err|errno|warn|warning|warnings|exception|exceptions|fail|failed|failure|failures
-       |failing|fatal|critical|crit|severe|panic|panicked|emerg|emergency|alert|abort|aborted
-       |denied|refused|forbidden|unauthori[sz]ed|timed?\s?out|timeout|segfault|segmentation\sfault
-       |core\sdumped|killed|oom|unreachable|unavailable|corrupt(?:ed)?|invalid|cannot|can't|couldn't
-       |could\snot|unable\sto|not\sfound|no\ssuch|mismatch|traceback|stack\s?trace|assert(?:ion)?(?:error)?
-       |problem|halt(?:ed)?|rejected|violation|deadlock|overflow|underflow)\b
-    | \b[A-Z][A-Za-z]*(?:Error|Exception|Fault|Failure)\b        # ValueError, NullPointerException
-    | ^\s+at\s+[\w$.<>]+\(.*\)\s*$                                # Java stack frame
-    | ^\s+File\s+".+",\s+line\s+\d+                               # Python stack frame
-    | ^\s*(?:\d{2}-\d{2}\s+)?[\d:.]+\s+\d+\s+\d+\s+[EWF]\s   # logcat E/W/F level column
-    | ^[EWF]/[\w.$-]+\s*\(                                   # logcat brief format E/Tag(
-    | \b(?:exit(?:ed)?\s+(?:with\s+)?(?:code|status)|exit_code|returncode|return\scode)
+    \s+at\s+[\w$.<>]+\(.*\)\s*$                           # Java stack frame
+    | \s+File\s+".+",\s+line\s+\d+                        # Python stack frame
+    | \s*(?:\d{2}-\d{2}\s+)?[\d:.]+\s+\d+\s+\d+\s+[EWF]\s    # logcat E/W/F level column
+    | [EWF]/[\w.$-]+\s*\(                                 # logcat brief format E/Tag(
+    """,
+    re.VERBOSE,
+)
+_VALUE_TRIGGERS = ("exit", "return", "http/", "status", "hresult")
+_VALUE_RE = re.compile(
+    r"""
+    (?:exit(?:ed)?\s+(?:with\s+)?(?:code|status)|exit_code|returncode|return\scode)
       [\s:=]+-?[1-9]\d*\b
-    | \bHTTP/\d(?:\.\d)?"?\s+[45]\d\d\b                             # HTTP 4xx/5xx in access logs
-    | \bstatus(?:[\s:=]+|\scode\s)[45]\d\d\b
-    | \bE_FAIL\b|\bHRESULT\s*=\s*0x8
+    | HTTP/\d(?:\.\d)?"?\s+[45]\d\d\b                    # HTTP 4xx/5xx in access logs
+    | status(?:[\s:=]+|\scode\s)[45]\d\d\b
+    | HRESULT\s*=\s*0x8
     """,
     re.IGNORECASE | re.VERBOSE,
 )
 
 
+def has_problem_words(text: str) -> bool:
+    """Whether ``text`` holds a problem word (error, failed, timeout...) or an exception name."""
+    if _EXCEPTION_NAME_RE.search(text) or _PHRASE_RE.search(text):
+        return True
+    return not _PROBLEM_WORDS.isdisjoint(word.lower() for word in _WORD_RE.findall(text))
+
+
+def has_problem_values(line: str) -> bool:
+    """Whether ``line`` shows a problem through its values or shape: a non-zero exit code, an
+    HTTP 4xx/5xx status, a failing HRESULT, a stack frame, an E/W/F logcat level."""
+    if _SHAPE_RE.match(line):
+        return True
+    lowered = line.lower()
+    if not any(trigger in lowered for trigger in _VALUE_TRIGGERS):
+        return False
+    return _VALUE_RE.search(line) is not None
+
+
 def is_problem_line(line: str) -> bool:
     """Whether ``line`` reports an error, warning, exception, failure or a non-zero status."""
-    return _PROBLEM_RE.search(line) is not None
+    return has_problem_words(line) or has_problem_values(line)

@@ -7,40 +7,60 @@ representative line plus a count and the range of each varying value.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["Template", "ValueRange", "template_of"]
+__all__ = ["Template", "ValueRange", "template_of", "templates_of"]
 
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 _DAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
 
-# Order matters: the first alternative that matches at a position wins.
-_VALUE_PATTERNS: list[tuple[str, str]] = [
-    ("time", rf"\b{_DAY}?,? ?{_MONTH} +\d{{1,2}} \d{{2}}:\d{{2}}:\d{{2}}(?: \d{{4}})?"),
+_HOST_END = r"(?:com|net|org|edu|gov|mil|int|info|biz|io|dev|app|cloud|[a-z]{2})\b"
+
+# Patterns grouped by the character a value starts with, so that the regex engine tries only the
+# few that can match at a position; within a group the first alternative that matches wins.
+_STARTING_WITH_DIGIT: list[tuple[str, str]] = [
     (
         "time",
-        r"\b\d{2,4}[-/.]\d{1,2}(?:[-/.]\d{1,4})?[ T:_]+\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?"
+        r"\d{2,4}[-/.]\d{1,2}(?:[-/.]\d{1,4})?[ T:_]+\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?"
         r"(?:Z|[+-]\d{2}:?\d{2})?",
     ),
-    ("time", r"\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?"),
-    ("time", r"\b\d{2,4}[-/]\d{1,2}[-/]\d{1,4}\b"),
-    ("id", r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"),
-    ("addr", r"\b[A-Za-z][\w-]*(?:\.[\w-]+)+:\d{1,5}\b"),
-    (
-        "host",
-        r"\b(?:[A-Za-z0-9-]+\.){2,}(?:com|net|org|edu|gov|mil|int|info|biz|io|dev|app|cloud|[a-z]{2})\b",
-    ),
-    ("ip", r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"),
-    ("hex", r"\b0[xX][0-9a-fA-F]+\b|\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{7,}\b"),
-    ("path", r"(?:[A-Za-z]:)?(?:[\\/][\w.@~+-]+){2,}[\\/]?"),
-    ("id", r"\b[A-Za-z][A-Za-z]*[_-]-?\d[\w-]*"),
-    ("num", r"-?\d+(?:\.\d+)?"),
+    ("time", r"\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?"),
+    ("time", r"\d{2,4}[-/]\d{1,2}[-/]\d{1,4}\b"),
+    ("id", r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"),
+    ("ip", r"\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"),
+    ("hex", r"0[xX][0-9a-fA-F]+\b|(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{7,}\b"),
+    ("host", rf"(?:[A-Za-z0-9-]+\.){{2,}}{_HOST_END}"),
+    ("num", r"\d+(?:\.\d+)?"),
+]
+_STARTING_WITH_LETTER: list[tuple[str, str]] = [
+    ("time", rf"(?:{_DAY},? )?{_MONTH} +\d{{1,2}} \d{{2}}:\d{{2}}:\d{{2}}(?: \d{{4}})?"),
+    ("id", r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"),
+    ("addr", r"[A-Za-z][\w-]*(?:\.[\w-]+)+:\d{1,5}\b"),
+    ("host", rf"(?:[A-Za-z0-9-]+\.){{2,}}{_HOST_END}"),
+    ("hex", r"(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{7,}\b"),
+    ("path", r"[A-Za-z]:(?:[\\/][\w.@~+-]+){2,}[\\/]?"),
+    ("id", r"[A-Za-z]+[_-]-?\d[\w-]*"),
+]
+_ANYWHERE: list[tuple[str, str]] = [
+    ("path", r"(?:[\\/][\w.@~+-]+){2,}[\\/]?"),
+    ("num", r"-\d+(?:\.\d+)?"),  # a negative number
+    ("num", r"(?<=[A-Za-z_])\d+"),  # digits glued to a word: node4
 ]
 
+
+def _alternatives(patterns: list[tuple[str, str]], offset: int) -> str:
+    named = (f"(?P<{kind}{offset + i}>{pattern})" for i, (kind, pattern) in enumerate(patterns))
+    return "|".join(named)
+
+
+_ALL_PATTERNS = [*_STARTING_WITH_DIGIT, *_STARTING_WITH_LETTER, *_ANYWHERE]
 _VALUE_RE = re.compile(
-    "|".join(f"(?P<{kind}{i}>{pattern})" for i, (kind, pattern) in enumerate(_VALUE_PATTERNS))
+    rf"\b(?=\d)(?:{_alternatives(_STARTING_WITH_DIGIT, 0)})"
+    rf"|\b(?=[A-Za-z])(?:{_alternatives(_STARTING_WITH_LETTER, len(_STARTING_WITH_DIGIT))})"
+    rf"|{_alternatives(_ANYWHERE, len(_STARTING_WITH_DIGIT) + len(_STARTING_WITH_LETTER))}"
 )
-_GROUP_KIND = {f"{kind}{i}": kind for i, (kind, _pattern) in enumerate(_VALUE_PATTERNS)}
+_GROUP_KIND = {f"{kind}{i}": kind for i, (kind, _pattern) in enumerate(_ALL_PATTERNS)}
 _SPACES_RE = re.compile(r"\s+")
 
 
@@ -63,6 +83,12 @@ def template_of(line: str) -> Template:
 
     masked = _VALUE_RE.sub(mask, line)
     return Template(_SPACES_RE.sub(" ", masked).strip(), tuple(values))
+
+
+def templates_of(lines: Sequence[str]) -> list[Template]:
+    """The template of each line (a repeated line is templated once)."""
+    cache: dict[str, Template] = {}
+    return [cache.get(line) or cache.setdefault(line, template_of(line)) for line in lines]
 
 
 @dataclass

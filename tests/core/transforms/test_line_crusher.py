@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import traceback
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ from headroom_core.errors import TransformError
 from headroom_core.retrieval import InMemoryOriginalsStore, retrieve
 from headroom_core.tokenizer import get_tokenizer
 from headroom_core.transforms import LineCrusher
+from headroom_core.transforms._lines.severity import is_problem_line
+from headroom_core.transforms._lines.templates import template_of
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "lines"
 CASES = json.loads((DATA / "cases.json").read_text(encoding="utf-8"))
@@ -189,3 +192,67 @@ def test_ten_megabytes_within_a_second(crusher: LineCrusher) -> None:
     result = crusher.crush(text)
     assert time.perf_counter() - start < 1.0
     assert result.compressed == text and "too large" in result.reasons[0]
+
+
+def _real_traceback() -> list[str]:
+    try:
+        json.loads("{broken")
+    except ValueError:
+        return traceback.format_exc().rstrip("\n").split("\n")
+    raise AssertionError("json.loads accepted broken input")
+
+
+def test_traceback_lines_survive_among_repeated_lines(crusher: LineCrusher) -> None:
+    frames = _real_traceback()
+    log = read("hdfs.log").split("\n")
+    text = "\n".join([*log[:70], *frames, *log[70:]])
+    result = crusher.crush(text)
+    kept = result.compressed.split("\n")
+    assert all(line in kept for line in frames if line.strip())
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("Traceback (most recent call last):", True),
+        ('  File "/srv/app/main.py", line 12, in <module>', True),
+        ("json.decoder.JSONDecodeError: Expecting property name enclosed in double quotes", True),
+        ("\tat org.apache.hadoop.ipc.Client.call(Client.java:1475)", True),
+        ("03-17 16:13:47.150  1702 17633 E ActivityManager: applyOptionsLocked", True),
+        ("make: *** [Makefile:12: all] Error 2", True),
+        ("Process finished with exit code 137", True),
+        ('10.0.0.1 - - "GET /index.html HTTP/1.1" 503 1024', True),
+        ("User unknown timed out after 900 seconds", True),
+        ("Process finished with exit code 0", False),
+        ('10.0.0.1 - - "GET /index.html HTTP/1.1" 200 1024', False),
+        ("03-17 16:13:38.859  2227  2227 D TextView: visible is system.time.showampm", False),
+        ("081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 done", False),
+    ],
+)
+def test_problem_line_recognition(line: str, problem: bool) -> None:
+    assert is_problem_line(line) is problem
+
+
+@pytest.mark.parametrize(
+    ("line", "template"),
+    [
+        (
+            "[Sun Dec 04 04:51:18 2005] [error] mod_jk child workerEnv in error state 6",
+            "[<time>] [error] mod_jk child workerEnv in error state <num>",
+        ),
+        (
+            "081109 214043 2561 WARN dfs.DataNode$DataXceiver: 10.251.30.85:50010:Got exception",
+            "<num> <num> <num> WARN dfs.DataNode$DataXceiver: <ip>:Got exception",
+        ),
+        (
+            "Deleting block blk_-1781953 file /mnt/hadoop/dfs/data/current/subdir5/blk_1781953",
+            "Deleting block <id> file <path>",
+        ),
+        (
+            "req-38101a0b-2096-447d-96ea-a692162415ae flags=0x1f uid=c1e3a9f0 host=a.example.com",
+            "<id> flags=<hex> uid=<hex> host=<host>",
+        ),
+    ],
+)
+def test_templates_mask_values(line: str, template: str) -> None:
+    assert template_of(line).text == template
