@@ -154,30 +154,32 @@ class SQLOriginalsStore:
         clock: Source of the current Unix time (injectable for tests).
 
     Raises:
+        ConfigurationError: When the URL is malformed or its database driver is not installed.
         StorageError: When the database cannot be reached or the table cannot be created.
     """
 
     def __init__(self, url: str, *, ttl_seconds: float = 3600.0, clock: Clock = time.time) -> None:
-        from sqlmodel import create_engine
+        from sqlalchemy import make_url
 
         from headroom_core._originals_table import StoredOriginals
+        from headroom_core.storage.store import _create_engine
 
         self.url = url
         self.ttl_seconds = ttl_seconds
         self._clock = clock
         self._table = StoredOriginals
-        connect_args = {"check_same_thread": False} if url.startswith("sqlite") else {}
+        self._engine = _create_engine(url)  # the metrics store's engine setup: WAL, drivers
+        self._safe_url = make_url(url).render_as_string(hide_password=True)
         try:
-            self._engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
             StoredOriginals.__table__.create(self._engine, checkfirst=True)  # type: ignore[attr-defined]
         except Exception as exc:
             raise StorageError(
-                f"Cannot open the originals store at {_redact(url)}: {exc}",
-                details={"url": _redact(url)},
+                f"Cannot open the originals store at {self._safe_url}: {exc}",
+                details={"url": self._safe_url},
             ) from exc
 
     def __repr__(self) -> str:
-        return f"SQLOriginalsStore({_redact(self.url)!r})"
+        return f"SQLOriginalsStore({self._safe_url!r})"
 
     def put(self, items: list[Any], *, tool_name: str | None = None, kind: str = "json") -> str:
         """Store ``items``; see :class:`OriginalsStore`."""
@@ -235,16 +237,6 @@ class SQLOriginalsStore:
     def close(self) -> None:
         """Release the connection pool."""
         self._engine.dispose()
-
-
-def _redact(url: str) -> str:
-    """The URL without its password, for messages."""
-    scheme, sep, rest = url.partition("://")
-    if "@" not in rest:
-        return url
-    credentials, _, host = rest.rpartition("@")
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}{sep}{user}:***@{host}" if ":" in credentials else url
 
 
 _default_stores: dict[str | None, OriginalsStore] = {}

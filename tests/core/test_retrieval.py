@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from headroom_core.config import RetrievalConfig
-from headroom_core.errors import CacheError, StorageError
+from headroom_core.errors import CacheError, ConfigurationError, HeadroomError, StorageError
 from headroom_core.retrieval import (
     RETRIEVAL_TOOL_NAME,
     InMemoryOriginalsStore,
@@ -229,6 +229,18 @@ def test_expired_rows_are_purged_on_write(tmp_path: Path) -> None:
 def test_unreachable_database_raises_storage_error(tmp_path: Path) -> None:
     with pytest.raises(StorageError):
         SQLOriginalsStore(f"sqlite:///{tmp_path / 'missing' / 'dir' / 'o.db'}")
+
+
+def test_malformed_url_raises_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match="store_url"):
+        SQLOriginalsStore("not a url")
+
+
+def test_password_never_appears_in_errors_or_repr() -> None:
+    with pytest.raises(HeadroomError) as info:
+        SQLOriginalsStore("postgresql+psycopg://user:s3cret@127.0.0.1:1/none")
+    assert "s3cret" not in str(info.value)
+    assert "s3cret" not in repr(info.value.details)
 
 
 def test_sqlite_url_in_config_gives_a_sql_default_store(tmp_path: Path) -> None:
