@@ -184,7 +184,7 @@ class HeadroomClient:
         store_info: dict[str, Any] | None = None
         if store is not None:
             reachable = store.ping()
-            store_info = {"url": repr(store), "reachable": reachable, **store.stats()}
+            store_info = {"url": store.safe_url, "reachable": reachable, **store.stats()}
             if not reachable:
                 issues.append(f"The metrics store {store!r} is not reachable; check store_url.")
         return {

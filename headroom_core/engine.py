@@ -409,7 +409,7 @@ class HeadroomEngine:
                 "context_fitting": self.config.context_fitting,
                 "fail_open": self.config.fail_open,
                 "provider": type(self.provider).__name__ if self.provider else "auto",
-                "store": repr(self.store) if self.store is not None else None,
+                "store": self.store.safe_url if self.store is not None else None,
             },
             "transforms": transforms,
         }

@@ -81,14 +81,15 @@ class MetricsStore:
         try:
             self._ensure_schema()
         except Exception as exc:  # a store that is down must not stop the application
-            self._warn(f"metrics store {self._safe_url} is not reachable yet: {exc}")
+            self._warn(f"metrics store {self.safe_url} is not reachable yet: {exc}")
         _live_stores.add(self)
 
     def __repr__(self) -> str:
-        return f"MetricsStore(url={self._safe_url!r})"
+        return f"MetricsStore(url={self.safe_url!r})"
 
     @property
-    def _safe_url(self) -> str:
+    def safe_url(self) -> str:
+        """The URL with any password hidden, for logs and reports."""
         return make_url(self.url).render_as_string(hide_password=True)
 
     # -- writing -------------------------------------------------------------------------------
@@ -220,7 +221,7 @@ class MetricsStore:
                 error = exc
                 time.sleep(0.05 * 2**attempt)
         self._counts["failed"] += len(rows)
-        self._warn(f"could not write {len(rows)} metrics rows to {self._safe_url}: {error}")
+        self._warn(f"could not write {len(rows)} metrics rows to {self.safe_url}: {error}")
 
     def _ensure_schema(self) -> None:
         if self._schema_ready:
@@ -343,8 +344,8 @@ class MetricsStore:
                 return run(connection)
         except Exception as exc:
             raise StorageError(
-                f"Could not read metrics from {self._safe_url}: {exc}",
-                details={"url": self._safe_url},
+                f"Could not read metrics from {self.safe_url}: {exc}",
+                details={"url": self.safe_url},
             ) from exc
 
 
