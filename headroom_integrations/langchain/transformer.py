@@ -8,15 +8,15 @@ from langchain_core.callbacks import adispatch_custom_event, dispatch_custom_eve
 from langchain_core.language_models import LanguageModelInput
 from langchain_core.messages import BaseMessage, convert_to_messages
 from langchain_core.prompt_values import PromptValue
-from langchain_core.runnables import RunnableConfig, RunnableSerializable
+from langchain_core.runnables import RunnableConfig, RunnableSerializable, ensure_config
 from pydantic import ConfigDict, PrivateAttr, model_validator
 
 from headroom_core.config import HeadroomConfig
+from headroom_core.errors import ValidationError
 from headroom_integrations.langchain._optimizer import (
     DEFAULT_MODEL,
     SAVINGS_EVENT,
     MessageOptimizer,
-    Optimization,
 )
 
 __all__ = ["HeadroomTransformer"]
@@ -28,7 +28,10 @@ class HeadroomTransformer(RunnableSerializable[LanguageModelInput, list[BaseMess
     Takes what a chat model takes (a PromptValue, a list of messages or message-likes, a string)
     and returns ``list[BaseMessage]``, like ``trim_messages``; messages the engine did not change
     come back as the very same objects. Each call emits a ``headroom_savings`` custom event with
-    the engine's summary, visible to any callback handler and in ``astream_events``.
+    the engine's summary, visible to any callback handler and in ``astream_events``, and records
+    the token counts in the run's metadata (``headroom_tokens_saved``...), which tracers such as
+    LangSmith keep. An input that is not messages raises
+    :class:`headroom_core.errors.ValidationError`.
 
     Key init args:
         model_name: Model the messages are for (token counting, window, prices).
@@ -94,29 +97,33 @@ class HeadroomTransformer(RunnableSerializable[LanguageModelInput, list[BaseMess
         self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> list[BaseMessage]:
         """Optimize the input's messages."""
-        return self._call_with_config(self._optimize, input, config, **kwargs)
+        optimization = self._optimizer.optimize(
+            _as_messages(input), self.model_name, **self._options()
+        )
+
+        def publish(_: LanguageModelInput, config: RunnableConfig) -> list[BaseMessage]:
+            dispatch_custom_event(SAVINGS_EVENT, optimization.summary, config=config)
+            return optimization.messages
+
+        return self._call_with_config(
+            publish, input, _with_savings(config, optimization.summary), **kwargs
+        )
 
     async def ainvoke(
         self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> list[BaseMessage]:
         """Async :meth:`invoke`."""
-        return await self._acall_with_config(self._aoptimize, input, config, **kwargs)
-
-    def _optimize(self, input: LanguageModelInput, config: RunnableConfig) -> list[BaseMessage]:
-        optimization = self._optimizer.optimize(
+        optimization = await self._optimizer.aoptimize(
             _as_messages(input), self.model_name, **self._options()
         )
-        dispatch_custom_event(SAVINGS_EVENT, optimization.summary, config=config)
-        return optimization.messages
 
-    async def _aoptimize(
-        self, input: LanguageModelInput, config: RunnableConfig
-    ) -> list[BaseMessage]:
-        optimization: Optimization = await self._optimizer.aoptimize(
-            _as_messages(input), self.model_name, **self._options()
+        async def publish(_: LanguageModelInput, config: RunnableConfig) -> list[BaseMessage]:
+            await adispatch_custom_event(SAVINGS_EVENT, optimization.summary, config=config)
+            return optimization.messages
+
+        return await self._acall_with_config(
+            publish, input, _with_savings(config, optimization.summary), **kwargs
         )
-        await adispatch_custom_event(SAVINGS_EVENT, optimization.summary, config=config)
-        return optimization.messages
 
     def _options(self) -> dict[str, Any]:
         return {
@@ -131,4 +138,24 @@ def _as_messages(input: LanguageModelInput) -> list[BaseMessage]:
         return input.to_messages()
     if isinstance(input, str):
         return convert_to_messages([input])
-    return convert_to_messages(input)
+    try:
+        return convert_to_messages(input)
+    except (NotImplementedError, TypeError, ValueError) as error:
+        raise ValidationError(
+            f"HeadroomTransformer takes a PromptValue, a string or a list of messages; got "
+            f"{type(input).__name__} ({error}).",
+            details={"problem": "unsupported input", "type": type(input).__name__},
+        ) from error
+
+
+def _with_savings(config: RunnableConfig | None, summary: dict[str, Any]) -> RunnableConfig:
+    """The run's config with the savings in its metadata, where LangSmith and tracers keep them."""
+    config = ensure_config(config)
+    savings = {
+        "headroom_request_id": summary.get("request_id"),
+        "headroom_tokens_before": summary.get("tokens_before"),
+        "headroom_tokens_after": summary.get("tokens_after"),
+        "headroom_tokens_saved": summary.get("tokens_saved"),
+        "headroom_failed": summary.get("failed"),
+    }
+    return {**config, "metadata": {**config.get("metadata", {}), **savings}}

@@ -12,6 +12,7 @@ from langchain_core.load import dumpd
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, convert_to_messages
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 
+from headroom_core.errors import ValidationError
 from headroom_core.samples import load_sample_conversation
 from headroom_integrations.langchain import HeadroomTransformer
 
@@ -36,6 +37,9 @@ class _Events(BaseCallbackHandler):
 
     def on_custom_event(self, name: str, data: Any, *, run_id: UUID, **kwargs: Any) -> None:
         self.events.append({"name": name, "data": data, "run_id": run_id, **kwargs})
+
+    def on_chain_start(self, serialized: Any, inputs: Any, **kwargs: Any) -> None:
+        self.events.append({"name": "chain_start", **kwargs})
 
 
 def test_types() -> None:
@@ -87,7 +91,9 @@ def test_event_carries_tags_metadata_and_the_summary(conversation: list[BaseMess
         config={"callbacks": [handler], "tags": ["tenant-a"], "metadata": {"session": "s1"}},
     )
 
-    [event] = handler.events
+    start, event = handler.events
+    assert start["metadata"]["headroom_tokens_saved"] == event["data"]["tokens_saved"]
+    assert start["run_id"] == event["run_id"]
     assert event["name"] == "headroom_savings"
     assert event["data"]["tokens_saved"] > 0
     assert "tenant-a" in event["tags"]
@@ -127,3 +133,9 @@ def test_serializable() -> None:
 
     assert dumped["type"] == "constructor"
     assert dumped["kwargs"] == {"model_name": "gpt-4o-mini", "mode": "audit"}
+
+
+def test_input_that_is_not_messages_is_a_validation_error() -> None:
+    with pytest.raises(ValidationError) as error:
+        HeadroomTransformer().invoke(42)
+    assert error.value.details["type"] == "int"
