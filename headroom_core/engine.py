@@ -90,6 +90,7 @@ class HeadroomEngine:
         self._tokenizers: dict[tuple[int, str], Tokenizer] = {}
         self._tool_outputs: Transform | None = None
         self._aligners: dict[int, Transform] = {}
+        self._fitters: dict[int | None, Transform | None] = {}
         self._stats_lock = threading.Lock()
         self._session = {
             "requests": 0,
@@ -152,6 +153,11 @@ class HeadroomEngine:
             raise ConfigurationError(
                 f"Invalid value for mode: {mode!r}. Allowed: {', '.join(MODES)}.",
                 details={"field": "mode", "value": mode, "allowed": list(MODES)},
+            )
+        if keep_turns is not None and (not isinstance(keep_turns, int) or keep_turns < 1):
+            raise ConfigurationError(
+                f"Invalid value for keep_turns: {keep_turns!r}. Allowed: a whole number >= 1.",
+                details={"field": "keep_turns", "value": keep_turns},
             )
         originals = validate_messages(messages)
         provider = self.provider_for(model)
@@ -345,27 +351,31 @@ class HeadroomEngine:
         return aligner
 
     def _context_fitter(self, keep_turns: int | None) -> Transform | None:
-        """The configured fitting transform, with ``keep_turns`` applied for this request."""
+        """The configured fitting transform, with ``keep_turns`` applied (one per value)."""
+        fitter = self._fitters.get(keep_turns)
+        if fitter is None and keep_turns not in self._fitters:
+            fitter = self._fitters.setdefault(keep_turns, self._build_fitter(keep_turns))
+        return fitter
+
+    def _build_fitter(self, keep_turns: int | None) -> Transform | None:
         if self.config.context_fitting == "rolling":
-            from headroom_core.config import RollingWindowConfig
             from headroom_core.transforms.rolling_window import RollingWindow
 
             rolling = self.config.rolling_window
             if not rolling.enabled:
                 return None
             if keep_turns is not None:
-                rolling = RollingWindowConfig(
+                rolling = type(rolling)(
                     **{**rolling.model_dump(), "preserve_recent_turns": keep_turns}
                 )
             return RollingWindow(rolling)
-        from headroom_core.config import IntelligentContextConfig
         from headroom_core.transforms.intelligent_context import IntelligentContextManager
 
         intelligent = self.config.intelligent_context
         if not intelligent.enabled:
             return None
         if keep_turns is not None:
-            intelligent = IntelligentContextConfig(
+            intelligent = type(intelligent)(
                 **{**intelligent.model_dump(), "keep_last_turns": keep_turns}
             )
         return IntelligentContextManager(intelligent)

@@ -206,6 +206,11 @@ def test_unknown_mode_names_the_allowed_values():
         HeadroomEngine().optimize([{"role": "user", "content": "hi"}], "gpt-4o", mode="fast")
 
 
+def test_bad_keep_turns_is_a_configuration_error_not_a_silent_fallback():
+    with pytest.raises(ConfigurationError, match="keep_turns"):
+        HeadroomEngine().optimize([{"role": "user", "content": "hi"}], "gpt-4o", keep_turns=0)
+
+
 def test_summary_and_stats_add_up_over_calls(store):
     engine = HeadroomEngine(store=store)
     results = [
