@@ -8,6 +8,7 @@ savings tally exist once.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -75,6 +76,7 @@ class MessageOptimizer:
         self._store_url = store_url
         self._source = source
         self._engine = engine
+        self._engine_lock = threading.Lock()
         self.mode = mode
         self.ledger = SavingsLedger()
 
@@ -82,11 +84,13 @@ class MessageOptimizer:
     def engine(self) -> HeadroomEngine:
         """The engine, built on first use so constructing an adapter stays cheap."""
         if self._engine is None:
-            from headroom_core.engine import HeadroomEngine
+            with self._engine_lock:  # one engine (and one metrics writer) even under batch()
+                if self._engine is None:
+                    from headroom_core.engine import HeadroomEngine
 
-            self._engine = HeadroomEngine(
-                self._config, store_url=self._store_url, source=self._source
-            )
+                    self._engine = HeadroomEngine(
+                        self._config, store_url=self._store_url, source=self._source
+                    )
         return self._engine
 
     def optimize(self, messages: Sequence[BaseMessage], model: str, **options: Any) -> Optimization:

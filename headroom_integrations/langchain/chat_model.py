@@ -20,6 +20,7 @@ from langchain_core.tools import BaseTool
 from pydantic import ConfigDict, PrivateAttr, model_validator
 
 from headroom_core.config import HeadroomConfig
+from headroom_core.engine import HeadroomEngine
 from headroom_integrations.langchain._optimizer import (
     SAVINGS_EVENT,
     MessageOptimizer,
@@ -31,7 +32,6 @@ from headroom_integrations.langchain._optimizer import (
 if TYPE_CHECKING:
     from langchain_core.language_models.model_profile import ModelProfile
 
-    from headroom_core.engine import HeadroomEngine
 
 __all__ = ["HeadroomChatModel"]
 
@@ -80,7 +80,7 @@ class HeadroomChatModel(BaseChatModel):
     mode: Literal["optimize", "audit"] = "optimize"
     store_url: str | None = None
     tool_profiles: dict[str, dict[str, Any]] | None = None
-    engine: Any = None
+    engine: HeadroomEngine | None = None
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 

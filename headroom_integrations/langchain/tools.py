@@ -33,6 +33,16 @@ __all__ = ["HeadroomTool", "wrap_tools_with_headroom"]
 
 logger = logging.getLogger("headroom_integrations.langchain")
 
+_COPIED_FIELDS = (
+    "name",
+    "description",
+    "args_schema",
+    "return_direct",
+    "response_format",
+    "handle_tool_error",
+    "handle_validation_error",
+)
+
 
 def wrap_tools_with_headroom(
     tools: Sequence[BaseTool],
@@ -102,14 +112,10 @@ class HeadroomTool(BaseTool):
     _ledger: SavingsLedger = PrivateAttr(default_factory=SavingsLedger)
 
     def __init__(self, **kwargs: Any) -> None:
-        wrapped: BaseTool = kwargs["wrapped"]
-        kwargs.setdefault("name", wrapped.name)
-        kwargs.setdefault("description", wrapped.description)
-        kwargs.setdefault("args_schema", wrapped.args_schema)
-        kwargs.setdefault("return_direct", wrapped.return_direct)
-        kwargs.setdefault("response_format", wrapped.response_format)
-        kwargs.setdefault("handle_tool_error", wrapped.handle_tool_error)
-        kwargs.setdefault("handle_validation_error", wrapped.handle_validation_error)
+        wrapped = kwargs.get("wrapped")
+        if isinstance(wrapped, BaseTool):  # otherwise pydantic reports the bad field
+            for field in _COPIED_FIELDS:
+                kwargs.setdefault(field, getattr(wrapped, field))
         super().__init__(**kwargs)
 
     def _routing(self, router: ContentRouter) -> HeadroomTool:

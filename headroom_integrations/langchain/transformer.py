@@ -12,6 +12,7 @@ from langchain_core.runnables import RunnableConfig, RunnableSerializable, ensur
 from pydantic import ConfigDict, PrivateAttr, model_validator
 
 from headroom_core.config import HeadroomConfig
+from headroom_core.engine import HeadroomEngine
 from headroom_core.errors import ValidationError
 from headroom_integrations.langchain._optimizer import (
     DEFAULT_MODEL,
@@ -57,7 +58,7 @@ class HeadroomTransformer(RunnableSerializable[LanguageModelInput, list[BaseMess
     query: str | None = None
     tool_profiles: dict[str, dict[str, Any]] | None = None
     model_limit: int | None = None
-    engine: Any = None
+    engine: HeadroomEngine | None = None
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
