@@ -103,6 +103,10 @@ class MetricsStore:
             content: Raw message content to keep; only pass it when the user enabled
                 ``store_message_content``.
         """
+        if self._closed:
+            self._counts["dropped"] += 1
+            self._warn("metrics store is closed; dropping metrics")
+            return
         try:
             row = {
                 "created_at": datetime.now(timezone.utc),

@@ -124,6 +124,13 @@ def test_full_queue_drops_and_counts_instead_of_blocking(tmp_path):
     store.close()
 
 
+def test_recording_after_close_is_counted_not_raised(tmp_path):
+    store = MetricsStore(f"sqlite:///{tmp_path / 'closed.db'}")
+    store.close()
+    store.record(_result(3))
+    assert store.stats()["dropped"] == 1
+
+
 def test_bad_url_is_a_configuration_error():
     with pytest.raises(ConfigurationError, match="store_url"):
         MetricsStore("not a url")
