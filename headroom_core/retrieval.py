@@ -16,7 +16,7 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -31,6 +31,7 @@ __all__ = [
     "default_originals_store",
     "originals_key",
     "retrieval_tool_definition",
+    "retrieval_tool_result",
     "retrieve",
 ]
 
@@ -330,3 +331,40 @@ def retrieval_tool_definition() -> dict[str, Any]:
             },
         },
     }
+
+
+def retrieval_tool_result(
+    arguments: str | Mapping[str, Any], store: OriginalsStore | None = None
+) -> str:
+    """Answer a ``headroom_retrieve`` tool call: the content of the tool message to send back.
+
+    Never raises for the model's mistakes: an unknown or expired key or malformed arguments come
+    back as ``{"error": ...}`` so the model can carry on without the items.
+
+    Args:
+        arguments: The call's arguments, as the JSON string the model produced or a dict.
+        store: Where to look; the process-wide default store when omitted.
+
+    Returns:
+        JSON: ``{"key", "count", "items"}`` or ``{"error"}``.
+
+    Example:
+        >>> store = InMemoryOriginalsStore()
+        >>> key = store.put([{"id": 3, "status": "failed"}])
+        >>> retrieval_tool_result({"key": key}, store=store)  # doctest: +ELLIPSIS
+        '{"key": "...", "count": 1, "items": [{"id": 3, "status": "failed"}]}'
+    """
+    try:
+        parsed = json.loads(arguments) if isinstance(arguments, str) else dict(arguments)
+    except (TypeError, ValueError) as exc:
+        return json.dumps({"error": f"arguments are not a JSON object: {exc}"})
+    key, query = (
+        (parsed.get("key"), parsed.get("query")) if isinstance(parsed, dict) else (None, None)
+    )
+    if not isinstance(key, str) or not (query is None or isinstance(query, str)):
+        return json.dumps({"error": "pass 'key' (a string) and optionally 'query' (a string)"})
+    try:
+        items = retrieve(key, query=query, store=store)
+    except CacheError as exc:
+        return json.dumps({"error": exc.message})
+    return json.dumps({"key": key, "count": len(items), "items": items}, ensure_ascii=False)

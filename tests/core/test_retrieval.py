@@ -17,6 +17,7 @@ from headroom_core.retrieval import (
     SQLOriginalsStore,
     default_originals_store,
     retrieval_tool_definition,
+    retrieval_tool_result,
     retrieve,
 )
 from headroom_core.tokenizer import Tokenizer
@@ -255,3 +256,30 @@ def test_sqlite_url_in_config_gives_a_sql_default_store(tmp_path: Path) -> None:
 @pytest.mark.postgres
 def test_postgres_round_trip(postgres_url: str) -> None:
     _sql_round_trip(postgres_url)
+
+
+def test_tool_result_answers_the_model() -> None:
+    store = InMemoryOriginalsStore()
+    items = [{"id": 1, "state": "done"}, {"id": 2, "state": "failed"}]
+    key = store.put(items)
+    answer = json.loads(retrieval_tool_result(json.dumps({"key": key}), store=store))
+    assert answer == {"key": key, "count": 2, "items": items}
+    filtered = json.loads(retrieval_tool_result({"key": key, "query": "failed"}, store=store))
+    assert filtered["items"] == [items[1]]
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    ['{"key": "ffffffffff"}', "not json", "[1, 2]", '{"query": "x"}', '{"key": 5}'],
+)
+def test_tool_result_reports_mistakes_as_errors(arguments: str) -> None:
+    answer = json.loads(retrieval_tool_result(arguments, store=InMemoryOriginalsStore()))
+    assert set(answer) == {"error"} and answer["error"]
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import headroom_core.retrieval
+
+    assert doctest.testmod(headroom_core.retrieval).failed == 0

@@ -55,3 +55,12 @@ def test_terms_are_lowercase_non_empty_and_found_in_the_text(text: str) -> None:
         assert term
         assert term == term.lower()
         assert term in lowered
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    from headroom_core.relevance import bm25, factory, terms
+
+    for module in (terms, bm25, factory):
+        assert doctest.testmod(module).failed == 0
