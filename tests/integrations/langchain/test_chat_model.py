@@ -9,6 +9,7 @@ import pytest
 from _lc_models import ScriptedChatModel
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
 from langchain_core.messages import (
     AIMessage,
     BaseMessage,
@@ -201,3 +202,16 @@ def test_structured_output_goes_through_compression(conversation: list[BaseMessa
     assert len(starts.chat_model_runs) == 1
     assert _tokens(inner.received[0]) < _tokens(conversation) / 2
     assert llm.get_metrics()["requests"] == 1
+
+
+async def test_inner_model_that_cannot_stream_yields_one_chunk() -> None:
+    inner = FakeMessagesListChatModel(responses=[AIMessage("whole reply")])
+    llm = HeadroomChatModel(inner)
+    messages = convert_to_messages(["hi"])
+
+    chunks = list(llm.stream(messages))
+    async_chunks = [chunk async for chunk in llm.astream(messages)]
+
+    for received in (chunks, async_chunks):
+        assert [c.content for c in received if c.content] == ["whole reply"]
+        assert "headroom" in received[0].response_metadata
