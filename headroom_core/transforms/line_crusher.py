@@ -30,11 +30,7 @@ from headroom_core.transforms._lines.selection import (
     group_by_template,
     select,
 )
-from headroom_core.transforms._lines.severity import (
-    has_problem_values,
-    has_problem_words,
-    is_problem_line,
-)
+from headroom_core.transforms._lines.severity import is_problem_line, problem_flags
 from headroom_core.transforms._lines.templates import templates_of
 from headroom_core.transforms._text import looks_binary
 
@@ -199,14 +195,7 @@ class LineCrusher:
             templates = None
         else:
             templates = templates_of(texts)
-            worded: dict[str, bool] = {}
-            problems = [
-                worded.get(t.text)
-                if t.text in worded
-                else worded.setdefault(t.text, has_problem_words(t.text))
-                or has_problem_values(text)
-                for t, text in zip(templates, texts, strict=True)
-            ]
+            problems = problem_flags(templates, texts)
             groups = group_by_template(templates, self.config.similarity_threshold, problems)
         relevant = self._relevant(texts, query, search)
         edges = _edges(len(units), self.config.keep_first, self.config.keep_last)

@@ -51,7 +51,8 @@ def group_note(
         numbers = [grep_line_number(lines[units[member].index]) for member in hidden]
         listed = ", ".join(number for number in numbers[:_MAX_LISTED_LINES] if number)
         more = ", ..." if len(numbers) > _MAX_LISTED_LINES else ""
-        return f"[+{len(hidden)} more hits in this file: lines {listed}{more}]"
+        hits = "hit" if len(hidden) == 1 else "hits"
+        return f"[+{len(hidden)} more {hits} in this file: lines {listed}{more}]"
     ranges = _value_ranges([templates[member] for member in group.members])
     described = [text for text in (value.describe() for value in ranges) if text][:_MAX_RANGES]
     return f"[x{total} similar lines{'; ' if described else ''}{'; '.join(described)}]"

@@ -129,7 +129,12 @@ def distinct_variants(members: Sequence[int], templates: Sequence[Template] | No
         return list(members[:1])
     slots = len(templates[members[0]].values)
     values = [{templates[m].values[slot][1] for m in members} for slot in range(slots)]
-    states = [slot for slot in range(slots) if 1 < len(values[slot]) <= _STATE_VALUES]
+    states = [
+        slot
+        for slot in range(slots)
+        if templates[members[0]].values[slot][0] != "time"
+        and 1 < len(values[slot]) <= min(_STATE_VALUES, len(members) - 1)
+    ]
     seen: dict[tuple[str, ...], int] = {}
     for member in members:
         signature = tuple(templates[member].values[slot][1] for slot in states)
@@ -150,10 +155,10 @@ def select(
 ) -> Plan:
     """Choose the kept units.
 
-    Problem lines (the first of each variant of each problem pattern, with ``context`` units
-    around it) are always kept, outside the budget. Up to ``limit // 2`` query-relevant units come
-    next; the edges and one representative per remaining pattern (rare patterns first) fill what is
-    left of ``limit``.
+    Problem lines (the first of each variant of each problem pattern; the pattern's first one
+    with ``context`` units around it) are always kept, outside the budget. Up to ``limit // 2``
+    query-relevant units come next; the edges and one representative per remaining pattern
+    (rare patterns first) fill what is left of ``limit``.
 
     Args:
         groups: Every unit's group.
@@ -171,9 +176,10 @@ def select(
         problems = [member for member in group.members if is_problem(member)]
         if not problems:
             continue
-        for member in variants(problems):
-            kept.update(range(max(0, member - context), min(unit_count, member + context + 1)))
-        represents[problems[0]] = group
+        first = problems[0]
+        kept.update(range(max(0, first - context), min(unit_count, first + context + 1)))
+        kept.update(variants(problems))
+        represents[first] = group
     must = len(kept)
     kept.update(relevant[: max(1, limit // 2)])
     room = limit - (len(kept) - must)

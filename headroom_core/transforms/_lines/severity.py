@@ -2,15 +2,18 @@
 
 These lines are what a reader of a log looks for first, so the crusher never drops them. The
 check has two halves so that a log's many lines cost little: :func:`has_problem_words` depends
-only on a line's words, so the crusher asks it once per template; :func:`has_problem_values`
-looks at the values a template masks (exit codes, HTTP statuses, HRESULTs, stack frames).
+only on a line's words and shape, so it is asked once per template; :func:`has_problem_values`
+looks at the values a template masks (exit codes, HTTP statuses, HRESULTs).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
-__all__ = ["has_problem_values", "has_problem_words", "is_problem_line"]
+from headroom_core.transforms._lines.templates import Template
+
+__all__ = ["has_problem_values", "has_problem_words", "is_problem_line", "problem_flags"]
 
 _PROBLEM_WORDS = frozenset((
     "error", "errors", "err", "errno", "warn", "warning", "warnings", "exception", "exceptions",
@@ -28,12 +31,15 @@ _PHRASE_RE = re.compile(
     re.IGNORECASE,
 )
 _EXCEPTION_NAME_RE = re.compile(r"[a-z](?:Error|Exception|Fault|Failure)\b")
-_SHAPE_RE = re.compile(  # matched at the start of the line only
+# Shapes that mark a problem, matched at the start of a line or of its template (whose values
+# are masked as ``<num>``/``<time>`` and whose whitespace is collapsed).
+_SHAPE_RE = re.compile(
     r"""
-    \s+at\s+[\w$.<>]+\(.*\)\s*$                           # Java stack frame
-    | \s+File\s+".+",\s+line\s+\d+                        # Python stack frame
-    | \s*(?:\d{2}-\d{2}\s+)?[\d:.]+\s+\d+\s+\d+\s+[EWF]\s    # logcat E/W/F level column
-    | [EWF]/[\w.$-]+\s*\(                                 # logcat brief format E/Tag(
+    \s*at\s+[\w$.<>]+\(.*\)\s*$                                   # Java stack frame
+    | \s*File\s+".+",\s+line\s+(?:\d+|<num>)                      # Python stack frame
+    | \s*(?:<time>|(?:\d{2}-\d{2}\s+)?[\d:.]+)\s+(?:<num>|\d+)\s+(?:<num>|\d+)\s+[EWF]\s
+                                                              # logcat E/W/F level column
+    | [EWF]/[\w.$-]+\s*\(                                         # logcat brief format E/Tag(
     """,
     re.VERBOSE,
 )
@@ -51,23 +57,38 @@ _VALUE_RE = re.compile(
 
 
 def has_problem_words(text: str) -> bool:
-    """Whether ``text`` holds a problem word (error, failed, timeout...) or an exception name."""
-    if _EXCEPTION_NAME_RE.search(text) or _PHRASE_RE.search(text):
+    """Whether ``text`` (a line or its template) holds a problem word (error, failed,
+    timeout...), an exception name, or the shape of a stack frame or an E/W/F logcat line."""
+    if _EXCEPTION_NAME_RE.search(text) or _PHRASE_RE.search(text) or _SHAPE_RE.match(text):
         return True
     return not _PROBLEM_WORDS.isdisjoint(word.lower() for word in _WORD_RE.findall(text))
 
 
+def may_show_problem_values(text: str) -> bool:
+    """Whether ``text`` names a field whose value can mark a problem (exit code, status...)."""
+    lowered = text.lower()
+    return any(trigger in lowered for trigger in _VALUE_TRIGGERS)
+
+
 def has_problem_values(line: str) -> bool:
-    """Whether ``line`` shows a problem through its values or shape: a non-zero exit code, an
-    HTTP 4xx/5xx status, a failing HRESULT, a stack frame, an E/W/F logcat level."""
-    if _SHAPE_RE.match(line):
-        return True
-    lowered = line.lower()
-    if not any(trigger in lowered for trigger in _VALUE_TRIGGERS):
-        return False
-    return _VALUE_RE.search(line) is not None
+    """Whether ``line`` shows a problem through a value: a non-zero exit code, an HTTP 4xx/5xx
+    status, a failing HRESULT."""
+    return may_show_problem_values(line) and _VALUE_RE.search(line) is not None
 
 
 def is_problem_line(line: str) -> bool:
     """Whether ``line`` reports an error, warning, exception, failure or a non-zero status."""
     return has_problem_words(line) or has_problem_values(line)
+
+
+def problem_flags(templates: Sequence[Template], lines: Sequence[str]) -> list[bool]:
+    """:func:`is_problem_line` for each line, judging the words once per template."""
+    verdicts: dict[str, tuple[bool, bool]] = {}
+    flags = []
+    for template, line in zip(templates, lines, strict=True):
+        verdict = verdicts.get(template.text)
+        if verdict is None:
+            text = template.text
+            verdict = verdicts[text] = (has_problem_words(text), may_show_problem_values(text))
+        flags.append(verdict[0] or (verdict[1] and has_problem_values(line)))
+    return flags

@@ -15,6 +15,8 @@ __all__ = ["Template", "ValueRange", "template_of", "templates_of"]
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 _DAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
 
+_MAX_DISTINCT = 10_000
+_LISTED_VALUES = 3
 _HOST_END = r"(?:com|net|org|edu|gov|mil|int|info|biz|io|dev|app|cloud|[a-z]{2})\b"
 
 # Patterns grouped by the character a value starts with, so that the regex engine tries only the
@@ -93,35 +95,34 @@ def templates_of(lines: Sequence[str]) -> list[Template]:
 
 @dataclass
 class ValueRange:
-    """The values one masked slot took across a group of lines."""
+    """The values one masked slot took across a group of lines (as written: never reformatted)."""
 
     kind: str
     first: str
     last: str
-    distinct: set[str] = field(default_factory=set)
-    low: float | None = None
-    high: float | None = None
+    distinct: dict[str, None] = field(default_factory=dict)
+    low: tuple[float, str] | None = None
+    high: tuple[float, str] | None = None
 
     def add(self, value: str) -> None:
         """Record one more value of this slot."""
-        if len(self.distinct) < 10_000:
-            self.distinct.add(value)
+        if len(self.distinct) < _MAX_DISTINCT:
+            self.distinct[value] = None
         self.last = value
         if self.kind == "num":
-            number = float(value)
-            self.low = number if self.low is None else min(self.low, number)
-            self.high = number if self.high is None else max(self.high, number)
+            number = (float(value), value)
+            self.low = number if self.low is None or number[0] < self.low[0] else self.low
+            self.high = number if self.high is None or number[0] > self.high[0] else self.high
 
     def describe(self) -> str | None:
-        """Short marker text ('08:00:01 to 08:14:55', '3 ids blk_1..blk_9'); None if constant."""
+        """Short marker text ('08:00:01 to 08:14:55', '3..17', 'ips a, b'); None if constant."""
         if len(self.distinct) <= 1:
             return None
         if self.kind == "num" and self.low is not None and self.high is not None:
-            return f"{_number(self.low)}..{_number(self.high)}"
+            return f"{self.low[1]}..{self.high[1]}"
         if self.kind == "time":
             return f"{self.first} to {self.last}"
-        return f"{len(self.distinct)} {self.kind}s {self.first}..{self.last}"
-
-
-def _number(value: float) -> str:
-    return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+        if len(self.distinct) <= _LISTED_VALUES:
+            return f"{self.kind}s {', '.join(self.distinct)}"
+        count = f"{len(self.distinct)}{'+' if len(self.distinct) >= _MAX_DISTINCT else ''}"
+        return f"{count} {self.kind}s {self.first}..{self.last}"

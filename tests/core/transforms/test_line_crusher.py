@@ -21,7 +21,7 @@ from headroom_core.transforms._lines.templates import template_of
 DATA = Path(__file__).resolve().parents[2] / "data" / "lines"
 CASES = json.loads((DATA / "cases.json").read_text(encoding="utf-8"))
 MARKER = re.compile(r"^\[\d+ of \d+ lines omitted; ")
-NOTE = re.compile(r"  \[(?:x\d+ similar lines|\+\d+ more hits in this file)[^\]]*\]$")
+NOTE = re.compile(r"  \[(?:x\d+ similar lines|\+\d+ more hits? in this file)[^\]]*\]$")
 
 
 def read(name: str) -> str:
