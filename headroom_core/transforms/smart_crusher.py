@@ -52,6 +52,10 @@ __all__ = ["CrushResult", "SmartCrusher"]
 
 logger = logging.getLogger(__name__)
 
+MIN_DROP_SHARE = 0.25
+"""Without a token budget a table is only reduced when that drops at least this share of it:
+a marker and a retrieval round trip are not worth a handful of rows."""
+
 MAX_INPUT_CHARS = 4_000_000
 """Larger inputs are refused (TransformError): counting them alone would exceed a second."""
 
@@ -291,22 +295,24 @@ class _Crush:
             outcome.tokens = count_tokens_split(tokenizer, outcome.text)
             if config.lossless_only or outcome.tokens <= budget:
                 return outcome
-            tokens = outcome.tokens
-            for _ in range(3):  # shrink the allowances until the budget is met
-                share = budget / tokens
+            share = 1.0
+            for _ in range(4):  # shrink the row allowances until the output fits the budget
+                share *= 0.95 * budget / outcome.tokens
                 allowances = {t.number: max(1, int(len(t) * share)) for t in self.tables}
                 outcome = self._render(allowances)
-                tokens = outcome.tokens = count_tokens_split(tokenizer, outcome.text)
-                if tokens <= budget or outcome.strategy != "lossy":
+                outcome.tokens = count_tokens_split(tokenizer, outcome.text)
+                if outcome.tokens <= budget or outcome.strategy != "lossy":
                     break
             return outcome
         limit = config.max_items_after_crush
-        outcome = self._render({t.number: limit for t in self.tables if len(t) > limit})
+        outcome = self._render({t.number: limit for t in self.tables if len(t) > limit},
+                               min_drop_share=MIN_DROP_SHARE)
         outcome.tokens = count_tokens_split(tokenizer, outcome.text)
         return outcome
 
-    def _render(self, allowances: dict[int, int]) -> _Outcome:
-        """The document with each table in ``allowances`` reduced to about that many rows."""
+    def _render(self, allowances: dict[int, int], min_drop_share: float = 0.0) -> _Outcome:
+        """The document with each table in ``allowances`` reduced to about that many rows
+        (unless that would drop less than ``min_drop_share`` of them)."""
         features: set[str] = set()
         texts: list[str] = []
         kept_rows: dict[int, set[int]] = {}
@@ -323,6 +329,8 @@ class _Crush:
                 kept, why = self._select(table, candidates, allowance)
                 kept_set = set(kept)
                 dropped = [i for i in candidates if i not in kept_set]
+                if len(dropped) < min_drop_share * len(candidates):
+                    kept, dropped = candidates, []
                 key = self._store(table, dropped) if dropped else None
                 marker = self._marker(table, dropped, key) if dropped else ""
                 if dropped:

@@ -116,28 +116,24 @@ def _is_row_list(value: Any) -> bool:
 
 
 def flatten(item: dict[str, Any]) -> dict[str, Any]:
-    """``item`` with nested non-empty objects spread into dotted keys (iterative).
+    """``item`` with nested non-empty objects spread into dotted keys, in key order.
 
     Items without nested objects are returned as they are (no copy).
     """
-    for value in item.values():
-        if type(value) is dict and value:
-            break
-    else:
+    if not any(type(value) is dict and value for value in item.values()):
         return item
     flat: dict[str, Any] = {}
-    stack: list[tuple[str, dict[str, Any]]] = [("", item)]
-    while stack:
-        prefix, node = stack.pop()
-        pending = []
-        for key, value in node.items():
-            name = f"{prefix}{key}"
-            if isinstance(value, dict) and value:
-                pending.append((f"{name}.", value))
-            else:
-                flat[name] = value
-        stack.extend(reversed(pending))
+    _spread(item, "", flat)
     return flat
+
+
+def _spread(node: dict[str, Any], prefix: str, flat: dict[str, Any]) -> None:
+    for key, value in node.items():
+        name = f"{prefix}{key}"
+        if type(value) is dict and value:
+            _spread(value, f"{name}.", flat)
+        else:
+            flat[name] = value
 
 
 @dataclass(eq=False)

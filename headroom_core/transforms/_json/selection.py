@@ -47,31 +47,30 @@ def query_terms(query: str) -> list[str]:
 
 
 def row_texts(table: Table) -> list[str]:
-    """Each row as one line of its values (split by a unit separator), for matching and scoring.
-
-    Plain ``str()`` of each value: case and float spelling do not matter to matching.
-    """
+    """Each row as one lower-cased line of its values (split by a unit separator), for matching
+    and scoring. Plain ``str()`` of each value: case and float spelling do not matter here."""
     join = SEPARATOR.join
-    return [join(map(str, row.values())) for row in table.rows]
+    return [join(map(str, row.values())).lower() for row in table.rows]
 
 
 def relevance_scores(texts: Sequence[str], query: str, scorer: Any | None) -> list[float]:
-    """Score each row text against ``query`` in [0, 1].
+    """Score each lower-cased row text (see :func:`row_texts`) against ``query`` in [0, 1].
 
     1.0 for a row with a value equal to a quoted phrase, identifier or number of the query, 0.9
     for one containing it; otherwise the scorer's score. The scorer only sees rows that contain
     a query word at all (the others would score 0), which keeps it fast on long tables.
     """
-    lowered = [text.lower() for text in texts]
     scores = [0.0] * len(texts)
     for term in query_terms(query):
         whole = f"{SEPARATOR}{term}{SEPARATOR}"
-        for index, text in enumerate(lowered):
-            if term in text:
-                exact = whole in f"{SEPARATOR}{text}{SEPARATOR}"
-                scores[index] = max(scores[index], 1.0 if exact else 0.9)
+        for index in [i for i, text in enumerate(texts) if term in text]:
+            exact = whole in f"{SEPARATOR}{texts[index]}{SEPARATOR}"
+            scores[index] = max(scores[index], 1.0 if exact else 0.9)
     words = [w for w in dict.fromkeys(search_terms(query)) if len(w) > 1 and w not in _STOPWORDS]
-    candidates = [i for i, text in enumerate(lowered) if any(word in text for word in words)]
+    matched: set[int] = set()
+    for word in words:
+        matched.update([i for i, text in enumerate(texts) if word in text])
+    candidates = sorted(matched)
     if scorer is not None and candidates:
         found = scorer.score_items([texts[i] for i in candidates], query)
         for index, score in zip(candidates, found, strict=True):
@@ -92,7 +91,10 @@ def select_rows(
     """Choose the rows of a ``count``-row table to keep.
 
     ``must_keep`` rows (errors, anomalies) are kept even beyond ``allowance``; first/last rows
-    next; relevant rows (score >= ``threshold``) fill what is left of the allowance, best first.
+    next; relevant rows (score >= ``threshold``) fill what is left of the allowance, best first,
+    and always get at least half of it: what the user asked about is never crowded out. Rows
+    matching the query exactly are all kept (up to ``allowance`` of them). Whatever room is left
+    goes to evenly spaced rows, a sample of the rest.
     """
     kept: set[int] = set()
     reasons: dict[str, int] = {}
@@ -108,13 +110,16 @@ def select_rows(
     take("first", range(min(keep_first, count)))
     take("last", range(max(0, count - keep_last), count))
     if scores is not None:
-        room = allowance - len(kept)
+        room = max(allowance - len(kept), allowance // 2)
         ranked = sorted(
             (i for i in range(count) if scores[i] >= threshold and i not in kept),
             key=lambda i: -scores[i],
         )
-        if room > 0:
-            take("relevant", ranked[:room])
-        # Exact matches of the query are what it asks for: keep them past the allowance too.
+        take("relevant", ranked[:room])
         take("relevant", [i for i in ranked if scores[i] >= 1.0][: max(allowance, 1)])
+    room = allowance - len(kept)
+    if room > 0:
+        rest = [i for i in range(count) if i not in kept]
+        step = len(rest) / room
+        take("sample", [rest[int(k * step)] for k in range(min(room, len(rest)))])
     return Selection(sorted(kept), reasons)

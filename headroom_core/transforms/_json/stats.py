@@ -39,8 +39,10 @@ _STATUS_CODE_KEYS = frozenset(
 )
 _ERROR_KEYS = frozenset(
     {"error", "errors", "exception", "exc", "error_message", "error_msg", "err", "failure",
-     "traceback", "stacktrace", "stack_trace"}
+     "traceback", "stacktrace", "stack_trace", "failed", "is_error", "has_error", "errored"}
 )
+_SUCCESS_FLAGS = frozenset({"success", "succeeded", "ok", "passed", "healthy"})
+"""Boolean fields whose ``false`` marks a failure."""
 _STATUS_ERROR_VALUES = frozenset({"err", "crit", "emerg", "alert", "ko", "nok"})
 _NUMERIC_TYPES = frozenset({int, float, JsonFloat})
 _CATEGORY_TYPES = frozenset({str, int, bool, type(None)})
@@ -75,6 +77,9 @@ def error_rows(table: Table) -> set[int]:
         values = table.values(column)
         if leaf in _ERROR_KEYS:
             flagged.update(i for i, v in enumerate(values) if v is not MISSING and v)
+            continue
+        if leaf in _SUCCESS_FLAGS:
+            flagged.update(i for i, v in enumerate(values) if v is False)
             continue
         distinct = _distinct(values)
         if leaf in _STATUS_CODE_KEYS:

@@ -140,6 +140,34 @@ def test_nested_objects_flatten_to_dotted_columns() -> None:
     assert skeleton.startswith('{"total_count":1374,"workflow_runs":"<table 1>"}')
 
 
+def test_arrays_inside_rows_become_a_grouped_child_table() -> None:
+    builds = [
+        {
+            "build": 100 + b,
+            "steps": [{"name": f"step-{s}", "seconds": b * 10 + s} for s in range(3)],
+        }
+        for b in range(30)
+    ]
+    result = SmartCrusher(SmartCrusherConfig(lossless_only=True)).crush(builds)
+    text = result.compressed
+    assert "all rows: steps=<table 2>" in text
+    assert "<table 2> at $[*].steps: 90 rows (grouped by row of <table 1>)" in text
+    assert "^29\nstep-0|290\nstep-1|291\nstep-2|292" in text
+    assert "#|build\n0|100\n" in text
+    assert_every_scalar_survives(builds, text)
+
+
+def test_objects_with_different_keys_mark_absent_keys() -> None:
+    records = [{"id": i, "name": f"n{i}"} for i in range(30)]
+    records[7]["retry_of"] = 3
+    text = SmartCrusher(SmartCrusherConfig(lossless_only=True, min_tokens_to_crush=0)).crush(
+        records
+    ).compressed
+    assert "blank = retry_of=~" in text
+    assert "id|name|retry_of" in text
+    assert "7|n7|3" in text
+
+
 # -- lossy ---------------------------------------------------------------------------------------
 
 
@@ -157,6 +185,23 @@ def test_lossy_keeps_errors_anomalies_relevant_first_last(store: InMemoryOrigina
         assert records[index]["id"] in result.compressed
     assert "evt_100200" not in result.compressed or 200 in result.kept_indices
     assert result.tokens_after < result.tokens_before / 5
+
+
+def test_query_matches_are_not_crowded_out_by_anomalies(store: InMemoryOriginalsStore) -> None:
+    records = events(300)
+    for index in range(0, 300, 10):
+        records[index]["latency_ms"] = 5000 + index  # 30 outliers fill the allowance
+    config = SmartCrusherConfig(max_items_after_crush=10)
+    result = SmartCrusher(config, store=store).crush(records, query="evt_100123 and evt_100257")
+    assert {123, 257} <= set(result.kept_indices)
+    assert "2 relevant" in result.reasons[0]
+
+
+def test_small_reductions_keep_everything(store: InMemoryOriginalsStore) -> None:
+    records = events(60)
+    result = SmartCrusher(SmartCrusherConfig(max_items_after_crush=50), store=store).crush(records)
+    assert result.strategy == "lossless"
+    assert result.dropped_indices == []
 
 
 def test_marker_names_dropped_count_ranges_and_key(store: InMemoryOriginalsStore) -> None:
