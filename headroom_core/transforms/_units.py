@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from headroom_core.messages import content_text
 from headroom_core.tokenizer import REPLY_PRIMING_TOKENS, Tokenizer
@@ -27,10 +27,11 @@ __all__ = [
     "Conversation",
     "Fit",
     "OmissionMarker",
+    "Option",
     "Turn",
     "Unit",
     "assemble",
-    "drop_until_fits",
+    "keep_within_budget",
     "split_conversation",
 ]
 
@@ -38,8 +39,7 @@ UnitKind = Literal["system", "user", "reply", "tool"]
 SYSTEM_ROLES = frozenset({"system", "developer"})
 
 
-@dataclass(frozen=True)
-class Unit:
+class Unit(NamedTuple):
     """Messages ``start:stop`` that are kept or dropped together."""
 
     start: int
@@ -173,63 +173,79 @@ class OmissionMarker:
         return tokenizer.count_message(self.message())
 
 
+class Option(NamedTuple):
+    """Messages a fitting may keep: ``positions``, plus ``requires`` (kept along with them)."""
+
+    positions: Sequence[int]
+    requires: Sequence[int] = ()
+
+
 @dataclass
 class Fit:
-    """Which messages a fitting drops, and the marker that reports them."""
+    """What a fitting keeps, and the marker that reports what it dropped."""
 
     dropped: set[int]
     marker: OmissionMarker | None
+    tokens: int
     dropped_turns: int = 0
     dropped_tokens: int = 0
-    fits: bool = True
 
 
-def drop_until_fits(
+def keep_within_budget(
     messages: Sequence[Mapping[str, Any]],
     conversation: Conversation,
-    counts: Sequence[int],
     budget: int,
-    candidates: Iterable[tuple[Sequence[int], bool]],
     tokenizer: Tokenizer,
+    *,
+    fixed: Iterable[int],
+    options: Iterable[Option],
+    total: int,
+    skip_misfits: bool,
 ) -> Fit:
-    """Drop candidates in the given order until the request, marker included, fits ``budget``.
+    """Keep ``fixed`` positions, then ``options`` in priority order while the request fits.
 
-    Each candidate is ``(message positions, whether it is a whole turn)``; positions already
-    dropped by an earlier candidate are skipped. ``counts`` are the per-message token counts.
+    Counts only what it considers keeping, so fitting a long conversation into a small window
+    costs in proportion to the window. Room for the omission marker is reserved up front. With
+    ``skip_misfits`` an option too big for the room left is passed over and smaller ones are still
+    tried; otherwise the first misfit ends the selection. ``total`` is the token count of the whole
+    request (``tokenizer.count_messages(messages)``); ``tokens`` of the result is exact.
     """
+    counts: dict[int, int] = {}
+
+    def count(position: int) -> int:
+        if position not in counts:
+            counts[position] = tokenizer.count_message(messages[position])
+        return counts[position]
+
     previous = OmissionMarker()
-    old_marker_tokens = 0
+    old_markers = set()
     for unit in conversation.system:
         if OmissionMarker.is_marker(messages[unit.start]):
             previous = OmissionMarker.parse(messages[unit.start])
-            old_marker_tokens += counts[unit.start]
-    total = REPLY_PRIMING_TOKENS + sum(counts)
-    if total <= budget:
-        return Fit(dropped=set(), marker=None)
-    kept = total - old_marker_tokens
-    dropped: set[int] = set()
-    turns = dropped_tokens = 0
-    marker = previous
-    for positions, is_turn in candidates:
-        if kept + marker.cost(tokenizer) <= budget and dropped:
+            old_markers.add(unit.start)
+    kept = {position for position in fixed if position not in old_markers}
+    used = REPLY_PRIMING_TOKENS + sum(count(position) for position in kept)
+    reserve = previous.plus(len(messages), len(conversation.turns), total).cost(tokenizer)
+    for option in options:
+        fresh = [p for p in (*option.requires, *option.positions) if p not in kept]
+        cost = sum(count(position) for position in fresh)
+        if used + reserve + cost <= budget:
+            kept.update(fresh)
+            used += cost
+        elif not skip_misfits:
             break
-        fresh = [i for i in positions if i not in dropped]
-        if not fresh:
-            continue
-        dropped.update(fresh)
-        freed = sum(counts[i] for i in fresh)
-        kept -= freed
-        dropped_tokens += freed
-        turns += int(is_turn)
-        marker = previous.plus(len(dropped), turns, dropped_tokens)
+    dropped = {p for p in range(len(messages)) if p not in kept and p not in old_markers}
     if not dropped:
-        return Fit(dropped=set(), marker=None, fits=False)
+        return Fit(dropped=set(), marker=None, tokens=used + sum(map(count, old_markers)))
+    dropped_tokens = total - used - sum(map(count, old_markers))
+    turns = sum(1 for turn in conversation.turns if not any(p in kept for p in turn.indices))
+    marker = previous.plus(len(dropped), turns, dropped_tokens)
     return Fit(
         dropped=dropped,
         marker=marker,
+        tokens=used + marker.cost(tokenizer),
         dropped_turns=turns,
         dropped_tokens=dropped_tokens,
-        fits=kept + marker.cost(tokenizer) <= budget,
     )
 
 

@@ -6,6 +6,7 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from headroom_core.config import IntelligentContextConfig
@@ -22,9 +23,10 @@ from headroom_core.results import TransformResult
 from headroom_core.tokenizer import Tokenizer
 from headroom_core.transforms._units import (
     Conversation,
+    Option,
     Turn,
     assemble,
-    drop_until_fits,
+    keep_within_budget,
     split_conversation,
 )
 from headroom_core.transforms.base import Transform
@@ -42,16 +44,17 @@ _ERROR = re.compile(
 # How much a kind of unit is worth on its own: user text carries intent, replies the model's
 # conclusions, raw tool output is the easiest to re-fetch.
 _ROLE_VALUE = {"user": 0.8, "reply": 0.5, "tool": 0.4}
-_RELEVANCE_CHARS = 4000  # relevance is judged on the head of very long items
+_RELEVANCE_CHARS = 20_000  # relevance is judged on the head of very long items (bounds the cost)
 _SHARED_TERMS_FOR_FULL_SCORE = 3
 
 
 @dataclass
 class _Item:
-    """A droppable piece: one tool exchange, or a whole turn (its user message and replies)."""
+    """A droppable piece: a turn's own messages (user message, replies), or one tool exchange,
+    which ``requires`` its turn's own messages: results never stand without their question."""
 
     positions: Sequence[int]
-    is_turn: bool
+    requires: Sequence[int]
     kind: str
     text: str
     tool_names: list[str] = field(default_factory=list)
@@ -143,22 +146,34 @@ class IntelligentContextManager(Transform):
         free_turns = conversation.turns[:-keep] if len(conversation.turns) > keep else []
         items = _items(messages, free_turns)
         query = context.get("query") or last_user_query(messages)
-        order = self._drop_order(messages, items, query)
+        order = self._drop_order(messages, items, query)  # least important first
 
         working = list(messages)
-        counts = [tokenizer.count_message(message) for message in working]
+        total = tokens_before
         if self.config.compress_before_drop:
-            details["compressed"] = self._compress(
-                working, counts, items, order, conversation, budget, query, tokenizer
+            details["compressed"], total = self._compress(
+                working, items, order, conversation, budget, total, query, tokenizer
             )
-        candidates: list[tuple[Sequence[int], bool]] = [
-            (items[i].positions, items[i].is_turn) for i in order
-        ]
-        if not self.config.keep_system:
-            candidates.extend((unit.indices, False) for unit in conversation.system)
-        fit = drop_until_fits(working, conversation, counts, budget, candidates, tokenizer)
+        system = [p for unit in conversation.system for p in unit.indices]
+        protected = conversation.turns[len(free_turns) :]
+        fixed = [p for turn in protected for p in turn.indices]
+        options = [Option(items[i].positions, items[i].requires) for i in reversed(order)]
+        if self.config.keep_system:
+            fixed += system
+        else:
+            options.append(Option(system))
+        fit = keep_within_budget(
+            working,
+            conversation,
+            budget,
+            tokenizer,
+            fixed=fixed,
+            options=options,
+            total=total,
+            skip_misfits=True,
+        )
         kept = assemble(working, conversation, fit.dropped, fit.marker)
-        tokens_after = tokenizer.count_messages(kept)
+        tokens_after = fit.tokens
         details.update(
             dropped_messages=len(fit.dropped),
             dropped_turns=fit.dropped_turns,
@@ -209,41 +224,28 @@ class IntelligentContextManager(Transform):
     def _scores(
         self, messages: Sequence[Mapping[str, Any]], items: list[_Item], query: str
     ) -> list[float]:
-        """Weighted importance per item; a turn is worth at least its best tool exchange."""
+        """Weighted importance of each item, in [0, 1]."""
         weights = self.config.scoring_weights
         relevance = (
             self._scorer.score_items([item.text[:_RELEVANCE_CHARS] for item in items], query)
             if query
             else []
         )
-        last_seen = _last_positions(messages)
+        forward = _forward_references(messages, items)
         total = max(1, len(messages))
         scores = []
         for index, item in enumerate(items):
             stop = item.positions[-1] + 1
-            shared = sum(1 for term in salient_terms(item.text) if last_seen.get(term, -1) >= stop)
             score = (
                 weights.recency * (stop / total)
                 + weights.relevance * (min(1.0, max(0.0, relevance[index])) if relevance else 0.0)
                 + weights.role * _ROLE_VALUE.get(item.kind, 0.5)
                 + weights.tool_value * self._tool_value(item)
-                + weights.error * float(item.is_error or bool(_ERROR.search(item.text)))
-                + weights.forward_reference * min(1.0, shared / _SHARED_TERMS_FOR_FULL_SCORE)
+                + weights.error * float(item.is_error or _has_error(item.text))
+                + weights.forward_reference
+                * min(1.0, forward[index] / _SHARED_TERMS_FOR_FULL_SCORE)
             )
             scores.append(score)
-        by_turn_end: dict[int, float] = {}
-        for item, score in zip(items, scores, strict=True):
-            if not item.is_turn:
-                end = item.positions[-1]
-                by_turn_end[end] = max(by_turn_end.get(end, 0.0), score)
-        for index, item in enumerate(items):
-            if item.is_turn:
-                inside = [
-                    s
-                    for end, s in by_turn_end.items()
-                    if item.positions[0] <= end <= item.positions[-1]
-                ]
-                scores[index] = max([scores[index], *inside])
         return scores
 
     def _tool_value(self, item: _Item) -> float:
@@ -254,19 +256,21 @@ class IntelligentContextManager(Transform):
     def _compress(
         self,
         working: list[dict[str, Any]],
-        counts: list[int],
         items: list[_Item],
         order: list[int],
         conversation: Conversation,
         budget: int,
+        total: int,
         query: str,
         tokenizer: Tokenizer,
-    ) -> list[dict[str, Any]]:
-        """Crush tool results, least important first, until the request fits; edits ``working``."""
-        protected_turns = conversation.turns[
-            max(0, len(conversation.turns) - self.config.keep_last_turns) :
-        ]
-        positions = [p for i in order if not items[i].is_turn for p in items[i].positions]
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Crush tool results, least important first, until the request fits.
+
+        Edits ``working`` in place; returns what was compressed and the new total.
+        """
+        keep = self.config.keep_last_turns
+        protected_turns = conversation.turns[max(0, len(conversation.turns) - keep) :]
+        positions = [p for i in order if items[i].requires for p in items[i].positions]
         positions += [
             p
             for turn in protected_turns
@@ -275,13 +279,13 @@ class IntelligentContextManager(Transform):
             for p in unit.indices
         ]
         positions = [p for p in positions if working[p].get("role") == "tool"]
-        router = self._content_router() if positions else None
+        router = self._content_router() if positions and total > budget else None
         if router is None:
-            return []
+            return [], total
         names = tool_call_arguments(working)
         compressed = []
         for position in positions:
-            if sum(counts) + 3 <= budget:
+            if total <= budget:
                 break
             message = working[position]
             tool_name = names.get(str(message.get("tool_call_id")), ("", ""))[0] or None
@@ -297,12 +301,12 @@ class IntelligentContextManager(Transform):
             if not crushed.changed or crushed.tokens_saved <= 0:
                 continue
             working[position] = with_content(message, crushed.compressed)
-            saved = counts[position] - tokenizer.count_message(working[position])
-            counts[position] -= saved
+            saved = tokenizer.count_message(message) - tokenizer.count_message(working[position])
+            total -= saved
             compressed.append(
                 {"index": position, "strategy": crushed.strategy, "tokens_saved": saved}
             )
-        return compressed
+        return compressed, total
 
     def _content_router(self) -> Any:
         if self._router is None:
@@ -324,40 +328,58 @@ def _model_limit(context: Mapping[str, Any]) -> int:
 
 
 def _items(messages: Sequence[Mapping[str, Any]], turns: Sequence[Turn]) -> list[_Item]:
-    """The droppable pieces of ``turns``: each tool exchange, and each whole turn."""
+    """The droppable pieces of ``turns``: each turn's own messages, and each tool exchange."""
     names = tool_call_arguments(messages)
     items: list[_Item] = []
     for turn in turns:
-        skeleton: list[str] = []
-        kind = "reply"
+        own = [unit for unit in turn.units if unit.kind != "tool"]
+        skeleton = [p for unit in own for p in unit.indices]
+        kind = "user" if any(unit.kind == "user" for unit in own) else "reply"
+        text = "\n".join(content_text(messages[p]) for p in skeleton)
+        if skeleton:  # a turn can be tool exchanges only (calls made before any user message)
+            items.append(_Item(skeleton, (), kind, text))
         for unit in turn.units:
             if unit.kind != "tool":
-                skeleton.append(content_text(messages[unit.start]))
-                kind = "user" if unit.kind == "user" else kind
                 continue
             texts, tools, is_error = [], [], False
             for position in unit.indices:
                 message = messages[position]
                 texts.append(content_text(message))
                 for call in message.get("tool_calls") or []:
-                    call_id = str(call.get("id"))
-                    tools.append(names.get(call_id, ("", ""))[0])
-                    texts.append(names.get(call_id, ("", ""))[1])
+                    tool, arguments = names.get(str(call.get("id")), ("", ""))
+                    tools.append(tool)
+                    texts.append(arguments)
                 is_error = is_error or bool(message.get("is_error"))
-            items.append(_Item(unit.indices, False, "tool", "\n".join(texts), tools, is_error))
-        items.append(_Item(turn.indices, True, kind, "\n".join(skeleton)))
+            items.append(_Item(unit.indices, skeleton, "tool", "\n".join(texts), tools, is_error))
     return items
 
 
-def _last_positions(messages: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-    """For each salient term, the last message position where it appears."""
-    last: dict[str, int] = {}
-    for position, message in enumerate(messages):
-        text = content_text(message)
-        for call in message.get("tool_calls") or []:
-            arguments = (call.get("function") or {}).get("arguments")
-            if isinstance(arguments, str):
-                text += "\n" + arguments
-        for term in salient_terms(text):
-            last[term] = position
-    return last
+@lru_cache(maxsize=8192)
+def _has_error(text: str) -> bool:
+    return bool(_ERROR.search(text))
+
+
+def _forward_references(messages: Sequence[Mapping[str, Any]], items: Sequence[_Item]) -> list[int]:
+    """For each item, how many of its identifier-like terms messages after it repeat."""
+    terms = [salient_terms(_searchable_text(message)) for message in messages]
+    shared = [0] * len(items)
+    later: set[str] = set()
+    position = len(messages)
+    for index in sorted(range(len(items)), key=lambda i: items[i].positions[-1], reverse=True):
+        stop = items[index].positions[-1] + 1
+        while position > stop:
+            position -= 1
+            later |= terms[position]
+        own = frozenset().union(*(terms[p] for p in items[index].positions))
+        shared[index] = len(own & later)
+    return shared
+
+
+def _searchable_text(message: Mapping[str, Any]) -> str:
+    """A message's text with the arguments of its tool calls."""
+    text = content_text(message)
+    for call in message.get("tool_calls") or []:
+        arguments = (call.get("function") or {}).get("arguments")
+        if isinstance(arguments, str):
+            text += "\n" + arguments
+    return text

@@ -9,7 +9,12 @@ from headroom_core.config import RollingWindowConfig
 from headroom_core.messages import validate_messages
 from headroom_core.results import TransformResult
 from headroom_core.tokenizer import Tokenizer
-from headroom_core.transforms._units import assemble, drop_until_fits, split_conversation
+from headroom_core.transforms._units import (
+    Option,
+    assemble,
+    keep_within_budget,
+    split_conversation,
+)
 from headroom_core.transforms.base import Transform
 
 __all__ = ["RollingWindow"]
@@ -56,7 +61,6 @@ class RollingWindow(Transform):
         messages = validate_messages(messages)
         tokenizer = self.resolve_tokenizer(tokenizer, context)
         budget = max_tokens if max_tokens is not None else self.config.max_tokens
-        counts = [tokenizer.count_message(message) for message in messages]
         tokens_before = tokenizer.count_messages(messages)
         details: dict[str, Any] = {
             "budget": budget,
@@ -70,14 +74,28 @@ class RollingWindow(Transform):
         conversation = split_conversation(messages)
         keep = max(1, self.config.preserve_recent_turns)
         droppable = conversation.turns[:-keep] if len(conversation.turns) > keep else []
-        if not self.config.drop_oldest_first:
-            droppable = droppable[::-1]
-        candidates: list[tuple[Sequence[int], bool]] = [(turn.indices, True) for turn in droppable]
-        if not self.config.preserve_system:
-            candidates.extend((unit.indices, False) for unit in conversation.system)
-        fit = drop_until_fits(messages, conversation, counts, budget, candidates, tokenizer)
+        protected = conversation.turns[len(droppable) :]
+        # keeping the most recent droppable turns first is dropping the oldest first
+        by_priority = droppable[::-1] if self.config.drop_oldest_first else droppable
+        options = [Option(turn.indices) for turn in by_priority]
+        fixed = [p for turn in protected for p in turn.indices]
+        system = [p for unit in conversation.system for p in unit.indices]
+        if self.config.preserve_system:
+            fixed += system
+        else:
+            options.insert(0, Option(system))  # dropped only once no turn is left to drop
+        fit = keep_within_budget(
+            messages,
+            conversation,
+            budget,
+            tokenizer,
+            fixed=fixed,
+            options=options,
+            total=tokens_before,
+            skip_misfits=False,
+        )
         kept = assemble(messages, conversation, fit.dropped, fit.marker)
-        tokens_after = tokenizer.count_messages(kept)
+        tokens_after = fit.tokens
         details.update(
             dropped_turns=fit.dropped_turns,
             dropped_messages=len(fit.dropped),
