@@ -111,6 +111,8 @@ class HeadroomClient:
                 raise ValidationError(
                     f"create() needs {required}=...", details={"problem": f"missing {required}"}
                 )
+        if not isinstance(forward["messages"], (list, tuple)):
+            forward["messages"] = list(forward["messages"])  # the SDKs accept any iterable
         return forward, options
 
     # -- stats and metrics ---------------------------------------------------------------------
