@@ -16,6 +16,7 @@ from headroom_core.relevance import (
 
 pytestmark = [
     pytest.mark.embedding,
+    pytest.mark.slow,
     pytest.mark.skipif(
         not embedding_available(),
         reason="sentence-transformers is not installed (the 'relevance' extra)",
