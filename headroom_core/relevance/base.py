@@ -5,7 +5,25 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
-__all__ = ["RelevanceScorer"]
+from headroom_core.errors import ValidationError
+
+__all__ = ["RelevanceScorer", "ensure_texts"]
+
+
+def ensure_texts(items: Sequence[object], query: object) -> None:
+    """Raise :class:`ValidationError` naming the first item (or the query) that is not a string."""
+    if not isinstance(query, str):
+        raise ValidationError(
+            f"The query must be a string, got {type(query).__name__}.",
+            details={"problem": "query is not a string", "type": type(query).__name__},
+        )
+    for index, item in enumerate(items):
+        if not isinstance(item, str):
+            raise ValidationError(
+                f"Items to score must be strings; item {index} is a {type(item).__name__}. "
+                "Serialise JSON items (json.dumps) before scoring them.",
+                details={"index": index, "type": type(item).__name__},
+            )
 
 
 class RelevanceScorer(ABC):
@@ -28,6 +46,9 @@ class RelevanceScorer(ABC):
 
         Returns:
             One score per item, in order, each in ``[0, 1]``; all zeros for an empty query.
+
+        Raises:
+            ValidationError: When an item or the query is not a string.
         """
 
     def score(self, item: str, query: str) -> float:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from headroom_core.relevance.base import RelevanceScorer
+from headroom_core.relevance.base import RelevanceScorer, ensure_texts
 from headroom_core.relevance.terms import compound_tokens, search_terms, token_terms
 
 __all__ = ["BM25Scorer"]
@@ -46,8 +46,13 @@ class BM25Scorer(RelevanceScorer):
         """Score ``items`` against ``query`` with BM25; see :class:`RelevanceScorer`."""
         if not items:
             return []
-        query_index = {term: i for i, term in enumerate(dict.fromkeys(search_terms(query)))}
+        try:
+            query_index = {term: i for i, term in enumerate(dict.fromkeys(search_terms(query)))}
+        except TypeError:
+            ensure_texts(items, query)
+            raise
         if not query_index:
+            ensure_texts(items, query)
             return [0.0] * len(items)
         frequencies, lengths = self._term_frequencies(items, query_index)
         return self._bm25(frequencies, lengths).tolist()
@@ -56,7 +61,11 @@ class BM25Scorer(RelevanceScorer):
         self, items: Sequence[str], query_index: dict[str, int]
     ) -> tuple[np.ndarray, np.ndarray]:
         """Counts of each query term per item, and each item's length in tokens."""
-        tokens_per_item = [compound_tokens(item) for item in items]
+        try:
+            tokens_per_item = [compound_tokens(item) for item in items]
+        except TypeError:
+            ensure_texts(items, "")
+            raise
         lengths = np.fromiter(map(len, tokens_per_item), dtype=np.float64, count=len(items))
         is_miss = query_index.keys().isdisjoint
         hits: dict[str, tuple[int, ...]] = {}

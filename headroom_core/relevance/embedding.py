@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from headroom_core.errors import ConfigurationError
-from headroom_core.relevance.base import RelevanceScorer
+from headroom_core.relevance.base import RelevanceScorer, ensure_texts
 
 __all__ = ["DEFAULT_EMBEDDING_MODEL", "EmbeddingScorer", "embedding_available", "load_model"]
 
@@ -104,6 +104,7 @@ class EmbeddingScorer(RelevanceScorer):
 
     def score_items(self, items: Sequence[str], query: str) -> list[float]:
         """Score ``items`` by cosine similarity to ``query``; see :class:`RelevanceScorer`."""
+        ensure_texts(items, query)
         if not items:
             return []
         if not query.strip():

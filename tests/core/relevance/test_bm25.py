@@ -103,3 +103,18 @@ def test_parameters_change_length_normalisation() -> None:
     normalised = BM25Scorer(b=1.0).score_items(items, "timeout")
     assert flat[0] == pytest.approx(flat[1])
     assert normalised[0] > normalised[1]
+
+
+@pytest.mark.parametrize(
+    ("items", "query", "named"),
+    [
+        (["fine", {"id": 1}], "id", "item 1"),
+        (["fine", None], "", "item 1"),
+        (["fine"], None, "query"),
+    ],
+)
+def test_non_text_input_is_a_validation_error(items: list, query: object, named: str) -> None:
+    from headroom_core.errors import ValidationError
+
+    with pytest.raises(ValidationError, match=named):
+        BM25Scorer().score_items(items, query)  # type: ignore[arg-type]
