@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
 from headroom_core.config import IntelligentContextConfig, ScoringWeights
 from headroom_core.errors import TransformError
+from headroom_core.samples import load_sample_conversation
 from headroom_core.tokenizer import get_tokenizer
 from headroom_core.transforms.intelligent_context import IntelligentContextManager
 from headroom_core.transforms.toin import ToolImportanceLearner
@@ -174,13 +176,10 @@ def test_model_limit_defaults_to_the_models_window():
 
 
 def test_compresses_tool_results_before_dropping_them():
-    pytest.importorskip("headroom_core.transforms.router")
     rows = [
         {"id": f"ord_{i}", "status": "ok", "region": "eu-west-1", "amount": i * 3}
         for i in range(300)
     ]
-    import json
-
     messages = [
         {"role": "system", "content": "Be exact."},
         {"role": "user", "content": "List orders."},
@@ -196,3 +195,18 @@ def test_compresses_tool_results_before_dropping_them():
     assert result.details["compressed"], result.details
     assert any(m.get("tool_call_id") == "c1" for m in result.messages)
     assert_valid_request(result.messages)
+
+
+def test_real_agent_conversation_keeps_every_needed_fact_when_compressing_first():
+    sample = load_sample_conversation()
+    messages = sample["messages"]
+    budget = 12_000  # the request is about 38K tokens; its last two turns alone are about 9K
+    config = IntelligentContextConfig(output_buffer_tokens=0, keep_last_turns=2)
+    result = IntelligentContextManager(config).apply(messages, TOKENIZER, model_limit=budget)
+
+    assert result.tokens_after <= budget
+    assert result.details["compressed"]
+    assert_valid_request(result.messages)
+    sent = json.dumps(result.messages, ensure_ascii=False)
+    missing = [fact["text"] for fact in sample["facts"] if fact["text"] not in sent]
+    assert missing == []

@@ -8,6 +8,7 @@ import pytest
 
 from headroom_core.config import RollingWindowConfig
 from headroom_core.errors import ValidationError
+from headroom_core.samples import load_sample_conversation
 from headroom_core.tokenizer import get_tokenizer
 from headroom_core.transforms.rolling_window import RollingWindow
 from tests.support.conversations import assert_valid_request, build_conversation
@@ -109,3 +110,14 @@ def test_bad_input_names_the_message():
             ]
         )
     assert error.value.details["index"] == 1
+
+
+def test_real_agent_conversation_stays_a_valid_request():
+    messages = load_sample_conversation()["messages"]
+    result = RollingWindow(RollingWindowConfig(preserve_recent_turns=2)).apply(
+        messages, TOKENIZER, max_tokens=20_000
+    )
+    assert result.tokens_after <= 20_000
+    assert result.messages[0] == messages[0]
+    assert result.messages[-1] == messages[-1]
+    assert_valid_request(result.messages)
