@@ -22,11 +22,11 @@ import httpx2
 import openai
 import pytest
 import vcr
-from support.openai_server import RecordingLLMServer
 
 from headroom_core.client import HeadroomClient
 from headroom_core.reporting import generate_report
 from headroom_core.tokenizer import Tokenizer
+from tests.support.openai_server import RecordingLLMServer
 
 CASSETTES = Path(__file__).parent.parent / "cassettes" / "client_http"
 DATA = Path(__file__).parent.parent / "data"
