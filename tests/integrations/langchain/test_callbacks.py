@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from _lc_models import ScriptedChatModel
+from tests.integrations.langchain._lc_models import ScriptedChatModel
 from langchain_core.messages import BaseMessage, convert_to_messages
 from langchain_core.outputs import ChatGeneration, LLMResult
 

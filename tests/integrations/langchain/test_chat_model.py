@@ -6,7 +6,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from _lc_models import ScriptedChatModel
+from tests.integrations.langchain._lc_models import ScriptedChatModel
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from _lc_models import ScriptedChatModel
+from tests.integrations.langchain._lc_models import ScriptedChatModel
 from langchain.agents import create_agent
 from langchain.agents.middleware import AgentMiddleware
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage

@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from _lc_models import ScriptedChatModel
+from tests.integrations.langchain._lc_models import ScriptedChatModel
 from langchain.agents import create_agent
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage

@@ -6,7 +6,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from _lc_models import ScriptedChatModel
+from tests.integrations.langchain._lc_models import ScriptedChatModel
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.load import dumpd
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, convert_to_messages

@@ -12,7 +12,7 @@ from llama_index.core.schema import (
     RelatedNodeInfo,
     TextNode,
 )
-from llamaindex_support import Case, EventCollector, PromptRecordingLLM
+from tests.integrations.llamaindex.llamaindex_support import Case, EventCollector, PromptRecordingLLM
 
 from headroom_core.errors import ConfigurationError
 from headroom_core.storage import MetricsStore
