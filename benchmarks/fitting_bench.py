@@ -24,6 +24,7 @@ from headroom_core.config import IntelligentContextConfig, RollingWindowConfig
 from headroom_core.tokenizer import get_tokenizer
 from headroom_core.transforms.intelligent_context import IntelligentContextManager
 from headroom_core.transforms.rolling_window import RollingWindow
+from headroom_core.waste import detect_waste
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 MODEL = "gpt-4o"
@@ -211,7 +212,26 @@ def main() -> dict[str, float]:
     for name, tokens, count, warm, refit, orphans in rows:
         refit_text = "-" if refit != refit else f"{refit:.1f}"
         table.append(f"| {name} | {tokens:,} | {count} | {warm:.1f} | {refit_text} | {orphans} |")
-    report = "\n".join([f"# Context fitting benchmark\n\n{header}\n", *table, ""])
+    waste_ms = _p50_ms(lambda: detect_waste(messages, tokenizer))
+    started = time.perf_counter()
+    exact = detect_waste(messages, tokenizer, exact=True)
+    exact_ms = (time.perf_counter() - started) * 1000
+    sampled = detect_waste(messages, tokenizer)
+    figures["waste_p50_ms"] = waste_ms
+    waste = [
+        "",
+        "| detect_waste on the same request | ms | json_bloat | whitespace | repetition | total |",
+        "|---|---|---|---|---|---|",
+        *(
+            f"| {label} | {ms:.1f} | {w.json_bloat_tokens:,} | {w.whitespace_tokens:,} "
+            f"| {w.repetition_tokens:,} | {w.total:,} |"
+            for label, ms, w in (
+                ("sampled (default), p50", waste_ms, sampled),
+                ("exact=True, one run", exact_ms, exact),
+            )
+        ),
+    ]
+    report = "\n".join([f"# Context fitting benchmark\n\n{header}\n", *table, *waste, ""])
     print(report)
     for name in fitters:
         for key, target in ((f"{name}_p50_ms", 50), (f"{name}_refit_p50_ms", 10)):

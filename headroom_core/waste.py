@@ -10,6 +10,7 @@ such samples are estimates, and ``detect_waste(..., exact=True)`` counts everyth
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -28,6 +29,7 @@ SAMPLE_WINDOWS = 6
 WINDOW_CHARS = 600
 MIN_REPEATED_LINE_CHARS = 12
 REPEATED_LINES_COUNTED = 64
+HTML_SNIFF_CHARS = 4000
 
 _JSON_WHITESPACE = re.compile(r'("(?:\\.|[^"\\\n])*")|\s+')
 _HTML_HINT = re.compile(
@@ -42,7 +44,31 @@ TextEdit = Callable[[str], str]
 
 def minify_json_text(text: str) -> str:
     """``text`` without the whitespace outside JSON strings (works line by line, so on windows)."""
+    if not _has_json_spacing(text):
+        return text
     return _JSON_WHITESPACE.sub(lambda match: match.group(1) or "", text)
+
+
+def _has_json_spacing(text: str) -> bool:
+    """Whether JSON ``text`` is pretty-printed or spaced (substring tests: fast)."""
+    return "\n" in text or ": " in text or ", " in text or "\t" in text
+
+
+def _has_loose_whitespace(text: str) -> bool:
+    """Whether whitespace normalisation could change ``text`` (plain substring tests: fast)."""
+    return "  " in text or "\t" in text or " \n" in text or "\n\n\n" in text
+
+
+def _minified_length(text: str) -> int:
+    """Length of ``text`` as minified JSON (the C parser when it parses, else the regex)."""
+    try:
+        return len(json.dumps(json.loads(text), ensure_ascii=False, separators=(",", ":")))
+    except ValueError:
+        return len(minify_json_text(text))
+
+
+def _looks_like_html(text: str) -> bool:
+    return len(_HTML_TAG.findall(text, 0, HTML_SNIFF_CHARS)) >= 3
 
 
 def strip_html(text: str) -> str:
@@ -88,39 +114,57 @@ def detect_waste(
         stripped = text.strip()
         if stripped[:1] in "{[" and stripped[-1:] in "}]":
             json_texts.append(text)
-        elif _HTML_HINT.search(text) and len(_HTML_TAG.findall(text, 0, 4000)) >= 3:
+        elif _HTML_HINT.search(text, 0, HTML_SNIFF_CHARS) and _looks_like_html(text):
             html_texts.append(text)
         else:
             other_texts.append(text)
     return WasteSignals(
-        json_bloat_tokens=_tokens_saved(json_texts, minify_json_text, tokenizer, limit),
+        json_bloat_tokens=_tokens_saved(
+            [text for text in json_texts if _has_json_spacing(text)],
+            minify_json_text,
+            tokenizer,
+            limit,
+            length_after=_minified_length,
+        ),
         html_noise_tokens=_tokens_saved(html_texts, strip_html, tokenizer, limit),
-        whitespace_tokens=_tokens_saved(other_texts, normalize_whitespace, tokenizer, limit),
+        whitespace_tokens=_tokens_saved(
+            [text for text in other_texts if _has_loose_whitespace(text)],
+            normalize_whitespace,
+            tokenizer,
+            limit,
+        ),
         dynamic_date_tokens=_dynamic_tokens(messages, tokenizer),
         repetition_tokens=_repetition_tokens([*json_texts, *html_texts, *other_texts], tokenizer),
     )
 
 
 def _tokens_saved(
-    texts: Sequence[str], transform: TextEdit, tokenizer: Tokenizer, limit: int | None
+    texts: Sequence[str],
+    transform: TextEdit,
+    tokenizer: Tokenizer,
+    limit: int | None,
+    *,
+    length_after: Callable[[str], int] | None = None,
 ) -> int:
-    """Tokens ``transform`` removes from ``texts``: exact when small, else sampled and scaled."""
-    changed = [(text, transform(text)) for text in texts]
-    changed = [(before, after) for before, after in changed if before != after]
-    removed_chars = sum(len(before) - len(after) for before, after in changed)
-    if not changed:
+    """Tokens ``transform`` removes from ``texts``: exact when small, else sampled and scaled.
+
+    ``length_after`` gives a text's length after the transform faster than running it.
+    """
+    if not texts:
         return 0
-    if limit is None or sum(len(before) for before, _after in changed) <= limit:
+    if limit is None or sum(map(len, texts)) <= limit:
         saved = sum(
-            tokenizer.count_text(before) - tokenizer.count_text(after) for before, after in changed
+            tokenizer.count_text(text) - tokenizer.count_text(transform(text)) for text in texts
         )
         return max(0, saved)
+    measure = length_after or (lambda text: len(transform(text)))
+    removed_chars = sum(len(text) - measure(text) for text in texts)
     sample_saved = sample_removed = 0
-    for window in _windows([before for before, _after in changed]):
+    for window in _windows(texts):
         cleaned = transform(window)
         sample_saved += tokenizer.count_text(window) - tokenizer.count_text(cleaned)
         sample_removed += len(window) - len(cleaned)
-    if sample_removed <= 0:
+    if sample_removed <= 0 or removed_chars <= 0:
         return 0
     return max(0, round(removed_chars * sample_saved / sample_removed))
 
