@@ -32,15 +32,20 @@ from headroom_core.transforms._json.counting import (
     count_tokens_split,
 )
 from headroom_core.transforms._json.encoding import (
+    LONG_TEXT_CHARS,
     Table,
     dump_json,
     extract_tables,
     is_compact_output,
     render_document,
     render_table,
+    shorten_strings,
 )
+from headroom_core.transforms._json.long_text import shorten_text
 from headroom_core.transforms._json.parse import NotJson, parse_json_text
 from headroom_core.transforms._json.selection import (
+    query_terms,
+    query_words,
     relevance_scores,
     row_texts,
     select_rows,
@@ -283,15 +288,15 @@ class _Crush:
         self.skeleton, self.tables = extract_tables(value)
         top = [t for t in self.tables if t.parent is None]
         self.primary = max(top, key=len) if top else None
+        self.terms = query_terms(query)
+        self.words = [word for word in query_words(query) if len(word) >= 4]
+        self.shortened: dict[str, str] = {}
 
     def run(self, tokenizer: Tokenizer, budget: int | None) -> _Outcome:
         """Lossless when it fits; else reduce the tables over their allowance."""
         config = self.config
-        if not self.tables:
-            text = dump_json(self.skeleton, self.exact)
-            return _Outcome(text, count_tokens_split(tokenizer, text), ["minified"], [])
         if config.lossless_only or budget is not None:
-            outcome = self._render({})
+            outcome = self._render({}, lossy=False)
             outcome.tokens = count_tokens_split(tokenizer, outcome.text)
             if config.lossless_only or outcome.tokens <= budget:
                 return outcome
@@ -299,20 +304,29 @@ class _Crush:
             for _ in range(4):  # shrink the row allowances until the output fits the budget
                 share *= 0.95 * budget / outcome.tokens
                 allowances = {t.number: max(1, int(len(t) * share)) for t in self.tables}
-                outcome = self._render(allowances)
+                outcome = self._render(allowances, lossy=True)
                 outcome.tokens = count_tokens_split(tokenizer, outcome.text)
-                if outcome.tokens <= budget or outcome.strategy != "lossy":
+                if outcome.tokens <= budget or not self.tables:
                     break
             return outcome
         limit = config.max_items_after_crush
-        outcome = self._render({t.number: limit for t in self.tables if len(t) > limit},
-                               min_drop_share=MIN_DROP_SHARE)
+        allowances = {t.number: limit for t in self.tables if len(t) > limit}
+        outcome = self._render(allowances, lossy=True, min_drop_share=MIN_DROP_SHARE)
         outcome.tokens = count_tokens_split(tokenizer, outcome.text)
         return outcome
 
-    def _render(self, allowances: dict[int, int], min_drop_share: float = 0.0) -> _Outcome:
+    def _render(
+        self, allowances: dict[int, int], *, lossy: bool, min_drop_share: float = 0.0
+    ) -> _Outcome:
         """The document with each table in ``allowances`` reduced to about that many rows
-        (unless that would drop less than ``min_drop_share`` of them)."""
+        (unless that would drop less than ``min_drop_share`` of them) and, when ``lossy``,
+        very long strings shortened."""
+        shorten = self._shorten if lossy else None
+        skeleton = shorten_strings(self.skeleton, shorten) if shorten else self.skeleton
+        if not self.tables:
+            outcome = _Outcome(dump_json(skeleton, self.exact), 0, ["minified"], [])
+            self._note_shortened(outcome, [])
+            return outcome
         features: set[str] = set()
         texts: list[str] = []
         kept_rows: dict[int, set[int]] = {}
@@ -331,25 +345,39 @@ class _Crush:
                 dropped = [i for i in candidates if i not in kept_set]
                 if len(dropped) < min_drop_share * len(candidates):
                     kept, dropped = candidates, []
-                key = self._store(table, dropped) if dropped else None
+                items = [table.items[i] for i in dropped]
+                key = self._put(items, kind="json") if dropped else None
                 marker = self._marker(table, dropped, key) if dropped else ""
                 if dropped:
                     reasons.append(f"{table.path}: kept {len(kept)} of {len(table)} ({why})")
             kept_rows[table.number] = set(kept)
             indices = None if len(kept) == len(table) else kept
             texts.append(render_table(table, indices, exact_floats=self.exact, marker=marker,
-                                      features=features))
+                                      features=features, shorten=shorten))
             if table is primary:
                 outcome.kept, outcome.dropped = list(kept), dropped
             if key and (table is primary or outcome.key is None):
                 outcome.key = key
-        outcome.text = render_document(self.skeleton, texts, features, exact_floats=self.exact)
+        outcome.text = render_document(skeleton, texts, features, exact_floats=self.exact)
+        outcome.reasons = [f"lossless: {len(self.tables)} table(s)"]
+        self._note_shortened(outcome, reasons)
+        return outcome
+
+    def _note_shortened(self, outcome: _Outcome, reasons: list[str]) -> None:
+        """Mark ``outcome`` lossy when rows were dropped or strings shortened, saying why."""
+        if self.shortened:
+            reasons.append(f"shortened {len(self.shortened)} strings over {LONG_TEXT_CHARS} chars")
         if reasons:
             outcome.strategy = "lossy"
             outcome.reasons = reasons
-        else:
-            outcome.reasons = [f"lossless: {len(self.tables)} table(s)"]
-        return outcome
+
+    def _shorten(self, text: str) -> str:
+        """``text`` shortened, its whole stored for retrieval (once per distinct string)."""
+        short = self.shortened.get(text)
+        if short is None:
+            key = self._put([text], kind="text")
+            short = self.shortened[text] = shorten_text(text, self.terms, self.words, key)
+        return short
 
     @staticmethod
     def _candidates(table: Table, kept_rows: dict[int, set[int]]) -> list[int]:
@@ -381,10 +409,9 @@ class _Crush:
         why = ", ".join(f"{count} {reason}" for reason, count in selection.reasons.items())
         return kept, why
 
-    def _store(self, table: Table, dropped: list[int]) -> str | None:
+    def _put(self, items: list[Any], *, kind: str) -> str | None:
         try:
-            items = [table.items[i] for i in dropped]
-            return self.crusher.store().put(items, tool_name=self.tool_name, kind="json")
+            return self.crusher.store().put(items, tool_name=self.tool_name, kind=kind)
         except Exception as exc:  # a store that is down costs the key, never the crush
             logger.warning("Could not store dropped items: %s", exc)
             return None

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ from headroom_core.transforms._json.parse import JsonFloat
 
 __all__ = [
     "ABSENT",
+    "LONG_TEXT_CHARS",
     "MISSING",
     "Table",
     "cell_text",
@@ -30,7 +31,10 @@ __all__ = [
     "is_compact_output",
     "render_document",
     "render_table",
+    "shorten_strings",
 ]
+
+Shorten = Callable[[str], str]
 
 DELIMITER = "|"
 ABSENT = "~"
@@ -50,6 +54,9 @@ _LEGEND_PARTS = {
     "runs": "last cell xN = row repeated N times",
     "groups": "^N = rows below belong to row #N of the parent table",
 }
+
+LONG_TEXT_CHARS = 4000
+"""Strings longer than this (about 1,000 tokens) go through ``shorten`` when one is given."""
 
 MIN_TABLE_ROWS = 2
 DEFAULT_MIN_SHARE = 0.5
@@ -204,7 +211,9 @@ def extract_tables(root: Any) -> tuple[Any, list[Table]]:
     return skeleton, tables
 
 
-def _column_cells(table: Table, column: str, indices: Sequence[int], exact: bool) -> list[str]:
+def _column_cells(
+    table: Table, column: str, indices: Sequence[int], exact: bool, shorten: Shorten | None
+) -> list[str]:
     """Cell texts of one column (the common types inlined: this is the hot loop)."""
     values = table.values(column)
     child = table.children.get(column)
@@ -217,6 +226,8 @@ def _column_cells(table: Table, column: str, indices: Sequence[int], exact: bool
         value = values[index]
         kind = type(value)
         if kind is str:
+            if shorten is not None and len(value) > LONG_TEXT_CHARS:
+                value = shorten(value)
             append(value if bare(value) else dumps(value, ensure_ascii=False))
         elif kind is int:
             append(str(value))
@@ -236,11 +247,13 @@ def render_table(
     exact_floats: bool = False,
     marker: str = "",
     features: set[str] | None = None,
+    shorten: Shorten | None = None,
 ) -> str:
     """Text of ``table`` restricted to the rows at ``indices`` (all when None).
 
     Rows carry their position in a ``#`` column when the table is reduced or has child tables.
-    ``features`` collects which parts of the legend the text relies on.
+    ``features`` collects which parts of the legend the text relies on; ``shorten`` rewrites
+    strings longer than :data:`LONG_TEXT_CHARS`.
     """
     used = features if features is not None else set()
     reduced = indices is not None and len(indices) < len(table)
@@ -250,7 +263,7 @@ def render_table(
     defaults: list[str] = []
     shown: list[tuple[str, list[str]]] = []
     for column in table.columns:
-        cells = _column_cells(table, column, rows_at, exact_floats)
+        cells = _column_cells(table, column, rows_at, exact_floats, shorten)
         value, freq = Counter(cells).most_common(1)[0] if cells else (ABSENT, 0)
         if freq == count and count > 1:
             if value != ABSENT:
@@ -320,6 +333,17 @@ def _collapse_runs(lines: list[str], used: set[str]) -> list[str]:
             out.append(line)
         index = end
     return out
+
+
+def shorten_strings(value: Any, shorten: Shorten) -> Any:
+    """``value`` with strings longer than :data:`LONG_TEXT_CHARS` shortened, as a new structure."""
+    if isinstance(value, str):
+        return shorten(value) if len(value) > LONG_TEXT_CHARS else value
+    if isinstance(value, dict):
+        return {key: shorten_strings(item, shorten) for key, item in value.items()}
+    if isinstance(value, list):
+        return [shorten_strings(item, shorten) for item in value]
+    return value
 
 
 def render_document(

@@ -15,7 +15,14 @@ from typing import Any
 from headroom_core.relevance.terms import search_terms
 from headroom_core.transforms._json.encoding import Table
 
-__all__ = ["Selection", "query_terms", "relevance_scores", "row_texts", "select_rows"]
+__all__ = [
+    "Selection",
+    "query_terms",
+    "query_words",
+    "relevance_scores",
+    "row_texts",
+    "select_rows",
+]
 
 SEPARATOR = "\x1f"
 _STOPWORDS = frozenset(
@@ -46,6 +53,11 @@ def query_terms(query: str) -> list[str]:
     return [term for term in dict.fromkeys(terms) if len(term) >= 2]
 
 
+def query_words(query: str) -> list[str]:
+    """The lower-cased search words of ``query`` that carry meaning (no stop words)."""
+    return [w for w in dict.fromkeys(search_terms(query)) if len(w) > 1 and w not in _STOPWORDS]
+
+
 def row_texts(table: Table) -> list[str]:
     """Each row as one lower-cased line of its values (split by a unit separator), for matching
     and scoring. Plain ``str()`` of each value: case and float spelling do not matter here."""
@@ -66,7 +78,7 @@ def relevance_scores(texts: Sequence[str], query: str, scorer: Any | None) -> li
         for index in [i for i, text in enumerate(texts) if term in text]:
             exact = whole in f"{SEPARATOR}{texts[index]}{SEPARATOR}"
             scores[index] = max(scores[index], 1.0 if exact else 0.9)
-    words = [w for w in dict.fromkeys(search_terms(query)) if len(w) > 1 and w not in _STOPWORDS]
+    words = query_words(query)
     matched: set[int] = set()
     for word in words:
         matched.update([i for i, text in enumerate(texts) if word in text])

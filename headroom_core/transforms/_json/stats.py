@@ -18,7 +18,7 @@ import numpy as np
 from headroom_core.transforms._json.encoding import MISSING, Table, cell_text
 from headroom_core.transforms._json.parse import JsonFloat
 
-__all__ = ["anomaly_rows", "error_rows", "summarize_rows"]
+__all__ = ["anomaly_rows", "error_rows", "mentions_error", "summarize_rows"]
 
 _ERROR_WORDS = re.compile(
     r"\b(?:errors?|fail(?:s|ed|ing|ures?)?|exceptions?|timeout|timed[ _-]?out|fatal|critical|"
@@ -63,7 +63,7 @@ def _is_error_text(text: str, status_field: bool) -> bool:
     return not text.startswith(("http://", "https://")) and bool(_ERROR_WORDS.search(text))
 
 
-def _mentions_error(text: str) -> bool:
+def mentions_error(text: str) -> bool:
     """A fast pre-check (plain substring scans) before the word-boundary regex runs per value."""
     lowered = text.lower()
     return any(stem in lowered for stem in _ERROR_STEMS)
@@ -88,7 +88,7 @@ def error_rows(table: Table) -> set[int]:
                 flagged.update(i for i, v in enumerate(values) if v in codes and type(v) is int)
         texts = [v for v in distinct if type(v) is str]
         status_field = leaf in _STATUS_KEYS or leaf in _STATUS_CODE_KEYS
-        if not texts or not (status_field or _mentions_error("\n".join(texts))):
+        if not texts or not (status_field or mentions_error("\n".join(texts))):
             continue
         bad = {text for text in texts if _is_error_text(text, status_field)}
         if bad:

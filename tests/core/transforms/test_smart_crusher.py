@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -232,6 +233,40 @@ def test_token_budget_is_met_when_must_keep_rows_allow(store: InMemoryOriginalsS
     result = SmartCrusher(store=store).crush(records, token_budget=1500)
     assert result.strategy == "lossy"
     assert result.tokens_after <= 1500
+
+
+def long_patch() -> str:
+    lines = [f"+    assert fixture_{i}.value == {i}" for i in range(400)]
+    lines[150] = "+    raise TimeoutError('upstream did not answer')"
+    lines[260] = "+    client.get_repo('octo/hello-world')"
+    lines[300] = "+" + "x" * 5000
+    return "\n".join(lines)
+
+
+def test_long_strings_keep_head_tail_and_telling_lines(store: InMemoryOriginalsStore) -> None:
+    patch = long_patch()
+    files = [{"filename": "tests/test_repo.py", "sha": "6736be47", "patch": patch}]
+    files += [{"filename": f"m{i}.py", "sha": f"{i:08x}", "patch": "@@ -1 +1 @@"} for i in range(5)]
+    query = "why does 'octo/hello-world' fail?"
+    result = SmartCrusher(store=store).crush({"files": files}, query=query)
+    text = result.compressed
+    assert result.strategy == "lossy"
+    assert "shortened 1 strings over 4000 chars" in result.reasons
+    for kept in ("fixture_0.value == 0", "fixture_399.value == 399", "TimeoutError", "hello-world"):
+        assert kept in text
+    assert "fixture_200.value" not in text
+    assert "[... " in text and " lines ...]" in text
+    key = re.search(r'long text of \d+ chars shortened; .* key \\"(\w+)\\"', text)
+    assert key is not None
+    assert store.get(key.group(1)) == [patch]
+    assert result.tokens_after < result.tokens_before / 3
+
+
+def test_lossless_only_keeps_long_strings_whole() -> None:
+    patch = long_patch()
+    config = SmartCrusherConfig(lossless_only=True)
+    result = SmartCrusher(config).crush({"patch": patch, "n": [1, 2]})
+    assert json.loads(result.compressed)["patch"] == patch
 
 
 def test_lossless_only_never_drops(store: InMemoryOriginalsStore) -> None:
