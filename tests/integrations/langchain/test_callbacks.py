@@ -6,7 +6,6 @@ import threading
 from pathlib import Path
 
 import pytest
-from tests.integrations.langchain._lc_models import ScriptedChatModel
 from langchain_core.messages import BaseMessage, convert_to_messages
 from langchain_core.outputs import ChatGeneration, LLMResult
 
@@ -17,6 +16,7 @@ from headroom_integrations.langchain import (
     HeadroomTransformer,
     headroom_savings,
 )
+from tests.integrations.langchain._lc_models import ScriptedChatModel
 
 
 @pytest.fixture

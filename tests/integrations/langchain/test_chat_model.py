@@ -6,7 +6,6 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from tests.integrations.langchain._lc_models import ScriptedChatModel
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
@@ -24,6 +23,7 @@ from headroom_core.samples import load_sample_conversation
 from headroom_core.tokenizer import count_tokens_messages
 from headroom_integrations.langchain import HeadroomCallbackHandler, HeadroomChatModel
 from headroom_integrations.langchain._messages import to_core_messages
+from tests.integrations.langchain._lc_models import ScriptedChatModel
 
 
 @pytest.fixture

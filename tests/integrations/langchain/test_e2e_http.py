@@ -54,7 +54,7 @@ def base_url(record_mode: str) -> Iterator[str]:
     if record_mode == "none":
         yield REPLAY_BASE_URL
         return
-    from support.openai_server import RecordingLLMServer
+    from tests.support.openai_server import RecordingLLMServer
 
     with RecordingLLMServer() as server:
         yield server.openai_base_url

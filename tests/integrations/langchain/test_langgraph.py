@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.integrations.langchain._lc_models import ScriptedChatModel
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 from langgraph.graph import END, START, MessagesState, StateGraph
@@ -13,6 +12,7 @@ from langgraph.prebuilt import ToolNode
 
 from headroom_core.samples import load_sample_conversation
 from headroom_integrations.langchain import create_headroom_node
+from tests.integrations.langchain._lc_models import ScriptedChatModel
 
 RUNS = next(m["content"] for m in load_sample_conversation()["messages"] if m.get("role") == "tool")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from tests.integrations.langchain._lc_models import ScriptedChatModel
 from langchain.agents import create_agent
 from langchain.agents.middleware import AgentMiddleware
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
@@ -10,6 +9,7 @@ from langchain_core.tools import tool
 
 from headroom_core.samples import load_sample_conversation
 from headroom_integrations.langchain import HeadroomCallbackHandler, HeadroomMiddleware
+from tests.integrations.langchain._lc_models import ScriptedChatModel
 
 RUNS = next(m["content"] for m in load_sample_conversation()["messages"] if m.get("role") == "tool")
 SYSTEM = "You are the on-call assistant. Quote run ids exactly."

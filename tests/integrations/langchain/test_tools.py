@@ -8,7 +8,6 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from tests.integrations.langchain._lc_models import ScriptedChatModel
 from langchain.agents import create_agent
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
@@ -16,6 +15,7 @@ from langchain_core.tools import BaseTool, tool
 
 from headroom_core.samples import load_sample_conversation
 from headroom_integrations.langchain import wrap_tools_with_headroom
+from tests.integrations.langchain._lc_models import ScriptedChatModel
 
 DATA = Path(__file__).parents[2] / "data" / "langchain"
 HDFS = json.loads((DATA / "loghub-hdfs-a.json").read_text())

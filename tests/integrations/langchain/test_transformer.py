@@ -6,7 +6,6 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from tests.integrations.langchain._lc_models import ScriptedChatModel
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.load import dumpd
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, convert_to_messages
@@ -15,6 +14,7 @@ from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 from headroom_core.errors import ValidationError
 from headroom_core.samples import load_sample_conversation
 from headroom_integrations.langchain import HeadroomTransformer
+from tests.integrations.langchain._lc_models import ScriptedChatModel
 
 REPLY = AIMessage("the run failed on commit 4e74b5a")
 
