@@ -22,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import time
+import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,7 @@ class Outcome:
     tokens_after: int
     found: dict[str, list[bool]] = field(default_factory=dict)
     latency_ms: float = 0.0
+    encode_ms: float = 0.0
     error: str | None = None
 
 
@@ -80,6 +82,19 @@ def score(
         found.setdefault(needle["why"], []).append(needle["text"] in text)
     before = tokenizer.count_text(tool_text(case_messages(case)))
     return Outcome(before, tokenizer.count_text(tool_text(messages)), found, latency_ms)
+
+
+def yardstick(
+    case: dict[str, Any], tokenizer: Tokenizer, run: Callable[[dict[str, Any], Tokenizer], Outcome]
+) -> Outcome:
+    """``run`` on ``case``, with one uncached tiktoken pass over the same content timed just
+    before it: the ratio of the two hardly depends on the machine's load."""
+    start = time.perf_counter()
+    tokenizer.encoding.encode_ordinary(case["content"])
+    encode = 1000 * (time.perf_counter() - start)
+    outcome = run(case, tokenizer)
+    outcome.encode_ms = encode
+    return outcome
 
 
 def run_ours(case: dict[str, Any], tokenizer: Tokenizer) -> Outcome:
@@ -165,6 +180,34 @@ def _warmup_case() -> dict[str, Any]:
     return {"id": "warmup", "kind": "log", "query": "", "content": "\n".join(lines), "needles": []}
 
 
+def line_crusher_costs(cases: Sequence[dict[str, Any]], tokenizer: Tokenizer) -> str:
+    """Time and memory of crushing the largest log, against one tiktoken pass over it."""
+    from headroom_core.transforms.line_crusher import LineCrusher
+
+    case = max((c for c in cases if c["kind"] == "log"), key=lambda c: len(c["content"]))
+    ratios = []
+    for run in range(5):  # fresh content each run, so no count cache helps
+        text = f"run {run} of the line crusher benchmark\n{case['content']}"
+        start = time.perf_counter()
+        tokenizer.encoding.encode_ordinary(text)
+        encode = time.perf_counter() - start
+        start = time.perf_counter()
+        LineCrusher().crush(text, case["query"], tokenizer=tokenizer)
+        ratios.append((time.perf_counter() - start) / encode)
+    text = f"memory run\n{case['content']}"
+    tracemalloc.start()
+    LineCrusher().crush(text, case["query"], tokenizer=tokenizer)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    size = len(text.encode("utf-8"))
+    return (
+        f"Line crusher on the largest log ({case['id']}, {size:,} bytes, "
+        f"{tokenizer.count_text(case['content']):,} tokens), counts included: "
+        f"{statistics.median(ratios):.2f}x one tiktoken pass (median of 5 fresh runs); "
+        f"memory peak {peak / size:.2f}x the input size.\n"
+    )
+
+
 # -- report ---------------------------------------------------------------------------------
 
 
@@ -189,13 +232,15 @@ def fmt(value: float | None) -> str:
 
 def summary_row(name: str, outcomes: Sequence[Outcome]) -> str:
     latencies = [o.latency_ms for o in outcomes]
+    timed = [o.latency_ms / o.encode_ms for o in outcomes if o.encode_ms]
+    passes = f"{statistics.median(timed):.1f}" if timed else "-"
     tokens = sum(o.tokens_before for o in outcomes)
     return (
         f"| {name} | {len(outcomes)} | {tokens:,} | {saved(outcomes):.1f}% "
         f"| {fmt(recall(outcomes, lambda why: True))} "
         f"| {fmt(recall(outcomes, PROBLEM_NEEDLES.__contains__))} "
         f"| {fmt(recall(outcomes, lambda why: why not in PROBLEM_NEEDLES))} "
-        f"| {statistics.median(latencies):.1f} | {percentile(latencies, 0.95):.1f} |"
+        f"| {statistics.median(latencies):.1f} | {percentile(latencies, 0.95):.1f} | {passes} |"
     )
 
 
@@ -207,13 +252,14 @@ def report(cases: Sequence[dict[str, Any]], results: dict[str, dict[str, Outcome
         f"{len(cases)} public corpus cases, each wrapped as system, user question, tool call, tool "
         "result. Tokens: o200k_base, tool messages only. Recall: needles found verbatim in the "
         "compressed messages (problem = error/anomaly needles; other = query/first/last). Latency: "
-        "first call on each content, in ms.",
+        "first call on each content, in ms, and as a multiple of one tiktoken pass over the same "
+        "content measured just before (the load-independent figure).",
         "",
         "## Per kind",
         "",
         "| compressor / kind | cases | tool tokens | saved | recall | recall problem "
-        "| recall other | p50 ms | p95 ms |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| recall other | p50 ms | p95 ms | p50 / tiktoken pass |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     kinds = [kind for kind in KINDS if any(case["kind"] == kind for case in cases)]
     for name in names:
@@ -264,7 +310,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(f"(peer skipped: no {PEER_VENV}; run with --setup-peer)", file=sys.stderr)
     run_ours(_warmup_case(), tokenizer)  # imports, vocabulary, compiled patterns
     # Each compressor runs through all cases back to back, as a service would, one after the other.
-    ours = {case["id"]: run_ours(case, tokenizer) for case in cases}
+    ours = {case["id"]: yardstick(case, tokenizer, run_ours) for case in cases}
     results: dict[str, dict[str, Outcome]] = {
         "ours": ours,
         "identity": {case["id"]: run_identity(case, tokenizer) for case in cases},
@@ -274,9 +320,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         },
     }
     if peer is not None:
-        results[PEER_PACKAGE] = {case["id"]: peer.run(case, tokenizer) for case in cases}
+        results[PEER_PACKAGE] = {case["id"]: yardstick(case, tokenizer, peer.run) for case in cases}
         peer.close()
-    text = report(cases, results)
+
+    text = report(cases, results) + "\n" + line_crusher_costs(cases, tokenizer)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text, encoding="utf-8")
     print(text)

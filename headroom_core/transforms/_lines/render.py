@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from headroom_core.transforms._lines.search import grep_line_number
 from headroom_core.transforms._lines.selection import Group, Plan, Unit
-from headroom_core.transforms._lines.templates import Template, ValueRange
+from headroom_core.transforms._lines.templates import Template, ValueRange, kinds_of
 
 __all__ = ["group_note", "is_crushed", "omission_marker", "render"]
 
@@ -59,14 +59,17 @@ def group_note(
 
 
 def _value_ranges(templates: Sequence[Template]) -> list[ValueRange]:
+    """The range of each value slot over the templates shaped like the first one."""
     first = templates[0]
-    ranges = [ValueRange(kind, value, value) for kind, value in first.values]
-    kinds = [kind for kind, _value in first.values]
+    kinds = kinds_of(first.text)
+    if len(kinds) != len(first.values):  # the line itself held a "<num>"-like mark
+        return []
+    pairs = zip(kinds, first.values, strict=True)
+    ranges = [ValueRange(kind, value, value) for kind, value in pairs]
     for template in templates:
-        if [kind for kind, _value in template.values] != kinds:
-            continue
-        for value_range, (_kind, value) in zip(ranges, template.values, strict=True):
-            value_range.add(value)
+        if len(template.values) == len(kinds) and kinds_of(template.text) == kinds:
+            for value_range, value in zip(ranges, template.values, strict=True):
+                value_range.add(value)
     return ranges
 
 

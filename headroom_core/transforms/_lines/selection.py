@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, process
 
-from headroom_core.transforms._lines.templates import Template
+from headroom_core.transforms._lines.templates import Template, kinds_of
 
 __all__ = [
     "Group",
@@ -124,20 +124,20 @@ def distinct_variants(members: Sequence[int], templates: Sequence[Template] | No
     slot ("error state 6" / "error state 7") are different variants; ids and times are not."""
     if templates is None or len(members) < 2:
         return list(members[:1])
-    shapes = {tuple(kind for kind, _value in templates[m].values) for m in members}
-    if len(shapes) > 1:
+    kinds = kinds_of(templates[members[0]].text)
+    if any(kinds_of(templates[m].text) != kinds for m in members) or any(
+        len(templates[m].values) != len(kinds) for m in members
+    ):
         return list(members[:1])
-    slots = len(templates[members[0]].values)
-    values = [{templates[m].values[slot][1] for m in members} for slot in range(slots)]
+    values = [{templates[m].values[slot] for m in members} for slot in range(len(kinds))]
     states = [
         slot
-        for slot in range(slots)
-        if templates[members[0]].values[slot][0] != "time"
-        and 1 < len(values[slot]) <= min(_STATE_VALUES, len(members) - 1)
+        for slot, kind in enumerate(kinds)
+        if kind != "time" and 1 < len(values[slot]) <= min(_STATE_VALUES, len(members) - 1)
     ]
     seen: dict[tuple[str, ...], int] = {}
     for member in members:
-        signature = tuple(templates[member].values[slot][1] for slot in states)
+        signature = tuple(templates[member].values[slot] for slot in states)
         seen.setdefault(signature, member)
     return sorted(seen.values())[:_MAX_VARIANTS]
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-__all__ = ["Template", "ValueRange", "template_of", "templates_of"]
+__all__ = ["Template", "ValueRange", "kinds_of", "template_of", "templates_of"]
 
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 _DAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
@@ -62,35 +63,51 @@ _VALUE_RE = re.compile(
     rf"|\b(?=[A-Za-z])(?:{_alternatives(_STARTING_WITH_LETTER, len(_STARTING_WITH_DIGIT))})"
     rf"|{_alternatives(_ANYWHERE, len(_STARTING_WITH_DIGIT) + len(_STARTING_WITH_LETTER))}"
 )
-_GROUP_KIND = {f"{kind}{i}": kind for i, (kind, _pattern) in enumerate(_ALL_PATTERNS)}
+_MARKS = {f"{kind}{i}": f"<{kind}>" for i, (kind, _pattern) in enumerate(_ALL_PATTERNS)}
+_KIND_RE = re.compile(rf"<({'|'.join(sorted({kind for kind, _pattern in _ALL_PATTERNS}))})>")
 _SPACES_RE = re.compile(r"\s+")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Template:
-    """A line's template and the values masked out of it, in order, as ``(kind, text)``."""
+    """A line's template and the values masked out of it, in order (their kinds are the
+    ``<kind>`` marks of the template, see :func:`kinds_of`)."""
 
     text: str
-    values: tuple[tuple[str, str], ...]
+    values: tuple[str, ...]
 
 
 def template_of(line: str) -> Template:
     """The template of ``line``: each time, id, ip, hex, path and number replaced by ``<kind>``."""
-    values: list[tuple[str, str]] = []
+    values: list[str] = []
 
     def mask(match: re.Match[str]) -> str:
-        kind = _GROUP_KIND[match.lastgroup or ""]
-        values.append((kind, match.group()))
-        return f"<{kind}>"
+        values.append(match.group())
+        return _MARKS[match.lastgroup or ""]
 
     masked = _VALUE_RE.sub(mask, line)
     return Template(_SPACES_RE.sub(" ", masked).strip(), tuple(values))
 
 
 def templates_of(lines: Sequence[str]) -> list[Template]:
-    """The template of each line (a repeated line is templated once)."""
-    cache: dict[str, Template] = {}
-    return [cache.get(line) or cache.setdefault(line, template_of(line)) for line in lines]
+    """The template of each line; equal lines share one template, equal templates one text."""
+    by_line: dict[str, Template] = {}
+    texts: dict[str, str] = {}
+    templates = []
+    for line in lines:
+        template = by_line.get(line)
+        if template is None:
+            template = template_of(line)
+            text = texts.setdefault(template.text, template.text)
+            template = by_line[line] = Template(text, template.values)
+        templates.append(template)
+    return templates
+
+
+@lru_cache(maxsize=4096)
+def kinds_of(text: str) -> tuple[str, ...]:
+    """The kinds of the values masked in a template text, in order."""
+    return tuple(_KIND_RE.findall(text))
 
 
 @dataclass
