@@ -248,6 +248,18 @@ class _ChatCompletions(_Delegate):
             return result
         return await self._wrapped.create(**_with_messages(forward, result))
 
+    def stream(self, **kwargs: Any) -> Any:
+        """The SDK's ``stream()`` helper on optimized messages; returns its stream manager.
+
+        The SDK builds the manager synchronously for async clients too, so the optimization runs
+        inline here.
+        """
+        forward, options = self._client._split(kwargs)
+        result = self._client._optimize(forward["messages"], forward, options)
+        if options["mode"] == "simulate":
+            return result
+        return self._wrapped.stream(**_with_messages(forward, result))
+
     def simulate(self, **kwargs: Any) -> SimulationResult:
         """What ``create`` would send and save, without calling the model (sync for every client:
         it does no I/O)."""
@@ -276,6 +288,15 @@ class _AnthropicMessages(_Delegate):
         if options["mode"] == "simulate":
             return result
         return await self._wrapped.create(**_with_anthropic_messages(forward, result))
+
+    def stream(self, **kwargs: Any) -> Any:
+        """The SDK's ``stream()`` helper on optimized messages; returns its stream manager."""
+        forward, options = self._client._split(kwargs)
+        messages = from_anthropic(forward["messages"], forward.get("system"))
+        result = self._client._optimize(messages, forward, options)
+        if options["mode"] == "simulate":
+            return result
+        return self._wrapped.stream(**_with_anthropic_messages(forward, result))
 
     def simulate(self, **kwargs: Any) -> SimulationResult:
         """What ``create`` would send and save, without calling the model."""

@@ -33,6 +33,7 @@ DATA = Path(__file__).parent.parent / "data"
 CARS = json.loads((DATA / "engine_cars_200.json").read_text(encoding="utf-8"))
 SYSTEM = "You are a careful data assistant. Quote numbers exactly as the tools return them."
 TOOL_ARGUMENTS = '{"dataset": "cars", "limit": 200}'
+REPLY = "Received 4 messages (system, user, assistant, tool)."
 
 
 def _openai_conversation() -> list[dict[str, Any]]:
@@ -189,10 +190,7 @@ def test_create_sends_optimized_messages_and_returns_the_reply_unchanged(
     assert response.to_dict() == _recorded_response(cassette), (
         "the reply reaches the caller unchanged"
     )
-    assert (
-        response.choices[0].message.content
-        == "Received 4 messages (system, user, assistant, tool)."
-    )
+    assert response.choices[0].message.content == REPLY
 
     [row] = client.get_metrics(mode="optimize")  # flushes the background writer first
     assert row.tokens_before == _tokens(messages)
@@ -220,11 +218,21 @@ def test_streaming_passes_the_sdk_stream_through(server, cassette, wire):
     assert isinstance(stream, openai.Stream)
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    assert text == "Received 4 messages (system, user, assistant, tool)."
+    assert text == REPLY
     assert chunks[-1].usage is not None and chunks[-1].usage.prompt_tokens > 0
     [sent] = wire
     assert sent["stream"] is True and sent["stream_options"] == {"include_usage": True}
     assert _tokens(sent["messages"]) < _tokens(_openai_conversation())
+
+
+def test_openai_stream_helper_gets_optimized_messages(server, cassette, wire):
+    client = HeadroomClient(_openai(server, wire))
+    with client.chat.completions.stream(model="gpt-4o", messages=_openai_conversation()) as stream:
+        completion = stream.get_final_completion()
+    assert completion.choices[0].message.content == REPLY
+    [sent] = wire
+    assert sent["stream"] is True
+    assert _tokens(sent["messages"]) < 0.6 * _tokens(_openai_conversation())
 
 
 async def test_async_openai_client(server, cassette, wire):
@@ -261,13 +269,7 @@ def test_tool_profile_and_simulate_mode_per_call(server, wire):
 
 
 def test_anthropic_messages_create(server, cassette, wire):
-    original = anthropic.Anthropic(
-        base_url=server.origin,
-        api_key="test-key",
-        max_retries=0,
-        http_client=httpx2.Client(event_hooks=wire.sync_hooks),
-    )
-    client = HeadroomClient(original)
+    client = HeadroomClient(_anthropic(server, wire))
     response = client.messages.create(
         model="claude-sonnet-4-5",
         system=SYSTEM,
@@ -285,6 +287,35 @@ def test_anthropic_messages_create(server, cassette, wire):
     assert len(result["content"]) < 0.6 * len(CARS["content"])
     assert all(needle["text"] in result["content"] for needle in CARS["needles"])
     assert response.to_dict() == _recorded_response(cassette)
+
+
+def _anthropic(server, wire):
+    return anthropic.Anthropic(
+        base_url=server.origin,
+        api_key="test-key",
+        max_retries=0,
+        http_client=httpx2.Client(event_hooks=wire.sync_hooks),
+    )
+
+
+def test_anthropic_streaming_create_and_stream_helper(server, cassette, wire):
+    client = HeadroomClient(_anthropic(server, wire))
+    request = {
+        "model": "claude-sonnet-4-5",
+        "system": SYSTEM,
+        "messages": _anthropic_conversation(),
+        "max_tokens": 64,
+    }
+    events = list(client.messages.create(**request, stream=True))
+    assert events[0].type == "message_start" and events[-1].type == "message_stop"
+    streamed = "".join(e.delta.text for e in events if e.type == "content_block_delta")
+    with client.messages.stream(**request) as stream:
+        helper_text = stream.get_final_text()
+    assert streamed == helper_text == "Received 3 messages and a system prompt."
+    assert len(wire) == 2 and all(body["stream"] is True for body in wire)
+    for body in wire:
+        [result] = body["messages"][2]["content"]
+        assert len(result["content"]) < 0.6 * len(CARS["content"])
 
 
 async def test_async_anthropic_client(server, cassette, wire):

@@ -1,7 +1,8 @@
 """A small OpenAI- and Anthropic-compatible HTTP server on loopback that records every request.
 
 It answers ``POST /v1/chat/completions`` (JSON, or server-sent events with a usage chunk when
-``stream`` is true) and ``POST /v1/messages`` (Anthropic Messages API). Replies are
+``stream`` is true) and ``POST /v1/messages`` (Anthropic Messages API, JSON or its event
+stream). Replies are
 deterministic — they depend only on the request body — so recorded cassettes stay stable; the
 prompt token count in ``usage`` is the real tiktoken count of what arrived, so tests can see that
 an optimized request really was smaller.
@@ -85,6 +86,8 @@ class RecordingLLMServer:
                             json.dumps(_chat_completion(body, raw)).encode(),
                             "application/json",
                         )
+                elif self.path.endswith("/messages") and body.get("stream"):
+                    self._send(200, _anthropic_stream(body, raw), "text/event-stream")
                 elif self.path.endswith("/messages"):
                     self._send(
                         200, json.dumps(_anthropic_message(body, raw)).encode(), "application/json"
@@ -164,3 +167,30 @@ def _anthropic_message(body: dict[str, Any], raw: bytes) -> dict[str, Any]:
         "stop_sequence": None,
         "usage": {"input_tokens": prompt, "output_tokens": count_tokens_text(text)},
     }
+
+
+def _anthropic_stream(body: dict[str, Any], raw: bytes) -> bytes:
+    """The Messages API's event stream for the same reply as :func:`_anthropic_message`."""
+    message = _anthropic_message(body, raw)
+    text = message["content"][0]["text"]
+    usage = message["usage"]
+    start = {**message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}
+    block = {"type": "text", "text": ""}
+    events: list[dict[str, Any]] = [
+        {"type": "message_start", "message": start},
+        {"type": "content_block_start", "index": 0, "content_block": block},
+    ]
+    for i, word in enumerate(text.split(" ")):
+        delta = {"type": "text_delta", "text": word if i == 0 else " " + word}
+        events.append({"type": "content_block_delta", "index": 0, "delta": delta})
+    stop = {"stop_reason": "end_turn", "stop_sequence": None}
+    events += [
+        {"type": "content_block_stop", "index": 0},
+        {
+            "type": "message_delta",
+            "delta": stop,
+            "usage": {"output_tokens": usage["output_tokens"]},
+        },
+        {"type": "message_stop"},
+    ]
+    return "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events).encode()
