@@ -174,7 +174,9 @@ class HeadroomChatModel(BaseChatModel):
         from headroom_integrations.langchain.transformer import HeadroomTransformer
 
         transformer = HeadroomTransformer(
-            model_name=model_name_of(self.model), tool_profiles=self.tool_profiles
+            model_name=model_name_of(self.model),
+            tool_profiles=self.tool_profiles,
+            model_limit=model_limit_of(self.model),
         )._sharing(self._optimizer)
         structured = self.model.with_structured_output(schema, include_raw=include_raw, **kwargs)
         return transformer | structured
