@@ -1,10 +1,11 @@
 """HeadroomClient: wrap an OpenAI or Anthropic SDK client so every request is optimized first.
 
-``client.chat.completions.create(...)`` (OpenAI) and ``client.messages.create(...)`` (Anthropic)
-take the SDK's own arguments plus ``headroom_mode``, ``headroom_keep_turns`` and
-``headroom_tool_profiles``; the messages go through :class:`~headroom_core.engine.HeadroomEngine`
-and everything else reaches the SDK untouched, so streams, async clients and responses behave
-exactly as without Headroom. Any other attribute is the original client's.
+``client.chat.completions.create(...)`` (OpenAI), ``client.messages.create(...)`` (Anthropic) and
+both SDKs' ``stream(...)`` helpers take the SDK's own arguments plus ``headroom_mode``,
+``headroom_keep_turns`` and ``headroom_tool_profiles``; the messages go through
+:class:`~headroom_core.engine.HeadroomEngine` and everything else reaches the SDK untouched, so
+streams, async clients and responses behave exactly as without Headroom. Any other attribute is
+the original client's.
 """
 
 from __future__ import annotations
