@@ -10,6 +10,8 @@ holds the query's terms.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import compress
+from operator import not_
 
 import numpy as np
 
@@ -17,6 +19,25 @@ from headroom_core.relevance.base import RelevanceScorer, ensure_texts
 from headroom_core.relevance.terms import compound_tokens, search_terms, token_terms
 
 __all__ = ["BM25Scorer"]
+
+
+def _matching_tokens(
+    tokens_per_item: list[list[str]], query_index: dict[str, int]
+) -> tuple[dict[str, int], np.ndarray]:
+    """The distinct tokens holding query terms (token -> row) and each one's query-term counts.
+
+    The scan over all distinct tokens runs in C (map, compress); Python only sees the matches.
+    """
+    unique = list(set().union(*tokens_per_item))
+    terms_of = list(map(token_terms, unique))
+    has_query_term = map(not_, map(query_index.keys().isdisjoint, terms_of))
+    token_ids: dict[str, int] = {}
+    counts: list[np.ndarray] = []
+    for token, terms in compress(zip(unique, terms_of, strict=True), has_query_term):
+        token_ids[token] = len(counts)
+        columns = [query_index[term] for term in terms if term in query_index]
+        counts.append(np.bincount(columns, minlength=len(query_index)))
+    return token_ids, np.array(counts, dtype=np.float64).reshape(len(counts), len(query_index))
 
 
 class BM25Scorer(RelevanceScorer):
@@ -48,7 +69,7 @@ class BM25Scorer(RelevanceScorer):
             return []
         try:
             query_index = {term: i for i, term in enumerate(dict.fromkeys(search_terms(query)))}
-        except TypeError:
+        except (TypeError, AttributeError):
             ensure_texts(items, query)
             raise
         if not query_index:
@@ -63,24 +84,24 @@ class BM25Scorer(RelevanceScorer):
         """Counts of each query term per item, and each item's length in tokens."""
         try:
             tokens_per_item = [compound_tokens(item) for item in items]
-        except TypeError:
+        except (TypeError, AttributeError):
             ensure_texts(items, "")
             raise
         lengths = np.fromiter(map(len, tokens_per_item), dtype=np.float64, count=len(items))
-        is_miss = query_index.keys().isdisjoint
-        hits: dict[str, tuple[int, ...]] = {}
-        for token in set().union(*tokens_per_item):
-            terms = token_terms(token)
-            if not is_miss(terms):
-                hits[token] = tuple(query_index[term] for term in terms if term in query_index)
-        width = len(query_index)
-        cells: list[int] = []  # row * width + column, once per occurrence
-        if hits:
-            for row, tokens in enumerate(tokens_per_item):
-                for token in filter(hits.__contains__, tokens):
-                    cells.extend(row * width + column for column in hits[token])
-        counts = np.bincount(np.asarray(cells, dtype=np.intp), minlength=len(items) * width)
-        frequencies = counts.reshape(len(items), width).astype(np.float64)
+        frequencies = np.zeros((len(items), len(query_index)), dtype=np.float64)
+        token_ids, term_counts = _matching_tokens(tokens_per_item, query_index)
+        if not token_ids:
+            return frequencies, lengths
+        occurrences: list[int] = []
+        per_item = np.empty(len(items), dtype=np.intp)
+        for row, tokens in enumerate(tokens_per_item):
+            before = len(occurrences)
+            occurrences.extend(map(token_ids.__getitem__, filter(token_ids.__contains__, tokens)))
+            per_item[row] = len(occurrences) - before
+        # Occurrences are grouped by item, so one reduceat sums each item's term counts.
+        matched = per_item > 0
+        starts = (np.cumsum(per_item) - per_item)[matched]
+        frequencies[matched] = np.add.reduceat(term_counts[occurrences], starts, axis=0)
         return frequencies, lengths
 
     def _bm25(self, frequencies: np.ndarray, lengths: np.ndarray) -> np.ndarray:

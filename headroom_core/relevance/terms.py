@@ -18,8 +18,17 @@ _COMPOUND = re.compile(r"\w+(?:[./:\-]\w+)*")
 _PARTS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+|[^\W\d_A-Za-z]+")
 _SEPARATORS = re.compile(r"[./:\-_]+")
 
-#: The compound tokens of a text, unsplit and in their original case.
-compound_tokens = _COMPOUND.findall
+# The same tokens for ASCII text; an explicit class is much faster than Unicode-aware \w.
+_COMPOUND_ASCII = re.compile(r"[A-Za-z0-9_]+(?:[./:\-][A-Za-z0-9_]+)*")
+
+
+def compound_tokens(text: str) -> list[str]:
+    """The compound tokens of ``text``, unsplit and in their original case.
+
+    >>> compound_tokens("GET /api/v1/users?id=42 -> HTTP 200")
+    ['GET', 'api/v1/users', 'id', '42', 'HTTP', '200']
+    """
+    return (_COMPOUND_ASCII if text.isascii() else _COMPOUND).findall(text)
 
 
 @lru_cache(maxsize=65_536)
