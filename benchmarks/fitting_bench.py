@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from headroom_core.config import IntelligentContextConfig, RollingWindowConfig
+from headroom_core.config import IntelligentContextConfig, RollingWindowConfig, ScoringWeights
 from headroom_core.tokenizer import get_tokenizer
 from headroom_core.transforms.intelligent_context import IntelligentContextManager
 from headroom_core.transforms.rolling_window import RollingWindow
@@ -156,9 +156,19 @@ def main() -> dict[str, float]:
     manager = IntelligentContextManager(
         IntelligentContextConfig(output_buffer_tokens=0, compress_before_drop=False)
     )
+    without_relevance = IntelligentContextManager(
+        IntelligentContextConfig(
+            output_buffer_tokens=0,
+            compress_before_drop=False,
+            scoring_weights=ScoringWeights(relevance=0.0),
+        )
+    )
     fitters: dict[str, Callable[[list[dict[str, Any]]], Any]] = {
         "RollingWindow": lambda m: window.apply(m, tokenizer, max_tokens=BUDGET),
         "IntelligentContextManager": lambda m: manager.apply(m, tokenizer, model_limit=BUDGET),
+        "IntelligentContextManager, relevance weight 0": lambda m: without_relevance.apply(
+            m, tokenizer, model_limit=BUDGET
+        ),
     }
     rows = []
     figures: dict[str, float] = {"tokens": total, "cold_count_ms": cold_count_ms}

@@ -226,19 +226,24 @@ class IntelligentContextManager(Transform):
     ) -> list[float]:
         """Weighted importance of each item, in [0, 1]."""
         weights = self.config.scoring_weights
+        # a signal with no weight is not computed: relevance and references are the costly ones
         relevance = (
             self._scorer.score_items([item.text[:_RELEVANCE_CHARS] for item in items], query)
-            if query
-            else []
+            if query and weights.relevance > 0
+            else [0.0] * len(items)
         )
-        forward = _forward_references(messages, items)
+        forward = (
+            _forward_references(messages, items)
+            if weights.forward_reference > 0
+            else [0] * len(items)
+        )
         total = max(1, len(messages))
         scores = []
         for index, item in enumerate(items):
             stop = item.positions[-1] + 1
             score = (
                 weights.recency * (stop / total)
-                + weights.relevance * (min(1.0, max(0.0, relevance[index])) if relevance else 0.0)
+                + weights.relevance * min(1.0, max(0.0, relevance[index]))
                 + weights.role * _ROLE_VALUE.get(item.kind, 0.5)
                 + weights.tool_value * self._tool_value(item)
                 + weights.error * float(item.is_error or _has_error(item.text))
