@@ -184,11 +184,10 @@ class HeadroomChatModel(BaseChatModel):
     # -- generation ---------------------------------------------------------------------------
 
     def _options(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        tools = kwargs.get("tools")
+        tools = kwargs.get("tools")  # bound by bind_tools, already in the provider's dict form
+        formatted = isinstance(tools, list) and all(isinstance(tool, dict) for tool in tools)
         return {
-            "tools": tools
-            if isinstance(tools, list) and all(isinstance(t, dict) for t in tools)
-            else None,
+            "tools": tools if formatted else None,
             "tool_profiles": self.tool_profiles,
             "model_limit": model_limit_of(self.model),
         }
