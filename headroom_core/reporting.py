@@ -65,6 +65,9 @@ def generate_report(
     format: ReportFormat = "html",
     period: Period = "day",
     output_path: str | Path | None = None,
+    *,
+    start_time: datetime | None = None,
+    end_time: datetime | None = None,
 ) -> str:
     """Summarise the metrics in a store as HTML or Markdown.
 
@@ -73,6 +76,8 @@ def generate_report(
         format: ``"html"`` (a self-contained page with an SVG chart) or ``"markdown"``.
         period: Width of the chart's buckets: ``"hour"``, ``"day"`` or ``"week"``.
         output_path: When given, the report is also written to this file.
+        start_time: Only requests at or after this time (naive datetimes are UTC).
+        end_time: Only requests before this time.
 
     Returns:
         The report text. An empty store gives a valid report that says no requests were recorded.
@@ -97,7 +102,7 @@ def generate_report(
     from headroom_core.storage import MetricsStore
 
     with MetricsStore(store_url) as store:
-        rows = store.query(limit=None)
+        rows = store.query(start_time, end_time, limit=None)
     report = _aggregate(rows, period)
     text = _render_html(report) if format == "html" else _render_markdown(report)
     if output_path is not None:
@@ -232,7 +237,7 @@ color:#1f2933;padding:0 1rem}h1{margin-bottom:.2rem}.span{color:#52606d;margin-t
 border-radius:.5rem;padding:.6rem 1rem;min-width:9rem}.card b{display:block;font-size:1.3rem}
 table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}th,td{text-align:left;
 padding:.35rem .6rem;border-bottom:1px solid #e4e7eb;font-variant-numeric:tabular-nums}
-th{background:#f5f7fa}svg text{font-size:11px;fill:#52606d}
+th{background:#f5f7fa}svg{max-width:100%;height:auto}svg text{font-size:11px;fill:#52606d}
 """
 
 

@@ -93,6 +93,13 @@ def test_markdown_report_has_the_same_numbers(store_url):
     assert "| Failures (sent unchanged) | 1 |" in markdown
 
 
+def test_time_window(store_url):
+    markdown = generate_report(
+        store_url, format="markdown", start_time=NOW - timedelta(days=2), end_time=NOW
+    )
+    assert "| Requests | 1 |" in markdown  # only the request of the day before NOW
+
+
 def test_hourly_buckets(store_url):
     html = generate_report(store_url, format="html", period="hour")
     assert "2026-03-14 15:00" in html
