@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
 from langchain.agents import create_agent
 from langchain.agents.middleware import AgentMiddleware
-from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import (
+    AIMessage,
+    ChatMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
 from langchain_core.tools import tool
 
 from headroom_core.samples import load_sample_conversation
@@ -84,3 +91,17 @@ def test_audit_mode_measures_without_changing_the_request() -> None:
     assert model.received[1][-1].content == RUNS
     assert middleware.get_metrics()["tokens_saved"] == 0
     assert middleware.get_metrics()["tokens_before"] > 0
+
+
+def test_headroom_failure_lets_the_agent_run(caplog: pytest.LogCaptureFixture) -> None:
+    model = ScriptedChatModel(replies=[AIMessage("fine")])
+    middleware = HeadroomMiddleware()
+    agent = create_agent(model, [], middleware=[middleware])
+    odd = ChatMessage(content="rate the answer", role="critic")
+
+    state = agent.invoke({"messages": [HumanMessage("hi"), odd]})
+
+    assert state["messages"][-1].content == "fine"
+    assert [m.content for m in model.received[0]] == ["hi", "rate the answer"]
+    assert middleware.get_metrics()["failures"] == 1
+    assert "sending it unchanged" in caplog.text
