@@ -384,3 +384,11 @@ def test_interleaved_and_branching_conversations_count_like_fresh_ones(
         expected = _cookbook_count(messages, encoding)
         assert tokenizer.count_messages(messages) == expected
         assert tokenizer.count_messages(iter(messages)) == expected
+
+
+def test_loading_vocabularies_changes_no_environment(fresh_encoders: None) -> None:
+    import os
+
+    before = dict(os.environ)
+    Tokenizer("gpt-4", encoding="cl100k_base").count_text("load me again")
+    assert dict(os.environ) == before
