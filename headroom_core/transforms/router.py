@@ -8,6 +8,7 @@ code means.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import json
 import re
@@ -32,6 +33,7 @@ __all__ = ["ContentKind", "ContentRouter"]
 ContentKind = Literal["json", "log", "search", "code", "text"]
 
 _SAMPLE_LINES = 200
+_PYTHON_HINT_RE = re.compile(r"^(?:def|class|import|from\s+\S+\s+import)\b", re.MULTILINE)
 _SAMPLE_CHARS = 32_768
 _LOG_SHARE = 0.5
 _CODE_SHARE = 0.3
@@ -50,10 +52,14 @@ _CODE_LINE_RE = re.compile(
     r"""
     ^\s*(?:def|class|import|from\s+\S+\s+import|function|const|let|var|export|return|if|elif|else
         |for|while|try|except|catch|finally|with|async|await|public|private|protected|static
-        |package|func|fn|impl|struct|enum|interface|type|\#include|\#define|using|namespace)\b
-    | [{};]\s*$
+        |package|func|fn|impl|struct|enum|interface|type|using|namespace
+        |raise|throw|yield|pass|break|continue|self|this)\b
+    | ^\#\s*(?:include|define|undef|if|ifdef|ifndef|elif|else|endif|pragma|error)\b  # preprocessor
+    | [{};]\s*$                                               # opens or ends a block / statement
     | ^\s*[}\])]
-    | ^\s*(?://|/\*|\*\s|\#\s|@\w+)
+    | ^\s*(?://|/\*|\*/|@\w+|\"\"\"|\'\'\')                  # comments, decorators, docstrings
+    | ^\s*[\w.\[\]'"]+\s*(?:[-+*/%|&^]|<<|>>|//|\*\*)?=(?!=)\s*\S  # assignment
+    | ^\s+(?:\#|\*\s|.*[:,(\[]\s*$|\S.*[\w\])]\(.*\)\s*$)       # indented comment, call, open line
     """,
     re.VERBOSE,
 )
@@ -120,14 +126,14 @@ class ContentRouter:
         stripped = text.lstrip()
         if stripped[:1] in ("{", "[") and _parses_as_json(stripped):
             return "json"
-        lines = [line for line in text[:_SAMPLE_CHARS].split("\n")[:_SAMPLE_LINES] if line.strip()]
+        lines = _sample_lines(text)
         if not lines:
             return "text"
         if is_search_output(lines):
             return "search"
         if _share(lines, _LOG_LINE_RE) >= _LOG_SHARE:
             return "log"
-        if _share(lines, _CODE_LINE_RE) >= _CODE_SHARE:
+        if _share(lines, _CODE_LINE_RE) >= _CODE_SHARE or _is_python(text):
             return "code"
         return "text"
 
@@ -218,6 +224,31 @@ class ContentRouter:
             crusher = LineCrusher(self.config.line_crusher, scorer=self.scorer, store=self.store)
             self._crushers[key] = crusher
         return crusher
+
+
+def _sample_lines(text: str) -> list[str]:
+    """Non-empty lines from the start and the middle of ``text`` (headers are not typical)."""
+    half = _SAMPLE_CHARS // 2
+    middle = len(text) // 2
+    pieces = [text[:half]]
+    if len(text) > _SAMPLE_CHARS:
+        pieces.append(text[middle : middle + half].split("\n", 1)[-1])
+    lines = []
+    for piece in pieces:
+        lines += [line for line in piece.split("\n")[: _SAMPLE_LINES // 2] if line.strip()]
+    return lines
+
+
+def _is_python(text: str) -> bool:
+    """Whether ``text`` is a Python module (catches docstring-heavy sources; prose fails to
+    parse within its first lines, so this is cheap when the answer is no)."""
+    if not _PYTHON_HINT_RE.search(text):
+        return False
+    try:
+        ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
 
 
 def _parses_as_json(text: str) -> bool:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import heapq
 import inspect
+import re
+import textwrap
 import time
 from pathlib import Path
 
@@ -50,9 +54,14 @@ def test_detects_each_kind(router: ContentRouter, name: str, kind: str) -> None:
     assert router.detect(read(name)) == kind
 
 
-def test_detects_code_and_text(router: ContentRouter) -> None:
-    assert router.detect(CODE) == "code"
+@pytest.mark.parametrize("module", [headroom_core.messages, textwrap, heapq, re, dataclasses])
+def test_detects_code_even_when_docstrings_dominate(router: ContentRouter, module: object) -> None:
+    assert router.detect(inspect.getsource(module)) == "code"  # type: ignore[arg-type]
+
+
+def test_detects_prose_as_text(router: ContentRouter) -> None:
     assert router.detect(PROSE) == "text"
+    assert router.detect((DATA / "README.md").read_text(encoding="utf-8")) == "text"
     assert router.detect("") == "text"
 
 
