@@ -25,6 +25,11 @@ class HeadroomChatMessageHistory(BaseChatMessageHistory):
     history is still too long, fits it with the engine's context fitting (which keeps the system
     prompt, the last user turn and every tool call together with its result).
 
+    ``BaseChatMessageHistory`` is deprecated since langchain-core 1.6.4 (removal in 2.0); this
+    wrapper serves applications still on ``RunnableWithMessageHistory``. Agents keeping their
+    memory in LangGraph state get the same effect from :class:`HeadroomMiddleware` or
+    :func:`create_headroom_node`.
+
     Args:
         history: The store to wrap (``InMemoryChatMessageHistory``, a SQL or Redis history...).
         max_tokens: Tokens the returned messages may use.
