@@ -6,13 +6,14 @@ this process (one tiktoken encode of the same input), so the figures travel betw
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import random
 import statistics
 import time
 import tracemalloc
-from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from headroom_core.config import SmartCrusherConfig
@@ -53,16 +54,6 @@ def event_records(count: int, seed: int = 42) -> list[dict[str, Any]]:
     return records
 
 
-def best_of(runs: int, action: Callable[[], Any]) -> float:
-    """Median wall time of ``runs`` calls, in seconds."""
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def lossless_saving() -> None:
     records = event_records(1000)
     crusher = SmartCrusher(SmartCrusherConfig(lossless_only=True))
@@ -86,39 +77,51 @@ def fresh_content(target_tokens: int, salt: int) -> str:
 def speed() -> None:
     tokenizer = Tokenizer("gpt-4o")
     tokenizer.encode("warm up")
-    crusher = SmartCrusher(SmartCrusherConfig(lossless_only=True))
-    lossy = SmartCrusher()
-    ratios, lossy_ratios, sizes = [], [], []
-    for salt in range(5):
+    crushers = {
+        "default (lossy over 50 rows)": SmartCrusher(),
+        "lossless_only": SmartCrusher(SmartCrusherConfig(lossless_only=True)),
+    }
+    for crusher in crushers.values():  # import and build scorer and store once
+        crusher.crush(fresh_content(5_000, 1), query="warm up", tokenizer=tokenizer)
+    ratios: dict[str, list[float]] = {label: [] for label in crushers}
+    encodes = []
+    for salt in range(7):
         text = fresh_content(100_000, 1000 + salt)
-        other = fresh_content(100_000, 2000 + salt)  # same shape, different content
-        encode = best_of(1, lambda t=text: tokenizer.encode(t))
         start = time.perf_counter()
-        result = crusher.crush(other, tokenizer=Tokenizer("gpt-4o"))
-        ratios.append((time.perf_counter() - start) / encode)
-        third = fresh_content(100_000, 3000 + salt)
-        start = time.perf_counter()
-        lossy.crush(third, query="database connection refused", tokenizer=Tokenizer("gpt-4o"))
-        lossy_ratios.append((time.perf_counter() - start) / encode)
-        sizes.append((result.tokens_before, encode))
-    tokens, encode = sizes[0]
-    print(f"Speed on ~{tokens:,}-token JSON, first call on fresh content (tiktoken encode "
-          f"{encode * 1000:.1f} ms):")
-    print(f"  lossless crush / one encode: median {statistics.median(ratios):.2f}x "
-          f"(runs: {', '.join(f'{r:.2f}' for r in ratios)})")
-    print(f"  lossy crush (query)  / one encode: median {statistics.median(lossy_ratios):.2f}x")
+        tokenizer.encode(text)
+        encode = time.perf_counter() - start
+        encodes.append(encode)
+        for offset, (label, crusher) in enumerate(crushers.items()):
+            other = fresh_content(100_000, 2000 + 10 * salt + offset)  # same shape, new content
+            start = time.perf_counter()
+            crusher.crush(other, query="database connection refused", tokenizer=tokenizer)
+            ratios[label].append((time.perf_counter() - start) / encode)
+    tokens = tokenizer.count_text(fresh_content(100_000, 999))
+    print(f"Speed on ~{tokens:,}-token JSON, first call on fresh content, exact counts included "
+          f"(one tiktoken encode: median {statistics.median(encodes) * 1000:.1f} ms):")
+    for label, values in ratios.items():
+        runs = ", ".join(f"{value:.2f}" for value in values)
+        print(f"  {label:30s} median {statistics.median(values):.2f}x one encode  (runs: {runs})")
 
 
 def memory() -> None:
     text = fresh_content(100_000, 4242)
-    crusher = SmartCrusher()
+    size = len(text.encode())
+    print(f"Memory peak (tracemalloc) while crushing a {size / 1e6:.2f} MB input:")
+    for label, crusher in (
+        ("lossless_only", SmartCrusher(SmartCrusherConfig(lossless_only=True))),
+        ("default, retrieval store included", SmartCrusher()),
+    ):
+        tracemalloc.start()
+        crusher.crush(text, query="upstream timeout", tokenizer=Tokenizer("gpt-4o"))
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        print(f"  {label:34s} {peak / 1e6:5.2f} MB = {peak / size:.2f}x the input")
     tracemalloc.start()
-    crusher.crush(text, query="upstream timeout", tokenizer=Tokenizer("gpt-4o"))
+    json.loads(text)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    size = len(text.encode())
-    print(f"Memory peak (tracemalloc) on a {size / 1e6:.2f} MB input: {peak / 1e6:.2f} MB "
-          f"= {peak / size:.2f}x the input")
+    print(f"  {'(json.loads alone, for scale)':34s} {peak / 1e6:5.2f} MB = {peak / size:.2f}x")
 
 
 def bad_input() -> None:
@@ -130,8 +133,10 @@ def bad_input() -> None:
         "10 MB JSON-looking string": "[" + "1," * 5_000_000 + "1]",
         "3.9 MB invalid JSON": '{"a": [' + '"x", ' * 650_000,
         "10,000-deep nesting": "[" * 10_000 + "]" * 10_000,
+        "900-deep objects": '{"a": ' * 900 + "1" + "}" * 900,
         "NaN/Infinity": "[" + "NaN, Infinity, " * 10_000 + "1]",
-        "os.urandom 1 MB as text": os.urandom(1_000_000).decode("latin-1"),
+        "huge integer": "[" + "9" * 5_000 + "]",
+        "1 MB random bytes as text": os.urandom(1_000_000).decode("latin-1"),
     }
     print("Bad input (result or TransformError, wall time):")
     for label, text in cases.items():
@@ -144,11 +149,39 @@ def bad_input() -> None:
         print(f"  {label:28s} {elapsed * 1000:8.1f} ms  {outcome[:70]}")
 
 
+def corpus(directory: Path) -> None:
+    """Tokens saved and needle recall on the public corpus JSON cases, when it is there."""
+    cases = sorted(directory.glob("json/*.json"))
+    if not cases:
+        print(f"Corpus: no JSON cases under {directory} (pass --corpus DIR); skipped.")
+        return
+    crusher = SmartCrusher()
+    before = after = found = needles = 0
+    print(f"Corpus JSON cases ({len(cases)}), query = the case's question:")
+    for path in cases:
+        case = json.loads(path.read_text())
+        start = time.perf_counter()
+        result = crusher.crush(case["content"], case["query"])
+        elapsed = time.perf_counter() - start
+        hits = sum(needle["text"] in result.compressed for needle in case["needles"])
+        before, after = before + result.tokens_before, after + result.tokens_after
+        found, needles = found + hits, needles + len(case["needles"])
+        saved = 100 * result.tokens_saved / result.tokens_before
+        print(f"  {case['id']:26s} {result.strategy:9s} saved {saved:5.1f}%  "
+              f"needles {hits}/{len(case['needles'])}  {elapsed * 1000:6.1f} ms")
+    print(f"  all: saved {100 * (1 - after / before):.1f}% of {before:,} tokens, "
+          f"needle recall {found}/{needles}")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--corpus", type=Path, default=Path("../shared/corpus/public"))
+    args = parser.parse_args()
     lossless_saving()
     speed()
     memory()
     bad_input()
+    corpus(args.corpus)
 
 
 if __name__ == "__main__":

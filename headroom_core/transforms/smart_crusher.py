@@ -41,6 +41,10 @@ logger = logging.getLogger(__name__)
 MAX_INPUT_CHARS = 4_000_000
 """Larger inputs are refused (TransformError): counting them alone would exceed a second."""
 
+MAX_PASSTHROUGH_CHARS = 131_072
+"""Larger inputs that are not JSON are refused (TransformError) instead of passed through: the
+pass-through result needs their token count, and counting binary garbage is slow."""
+
 
 class SmartCrusher(Transform):
     """Compress JSON tool outputs so what the question needs survives.
@@ -97,11 +101,18 @@ class SmartCrusher(Transform):
 
         Raises:
             TransformError: The input is bytes that are not UTF-8, parsed data that is not JSON,
-                or larger than :data:`MAX_INPUT_CHARS`.
+                larger than :data:`MAX_INPUT_CHARS`, or not JSON and larger than
+                :data:`MAX_PASSTHROUGH_CHARS`.
         """
         tokenizer = tokenizer if tokenizer is not None else get_tokenizer("gpt-4o")
         text, value, exact_floats, reason = self._load(data)
         if value is None:
+            if len(text) > MAX_PASSTHROUGH_CHARS:
+                raise TransformError(
+                    f"SmartCrusher cannot crush this output ({reason}) and it is too large "
+                    f"({len(text)} characters) to pass through with an exact count.",
+                    details={"reason": reason, "size": len(text), "limit": MAX_PASSTHROUGH_CHARS},
+                )
             return self._passthrough(text, data, tokenizer, reason)
         if len(text) < self.config.min_tokens_to_crush:  # a token is at least one character
             return self._passthrough(text, data, tokenizer, "below min_tokens_to_crush")

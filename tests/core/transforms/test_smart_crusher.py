@@ -308,8 +308,13 @@ def test_small_output_passes_through() -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b"\xff\xfe\x00binary", "[" + "1," * 2_500_000 + "1]", {"bad": object()}],
-    ids=["non-utf8-bytes", "over-size-limit", "not-json-serialisable"],
+    [
+        b"\xff\xfe\x00binary",
+        "[" + "1," * 2_500_000 + "1]",
+        {"bad": object()},
+        "\x00\x9f garbage" * 30_000,
+    ],
+    ids=["non-utf8-bytes", "over-size-limit", "not-json-serialisable", "large-non-json"],
 )
 def test_unusable_input_raises_transform_error(data: Any) -> None:
     with pytest.raises(TransformError):
