@@ -146,12 +146,15 @@ class SQLOriginalsStore:
     """Dropped items in the SQL table ``headroom_originals`` (SQLite or PostgreSQL via SQLModel),
     shared by every process that uses the same URL.
 
-    Expired rows are ignored on read and purged on write.
+    Expired rows are ignored on read and purged on write, as are the oldest rows beyond
+    ``max_entries``.
 
     Args:
         url: SQLAlchemy URL, e.g. ``sqlite:///headroom.db`` or
             ``postgresql+psycopg://user@host/db`` (the ``postgres`` extra).
         ttl_seconds: Lifetime of a row.
+        max_entries: Most rows kept (shared by every process using the table); None for no
+            bound but the time to live.
         clock: Source of the current Unix time (injectable for tests).
 
     Raises:
@@ -159,7 +162,14 @@ class SQLOriginalsStore:
         StorageError: When the database cannot be reached or the table cannot be created.
     """
 
-    def __init__(self, url: str, *, ttl_seconds: float = 3600.0, clock: Clock = time.time) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        ttl_seconds: float = 3600.0,
+        max_entries: int | None = None,
+        clock: Clock = time.time,
+    ) -> None:
         from sqlalchemy import make_url
 
         from headroom_core._originals_table import StoredOriginals
@@ -167,6 +177,7 @@ class SQLOriginalsStore:
 
         self.url = url
         self.ttl_seconds = ttl_seconds
+        self.max_entries = max_entries
         self._clock = clock
         self._table = StoredOriginals
         self._engine = _create_engine(url)  # the metrics store's engine setup: WAL, drivers
@@ -184,7 +195,7 @@ class SQLOriginalsStore:
 
     def put(self, items: list[Any], *, tool_name: str | None = None, kind: str = "json") -> str:
         """Store ``items``; see :class:`OriginalsStore`."""
-        from sqlmodel import Session, delete
+        from sqlmodel import Session
 
         payload = _serialise(items)
         key = originals_key(payload, kind)
@@ -199,14 +210,25 @@ class SQLOriginalsStore:
         )
         try:
             with Session(self._engine) as session:
-                session.exec(delete(self._table).where(self._table.expires_at <= now))
                 session.merge(row)
+                self._purge(session, now)
                 session.commit()
         except Exception as exc:
             raise StorageError(
                 f"Cannot store originals under {key}: {exc}", details={"key": key}
             ) from exc
         return key
+
+    def _purge(self, session: Any, now: float) -> None:
+        """Delete expired rows and the oldest rows beyond ``max_entries``."""
+        from sqlmodel import col, delete, select
+
+        table = self._table
+        session.exec(delete(table).where(col(table.expires_at) <= now))
+        if self.max_entries is not None:
+            newest_first = select(table.key).order_by(col(table.created_at).desc(), col(table.key))
+            surplus = newest_first.offset(self.max_entries)
+            session.exec(delete(table).where(col(table.key).in_(surplus)))
 
     def get(self, key: str) -> list[Any] | None:
         """The items under ``key``, or None; see :class:`OriginalsStore`."""
@@ -258,7 +280,9 @@ def default_originals_store(config: RetrievalConfig | None = None) -> OriginalsS
             store = _default_stores.get(url)
             if store is None:
                 store = (
-                    SQLOriginalsStore(url, ttl_seconds=config.ttl_seconds)
+                    SQLOriginalsStore(
+                        url, ttl_seconds=config.ttl_seconds, max_entries=config.max_entries
+                    )
                     if url
                     else InMemoryOriginalsStore(config.max_entries, config.ttl_seconds)
                 )

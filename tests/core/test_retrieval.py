@@ -181,7 +181,8 @@ def test_tool_definition_is_an_openai_function_tool() -> None:
 def _sql_round_trip(url: str) -> None:
     clock = Clock()
     clock.now = time.time()  # real time: other processes sharing the table purge by it
-    store = SQLOriginalsStore(url, ttl_seconds=60, clock=clock)
+    # a bound far above what other tests sharing the table store, so the purge query runs
+    store = SQLOriginalsStore(url, ttl_seconds=60, max_entries=10**6, clock=clock)
     marker = uuid.uuid4().hex
     items = [{"id": 1, "marker": marker, "big": 2**70, "text": "naïve"}, "plain line"]
     key = store.put(items, tool_name="search", kind="json")
@@ -283,3 +284,14 @@ def test_docstring_examples_run() -> None:
     import headroom_core.retrieval
 
     assert doctest.testmod(headroom_core.retrieval).failed == 0
+
+
+def test_sql_store_keeps_only_the_newest_max_entries(tmp_path: Path) -> None:
+    clock = Clock()
+    store = SQLOriginalsStore(f"sqlite:///{tmp_path / 'bounded.db'}", max_entries=3, clock=clock)
+    keys = []
+    for n in range(5):
+        clock.now += 1
+        keys.append(store.put([n]))
+    assert [store.get(key) for key in keys] == [None, None, [2], [3], [4]]
+    store.close()
