@@ -19,6 +19,7 @@ from headroom_core.config import HeadroomConfig
 from headroom_core.errors import TransformError
 from headroom_core.results import CrushResult
 from headroom_core.tokenizer import Tokenizer, get_tokenizer
+from headroom_core.transforms._json.encoding import is_compact_output
 from headroom_core.transforms._lines.search import is_search_output
 from headroom_core.transforms._text import looks_binary
 from headroom_core.transforms.line_crusher import MAX_CRUSH_CHARS, LineCrusher
@@ -115,8 +116,9 @@ class ContentRouter:
     def detect(self, text: str) -> ContentKind:
         """The kind of ``text``, from cheap checks on a sample of it.
 
-        JSON must parse; search results are mostly ``path:line:text``; logs are mostly lines
-        with timestamps or levels; code has syntax on many lines; anything else is text.
+        JSON must parse (or be SmartCrusher's compact form of JSON); search results are mostly
+        ``path:line:text``; logs are mostly lines with timestamps or levels; code has syntax on
+        many lines (or parses as Python); anything else is text.
         """
         if not isinstance(text, str):
             raise TransformError(
@@ -124,7 +126,7 @@ class ContentRouter:
                 details={"type": type(text).__name__},
             )
         stripped = text.lstrip()
-        if stripped[:1] in ("{", "[") and _parses_as_json(stripped):
+        if is_compact_output(text) or (stripped[:1] in ("{", "[") and _parses_as_json(stripped)):
             return "json"
         lines = _sample_lines(text)
         if not lines:

@@ -74,6 +74,9 @@ def test_json_goes_to_smart_crusher(router: ContentRouter) -> None:
     assert result.strategy == "smart_crusher"
     assert result.reasons[0] == "detected json"
     assert result.tokens_after < result.tokens_before
+    assert router.detect(result.compressed) == "json"  # the compact form is still JSON's
+    again = router.route(result.compressed)
+    assert again.strategy == "passthrough" and again.compressed == result.compressed
 
 
 @pytest.mark.parametrize("name", ["hdfs.log", "grep_requester.txt"])
