@@ -164,11 +164,16 @@ class Table:
     def __len__(self) -> int:
         return len(self.items)
 
-    def values(self, column: str) -> list[Any]:
-        """The column's value in every row (:data:`MISSING` where the key is absent), cached."""
+    def values(self, column: str, *, cache: bool = True) -> list[Any]:
+        """The column's value in every row (:data:`MISSING` where the key is absent).
+
+        Statistics read each column several times and cache it; rendering reads it once.
+        """
         found = self._values.get(column)
         if found is None:
-            found = self._values[column] = [row.get(column, MISSING) for row in self.rows]
+            found = [row.get(column, MISSING) for row in self.rows]
+            if cache:
+                self._values[column] = found
         return found
 
 
@@ -215,7 +220,7 @@ def _column_cells(
     table: Table, column: str, indices: Sequence[int], exact: bool, shorten: Shorten | None
 ) -> list[str]:
     """Cell texts of one column (the common types inlined: this is the hot loop)."""
-    values = table.values(column)
+    values = table.values(column, cache=False)
     child = table.children.get(column)
     reference = f"<table {child.number}>" if child is not None else ""
     bare = _BARE.match
@@ -295,6 +300,7 @@ def render_table(
         columns.insert(0, [str(i) for i in rows_at])
     lines.append(DELIMITER.join(header))
     body = [DELIMITER.join(row) for row in zip(*columns, strict=True)] if columns else []
+    del shown, columns  # the cells now live in the rows; free them before the final join
     if table.parent is not None:
         body = _grouped(body, [table.parent_rows[i] for i in rows_at], used)
     else:
