@@ -199,6 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     baseline = results["no middleware"]
     print(f"## Agent transcripts ({len(selected)}, three tool results each)\n")
     print(f"trigger for LangChain's middleware: {TRIGGER_TOKENS} tokens; summary model is fake\n")
+    if not any(transcript.needles for transcript in selected):
+        print("no corpus found: the sample conversation has no needles, recall is not measured\n")
     print("| middleware | tokens sent | vs none | needle recall | s per transcript |")
     print("|---|---:|---:|---:|---:|")
     for name, sent in results.items():
