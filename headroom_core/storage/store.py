@@ -1,10 +1,12 @@
 """MetricsStore: one row per request in SQLite or PostgreSQL, written off the request path.
 
 ``record()`` only puts a plain dict on a bounded queue; a background thread writes batches with
-one ``executemany`` each. A full queue or a database that is down costs a rate-limited warning and
-a counter (see :meth:`MetricsStore.stats`), never an exception in the caller's LLM request. The
-queue is flushed on :meth:`MetricsStore.flush`, :meth:`MetricsStore.close` and at interpreter exit;
-after ``fork()`` the child starts its own writer so several processes can share one database.
+one ``executemany`` each, waiting 50 ms after an idle spell so that rows arrive in batches rather
+than as one transaction (and one GIL contest with the request threads) per request. A full queue
+or a database that is down costs a rate-limited warning and a counter (see
+:meth:`MetricsStore.stats`), never an exception in the caller's LLM request. The queue is flushed
+on :meth:`MetricsStore.flush`, :meth:`MetricsStore.close` and at interpreter exit; after
+``fork()`` the child starts its own writer so several processes can share one database.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ _TABLE = RequestMetricsRow.__table__  # type: ignore[attr-defined]
 _WRITE_ATTEMPTS = 4
 _WARNING_INTERVAL_S = 30.0
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
+_LINGER_S = 0.05
 _STOP = object()
 
 _live_stores: weakref.WeakSet[MetricsStore] = weakref.WeakSet()
@@ -65,7 +68,7 @@ class MetricsStore:
     """
 
     def __init__(
-        self, url: str = "sqlite:///headroom.db", *, max_queue: int = 10_000, batch_size: int = 500
+        self, url: str = "sqlite:///headroom.db", *, max_queue: int = 10_000, batch_size: int = 100
     ) -> None:
         self.url = url
         self.batch_size = batch_size
@@ -186,8 +189,13 @@ class MetricsStore:
 
     def _run_writer(self) -> None:
         pending = self._queue
+        backlog = False
         while True:
             item = pending.get()
+            if isinstance(item, dict) and not backlog:
+                # Let a batch gather: one write per linger period instead of one per request
+                # keeps the writer from competing with request threads for the GIL.
+                time.sleep(_LINGER_S)
             batch: list[dict[str, Any]] = []
             markers: list[threading.Event] = []
             stop = False
@@ -206,6 +214,7 @@ class MetricsStore:
                     break
             if batch:
                 self._write(batch)
+            backlog = len(batch) >= self.batch_size  # more may be waiting: no linger
             for marker in markers:
                 marker.set()
             if stop:
