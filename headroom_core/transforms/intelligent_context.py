@@ -65,13 +65,16 @@ class IntelligentContextManager(Transform):
     """Fit a request into the model's window, dropping the least important material first.
 
     Keeps ``output_buffer_tokens`` free for the reply, the system prompt (``keep_system``) and the
-    last ``keep_last_turns`` turns. Everything else is scored by the weighted sum of
+    last ``keep_last_turns`` turns. Everything else is split into pieces (each tool exchange; each
+    turn's own user message and replies) scored by the weighted sum of
     :class:`~headroom_core.config.ScoringWeights`: recency, BM25 relevance to the current query,
     role, tool value (from a :class:`ToolImportanceLearner`), error content, and forward reference
-    (later messages repeat its ids and values). Tool exchanges can go one by one; a user message
-    only goes with its whole turn, so the result stays valid for OpenAI and Anthropic. With
-    ``compress_before_drop`` tool results are first crushed by the content router (when installed),
-    least important first. A system note after the system prompt says what was dropped.
+    (later messages repeat its ids and values); a signal with zero weight is not computed. Pieces
+    are kept most important first while they fit, passing over any too big for the room left. A
+    tool exchange is kept only with its turn's user message, so the result stays valid for OpenAI
+    and Anthropic. With ``compress_before_drop`` tool results are first crushed by the content
+    router, least important first, until the request fits. A system note after the system prompt
+    says what was dropped.
 
     When the kept minimum alone exceeds the budget: ``on_overflow="raise"`` raises
     :class:`TransformError` naming the sizes; ``"best_effort"`` returns the minimum with
