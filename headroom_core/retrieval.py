@@ -100,6 +100,7 @@ class InMemoryOriginalsStore:
         self._clock = clock
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()
+        self._next_purge = float("-inf")
 
     def __len__(self) -> int:
         with self._lock:
@@ -114,7 +115,9 @@ class InMemoryOriginalsStore:
         with self._lock:
             self._entries[key] = _Entry(payload, now + self.ttl_seconds, tool_name, kind)
             self._entries.move_to_end(key)
-            self._purge_expired(now)
+            if now >= self._next_purge:  # a full scan now and then, not on every put
+                self._purge_expired(now)
+                self._next_purge = now + self.ttl_seconds / 8
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
         return key

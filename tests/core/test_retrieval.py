@@ -295,3 +295,4 @@ def test_sql_store_keeps_only_the_newest_max_entries(tmp_path: Path) -> None:
         keys.append(store.put([n]))
     assert [store.get(key) for key in keys] == [None, None, [2], [3], [4]]
     store.close()
+
