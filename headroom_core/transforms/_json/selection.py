@@ -133,5 +133,5 @@ def select_rows(
     if room > 0:
         rest = [i for i in range(count) if i not in kept]
         step = len(rest) / room
-        take("sample", [rest[int(k * step)] for k in range(min(room, len(rest)))])
+        take("sample", [rest[int((k + 0.5) * step)] for k in range(min(room, len(rest)))])
     return Selection(sorted(kept), reasons)
