@@ -215,17 +215,18 @@ def test_sqlite_file_store_round_trip(tmp_path: Path) -> None:
 
 
 def test_expired_rows_are_purged_on_write(tmp_path: Path) -> None:
-    from sqlmodel import Session, select
+    import sqlite3
 
-    from headroom_core._originals_table import StoredOriginals
-
+    path = tmp_path / "o.db"
     clock = Clock()
-    store = SQLOriginalsStore(f"sqlite:///{tmp_path / 'o.db'}", ttl_seconds=10, clock=clock)
+    store = SQLOriginalsStore(f"sqlite:///{path}", ttl_seconds=10, clock=clock)
     store.put(["old"])
     clock.now += 11
     fresh = store.put(["new"])
-    with Session(store._engine) as session:
-        assert [row.key for row in session.exec(select(StoredOriginals))] == [fresh]
+    store.close()
+    with sqlite3.connect(path) as connection:
+        keys = connection.execute("SELECT key FROM headroom_originals").fetchall()
+    assert keys == [(fresh,)]
 
 
 def test_unreachable_database_raises_storage_error(tmp_path: Path) -> None:
