@@ -186,6 +186,9 @@ class ContentRouter:
             return _passthrough(
                 text, tokenizer, "code passes through (line_crusher.compress_code is off)"
             )
+        section = "smart_crusher" if kind == "json" else "line_crusher"
+        if not getattr(self.config, section).enabled:
+            return _passthrough(text, tokenizer, f"{section} is disabled")
         if kind == "json":
             result = self._smart_crusher(max_items).crush(
                 text, query, tokenizer=tokenizer, token_budget=token_budget, tool_name=tool_name

@@ -98,6 +98,14 @@ def test_code_passes_through_unless_configured() -> None:
     assert crushed.strategy == "line_crusher"
 
 
+def test_disabled_crusher_passes_through() -> None:
+    config = HeadroomConfig(line_crusher=LineCrusherConfig(enabled=False))
+    router = ContentRouter(config, store=InMemoryOriginalsStore())
+    result = router.route(read("hdfs.log"))
+    assert result.strategy == "passthrough" and "line_crusher is disabled" in result.reasons
+    assert router.route(read("gh_subscriptions.json")).strategy == "smart_crusher"
+
+
 def test_skip_compression_profile(router: ContentRouter) -> None:
     text = read("hdfs.log")
     result = router.route(text, profile={"skip_compression": True})
