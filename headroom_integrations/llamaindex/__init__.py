@@ -27,10 +27,12 @@ from headroom_integrations.llamaindex.events import (
     HeadroomChatOptimizeEvent,
     HeadroomPostprocessEvent,
 )
+from headroom_integrations.llamaindex.llm import HeadroomLLM
 from headroom_integrations.llamaindex.postprocessor import HeadroomNodePostprocessor
 
 __all__ = [
     "HeadroomChatOptimizeEvent",
+    "HeadroomLLM",
     "HeadroomNodePostprocessor",
     "HeadroomPostprocessEvent",
     "SentenceTransformerEmbedding",

@@ -37,6 +37,10 @@ logger = logging.getLogger(__name__)
 dispatcher = get_dispatcher(__name__)
 
 METRICS_SOURCE = "llamaindex"
+# Compression is tried on a node that does not fit, while the budget still has this much room
+# and until this many compressed nodes in a row still did not fit (each try costs a crush).
+MIN_COMPRESSED_TOKENS = 64
+MAX_COMPRESSION_MISSES = 2
 
 
 @dataclass
@@ -66,10 +70,12 @@ class HeadroomNodePostprocessor(BaseNodePostprocessor):
 
     Every node is scored against the query with Headroom's relevance scorers (BM25 by default,
     embeddings or hybrid when the ``relevance`` extra is installed) and the score is blended with
-    the retriever's own (min-max normalised) score. In blended order, near-duplicates of a node
-    already kept are merged into it, JSON/log/search text inside a node is compressed by the
-    tool-output crushers, and nodes are kept while they fit ``token_budget`` (counted exactly on
-    the node content the LLM reads, metadata header included).
+    the retriever's own (min-max normalised) score. In blended order, nodes are kept while they
+    fit ``token_budget`` (counted exactly on the content the LLM reads, metadata header
+    included); a near-duplicate of a node already kept is merged into it; a relevant node with
+    JSON, log or search text that does not fit is compressed by the tool-output crushers
+    (errors, anomalies and query matches survive) rather than dropped. Nodes that fit are sent
+    verbatim: lossy compression only runs where the budget demands it.
 
     Nodes are never mutated: a node whose text changed, or that absorbed duplicates, is a copy
     with the same id, metadata and relationships, plus a ``metadata["headroom"]`` note hidden
@@ -105,7 +111,8 @@ class HeadroomNodePostprocessor(BaseNodePostprocessor):
         retriever_weight: Share of the retriever's score in the blended score (0 = ours only).
         dedup_threshold: rapidfuzz ratio (0-100) at which two nodes count as near-duplicates;
             None disables merging.
-        compress_structured: Compress JSON, log and search text inside nodes.
+        compress_structured: Compress JSON, log and search text inside a node that would not
+            fit otherwise.
         model: Model whose tokenizer counts the budget.
         store_url: Metrics store URL (``sqlite:///headroom.db``, ``postgresql+psycopg://...``);
             None records nothing.
@@ -131,7 +138,7 @@ class HeadroomNodePostprocessor(BaseNodePostprocessor):
         default=90.0, ge=0.0, le=100.0, description="rapidfuzz ratio marking near-duplicates."
     )
     compress_structured: bool = Field(
-        default=True, description="Compress JSON, log and search text inside nodes."
+        default=True, description="Compress structured text of nodes that would not fit."
     )
     model: str = Field(default="gpt-4o", description="Model whose tokenizer counts the budget.")
     store_url: str | None = Field(default=None, description="Metrics store URL; None disables.")
@@ -183,14 +190,15 @@ class HeadroomNodePostprocessor(BaseNodePostprocessor):
     # -- selection -----------------------------------------------------------------------------
 
     def _select(self, nodes: Sequence[NodeWithScore], query: str) -> _Selection:
-        """Score, then walk nodes best-first merging duplicates, compressing and packing."""
+        """Score, then walk the nodes best-first: merge duplicates, compress to fit, pack."""
         texts = [llm_text(item.node) for item in nodes]
         tokens = [self._tokenizer.count_text(text) for text in texts]
         scores = self._blended_scores(nodes, texts, query)
         order = sorted(range(len(nodes)), key=lambda index: -scores[index])
         remaining = self.token_budget if self.token_budget is not None else float("inf")
         kept: list[_Candidate] = []
-        first_candidate: _Candidate | None = None
+        best: _Candidate | None = None
+        misses = 0
         for index in order:
             if scores[index] < self.min_relevance:
                 break
@@ -198,15 +206,26 @@ class HeadroomNodePostprocessor(BaseNodePostprocessor):
                 break
             node = nodes[index].node
             candidate = _Candidate(index, node, body_text(node), tokens[index])
+            fits = candidate.tokens <= remaining
+            may_compress = (
+                self.compress_structured
+                and misses < MAX_COMPRESSION_MISSES
+                and remaining >= MIN_COMPRESSED_TOKENS
+            )
+            if not fits and not may_compress:
+                continue
             if self._absorbed_by(candidate, kept):
                 continue
-            self._compress(candidate, query, remaining)
-            first_candidate = first_candidate or candidate
+            if not fits:
+                self._compress_to_fit(candidate, query, remaining)
+            best = best or candidate
             if candidate.tokens <= remaining:
                 kept.append(candidate)
                 remaining -= candidate.tokens
-        if not kept and first_candidate is not None:
-            kept.append(first_candidate)
+            else:
+                misses += 1
+        if not kept and best is not None:
+            kept.append(best)
         return _Selection(kept=kept, scores=scores, tokens_before=sum(tokens))
 
     def _blended_scores(
@@ -235,17 +254,16 @@ class HeadroomNodePostprocessor(BaseNodePostprocessor):
                 return True
         return False
 
-    def _compress(self, candidate: _Candidate, query: str, remaining: float) -> None:
-        """Crush structured text inside the node, aiming at ``remaining`` when it does not fit.
+    def _compress_to_fit(self, candidate: _Candidate, query: str, remaining: float) -> None:
+        """Crush structured text inside the node towards ``remaining`` tokens.
 
-        Only the copy made for the output carries the change.
+        Only the copy made for the output carries the change; prose and code are left alone
+        by the router.
         """
-        if not self.compress_structured or not candidate.body:
+        if not candidate.body:
             return
-        budget = None
-        if candidate.tokens > remaining:
-            header = candidate.node.get_metadata_str(mode=MetadataMode.LLM)
-            budget = max(1, int(remaining) - self._tokenizer.count_text(header) - 2)
+        header = candidate.node.get_metadata_str(mode=MetadataMode.LLM)
+        budget = max(1, int(remaining) - self._tokenizer.count_text(header) - 2)
         result = self._content_router.route(
             candidate.body, query=query, tokenizer=self._tokenizer, token_budget=budget
         )

@@ -12,6 +12,7 @@ from llama_index.core import Document, VectorStoreIndex
 from llama_index.core.embeddings import MockEmbedding
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.node_parser import SentenceSplitter
+
 from tests.integrations.llamaindex.llamaindex_support import Case, EventCollector, load_case
 
 

@@ -60,7 +60,8 @@ class EventCollector(BaseEventHandler):
 
 
 class PromptRecordingLLM(CustomLLM):
-    """A completion LLM with a large window that keeps every prompt it receives.
+    """A chat LLM with a large window that keeps every prompt it receives (chat messages are
+    rendered into one prompt, as ``CustomLLM`` does).
 
     Unlike ``MockLLM`` it answers briefly instead of echoing, so refine-style synthesizers do not
     feed whole prompts back in as "existing answers".
@@ -76,7 +77,10 @@ class PromptRecordingLLM(CustomLLM):
     @property
     def metadata(self) -> LLMMetadata:
         return LLMMetadata(
-            context_window=self.context_window, num_output=256, model_name="recorder"
+            context_window=self.context_window,
+            num_output=256,
+            is_chat_model=True,
+            model_name="recorder",
         )
 
     @llm_completion_callback()

@@ -12,12 +12,16 @@ from llama_index.core.schema import (
     RelatedNodeInfo,
     TextNode,
 )
-from tests.integrations.llamaindex.llamaindex_support import Case, EventCollector, PromptRecordingLLM
 
 from headroom_core.errors import ConfigurationError
 from headroom_core.storage import MetricsStore
 from headroom_core.tokenizer import get_tokenizer
 from headroom_integrations.llamaindex import HeadroomNodePostprocessor, HeadroomPostprocessEvent
+from tests.integrations.llamaindex.llamaindex_support import (
+    Case,
+    EventCollector,
+    PromptRecordingLLM,
+)
 
 TOKENIZER = get_tokenizer("gpt-4o")
 # the facts "Is there anything about 'Verification succeeded for' in this HDFS log?" needs

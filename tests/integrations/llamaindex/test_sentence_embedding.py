@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from llama_index.core import Document, VectorStoreIndex
 from llama_index.core.node_parser import SentenceSplitter
-from tests.integrations.llamaindex.llamaindex_support import Case, PromptRecordingLLM
 
 from headroom_core.relevance import embedding_available
 from headroom_integrations.llamaindex import (
     HeadroomNodePostprocessor,
     SentenceTransformerEmbedding,
 )
+from tests.integrations.llamaindex.llamaindex_support import Case, PromptRecordingLLM
 
 pytestmark = [
     pytest.mark.embedding,

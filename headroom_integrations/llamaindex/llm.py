@@ -1,0 +1,301 @@
+"""HeadroomLLM: any LlamaIndex LLM, with every chat request optimized by the Headroom engine.
+
+Why an LLM wrapper rather than a chat memory: the wrapper sees the exact request the model gets —
+system prompt, retrieved context, the whole chat history *and* the tool calls and results of
+the agent run in progress (``FunctionAgent`` keeps those in its scratchpad, not in memory) — and
+it plugs into chat engines (``index.as_chat_engine(llm=...)``) and agents
+(``FunctionAgent(llm=...)``, ``AgentWorkflow``) alike, without changing how their memory works.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+import pydantic
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    CompletionResponse,
+    CompletionResponseAsyncGen,
+    CompletionResponseGen,
+    LLMMetadata,
+)
+from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.instrumentation import get_dispatcher
+from llama_index.core.llms.function_calling import FunctionCallingLLM
+from llama_index.core.llms.llm import LLM, ToolSelection
+
+from headroom_core.config import HeadroomConfig, _configuration_error
+from headroom_core.engine import HeadroomEngine
+from headroom_core.errors import ConfigurationError, HeadroomError
+from headroom_core.results import SimulationResult
+from headroom_integrations.llamaindex._messages import from_core_messages, to_core_messages
+from headroom_integrations.llamaindex.events import HeadroomChatOptimizeEvent
+
+if TYPE_CHECKING:
+    from llama_index.core.tools.types import BaseTool
+
+__all__ = ["HeadroomLLM"]
+
+logger = logging.getLogger(__name__)
+dispatcher = get_dispatcher(__name__)
+
+METRICS_SOURCE = "llamaindex"
+DEFAULT_MODEL = "gpt-4o"
+
+
+class HeadroomLLM(FunctionCallingLLM):
+    """Wraps a LlamaIndex LLM so each chat request goes through the Headroom engine first.
+
+    Tool outputs in the conversation are compressed, the prompt prefix is stabilised for
+    provider caching and, when the request exceeds the window, old turns are fitted — never
+    splitting an assistant tool call from its results, never dropping the system prompt or the
+    last user turn. Messages the engine leaves alone reach the inner LLM as the same objects;
+    changed ones are copies that keep every non-text block and ``additional_kwargs``.
+
+    Tool calling (``chat_with_tools``, ``get_tool_calls_from_response``...) is delegated to the
+    inner LLM, so a ``FunctionAgent`` works as with the inner one. Completion calls
+    (``complete``, ``stream_complete``) pass through unchanged: they carry one prompt string,
+    which :class:`HeadroomNodePostprocessor` already keeps small on the retrieval side.
+
+    If the engine rejects a request, the original messages are sent, with a warning, a failed
+    :class:`HeadroomChatOptimizeEvent` and (when a store is configured) a failed metrics row.
+
+    Setup:
+        .. code-block:: bash
+
+            pip install "headroom-langchain[llamaindex]"
+
+    Example:
+        .. code-block:: python
+
+            from llama_index.llms.openai import OpenAI
+            from headroom_integrations.llamaindex import HeadroomLLM
+
+            llm = HeadroomLLM(llm=OpenAI(model="gpt-4o-mini"), store_url="sqlite:///headroom.db")
+            chat_engine = index.as_chat_engine(chat_mode="context", llm=llm)
+            agent = FunctionAgent(tools=[...], llm=llm)
+
+    Args:
+        llm: The LLM that receives the optimized messages.
+        model: Model name for token counts, window and prices; by default the inner LLM's
+            ``metadata.model_name``, or ``gpt-4o`` when it has none.
+        mode: ``"optimize"`` (send the optimized messages) or ``"audit"`` (measure only);
+            ``config.default_mode`` when None.
+        model_limit: Context window to fit into; the provider's window for ``model`` when None.
+        tool_profiles: Per tool name, e.g. ``{"search": {"skip_compression": True}}``.
+        config: Settings of every Headroom component.
+        store_url: Metrics store URL; overrides ``config.store_url``.
+
+    Raises:
+        ConfigurationError: A setting is invalid (names the field and the value).
+    """
+
+    llm: LLM = Field(description="The LLM that receives the optimized messages.")
+    model: str | None = Field(default=None, description="Model name for tokens, window, prices.")
+    mode: Literal["audit", "optimize"] | None = Field(
+        default=None, description="optimize = send optimized messages, audit = measure only."
+    )
+    model_limit: int | None = Field(default=None, ge=1, description="Context window to fit into.")
+    tool_profiles: dict[str, dict[str, Any]] | None = Field(
+        default=None, description="Per-tool compression settings."
+    )
+    config: HeadroomConfig | None = Field(default=None, description="Headroom settings.")
+    store_url: str | None = Field(default=None, description="Metrics store URL.")
+
+    _engine: HeadroomEngine = PrivateAttr()
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except pydantic.ValidationError as exc:
+            raise _configuration_error(type(self), exc) from None
+        self._engine = HeadroomEngine(self.config, store_url=self.store_url, source=METRICS_SOURCE)
+
+    @classmethod
+    def class_name(cls) -> str:
+        """Stable name for serialisation."""
+        return "HeadroomLLM"
+
+    @property
+    def engine(self) -> HeadroomEngine:
+        """The engine optimizing the requests (its ``store`` holds the metrics)."""
+        return self._engine
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        """The inner LLM's metadata: same window, same chat and function-calling abilities."""
+        return self.llm.metadata
+
+    # -- chat: optimized --------------------------------------------------------------------------
+
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        """Optimize ``messages``, then chat with the inner LLM."""
+        return self.llm.chat(self._optimized(messages), **kwargs)
+
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        """Optimize ``messages``, then stream the inner LLM's reply."""
+        return self.llm.stream_chat(self._optimized(messages), **kwargs)
+
+    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        """Async :meth:`chat`."""
+        return await self.llm.achat(await self._aoptimized(messages), **kwargs)
+
+    async def astream_chat(
+        self, messages: Sequence[ChatMessage], **kwargs: Any
+    ) -> ChatResponseAsyncGen:
+        """Async :meth:`stream_chat`."""
+        return await self.llm.astream_chat(await self._aoptimized(messages), **kwargs)
+
+    # -- completion: passed through ---------------------------------------------------------------
+
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        """The inner LLM's completion, unchanged."""
+        return self.llm.complete(prompt, formatted=formatted, **kwargs)
+
+    def stream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseGen:
+        """The inner LLM's streamed completion, unchanged."""
+        return self.llm.stream_complete(prompt, formatted=formatted, **kwargs)
+
+    async def acomplete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponse:
+        """The inner LLM's async completion, unchanged."""
+        return await self.llm.acomplete(prompt, formatted=formatted, **kwargs)
+
+    async def astream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseAsyncGen:
+        """The inner LLM's async streamed completion, unchanged."""
+        return await self.llm.astream_complete(prompt, formatted=formatted, **kwargs)
+
+    # -- tool calling: delegated ------------------------------------------------------------------
+
+    def _prepare_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        user_msg: str | ChatMessage | None = None,
+        chat_history: list[ChatMessage] | None = None,
+        verbose: bool = False,
+        allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        return self._tool_calling_llm._prepare_chat_with_tools_compat(
+            tools,
+            user_msg=user_msg,
+            chat_history=chat_history,
+            verbose=verbose,
+            allow_parallel_tool_calls=allow_parallel_tool_calls,
+            tool_required=tool_required,
+            **kwargs,
+        )
+
+    def _validate_chat_with_tools_response(
+        self,
+        response: ChatResponse,
+        tools: Sequence[BaseTool],
+        allow_parallel_tool_calls: bool = False,
+        **kwargs: Any,
+    ) -> ChatResponse:
+        return self._tool_calling_llm._validate_chat_with_tools_response(
+            response, tools, allow_parallel_tool_calls=allow_parallel_tool_calls, **kwargs
+        )
+
+    def get_tool_calls_from_response(
+        self, response: ChatResponse, error_on_no_tool_call: bool = True, **kwargs: Any
+    ) -> list[ToolSelection]:
+        """The inner LLM's reading of the tool calls in ``response``."""
+        return self._tool_calling_llm.get_tool_calls_from_response(
+            response, error_on_no_tool_call=error_on_no_tool_call, **kwargs
+        )
+
+    @property
+    def _tool_calling_llm(self) -> FunctionCallingLLM:
+        if not isinstance(self.llm, FunctionCallingLLM):
+            raise ConfigurationError(
+                f"Tool calling needs an inner FunctionCallingLLM; {type(self.llm).__name__} "
+                "is not one.",
+                details={"field": "llm", "value": type(self.llm).__name__},
+            )
+        return self.llm
+
+    # -- the engine call --------------------------------------------------------------------------
+
+    @property
+    def _model_name(self) -> str:
+        if self.model:
+            return self.model
+        name = self.llm.metadata.model_name
+        return name if name and name != "unknown" else DEFAULT_MODEL
+
+    def _optimized(self, messages: Sequence[ChatMessage]) -> list[ChatMessage]:
+        originals = list(messages)
+        try:
+            result = self._engine.optimize(
+                to_core_messages(originals), self._model_name, **self._options
+            )
+        except HeadroomError as exc:
+            return self._failed(originals, exc)
+        return self._converted(result, originals)
+
+    async def _aoptimized(self, messages: Sequence[ChatMessage]) -> list[ChatMessage]:
+        originals = list(messages)
+        try:
+            result = await self._engine.aoptimize(
+                to_core_messages(originals), self._model_name, **self._options
+            )
+        except HeadroomError as exc:
+            return self._failed(originals, exc)
+        return self._converted(result, originals)
+
+    @property
+    def _options(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "model_limit": self.model_limit,
+            "tool_profiles": self.tool_profiles,
+        }
+
+    def _converted(
+        self, result: SimulationResult, originals: list[ChatMessage]
+    ) -> list[ChatMessage]:
+        optimized = from_core_messages(result.messages_optimized, originals)
+        self._emit(result, len(originals), len(optimized))
+        return optimized
+
+    def _failed(self, originals: list[ChatMessage], error: HeadroomError) -> list[ChatMessage]:
+        """Send the request as it came: warn, emit a failed event, record a failed row."""
+        logger.warning("Headroom could not optimize a chat request, sending it as is: %s", error)
+        result = SimulationResult(
+            tokens_before=0,
+            tokens_after=0,
+            model=self._model_name,
+            mode=self.mode or self._engine.config.default_mode,
+            failed=True,
+            error=f"{type(error).__name__}: {error}",
+        )
+        if self._engine.store is not None:
+            self._engine.store.record(result, source=METRICS_SOURCE)
+        self._emit(result, len(originals), len(originals))
+        return originals
+
+    def _emit(self, result: SimulationResult, messages_in: int, messages_out: int) -> None:
+        dispatcher.event(
+            HeadroomChatOptimizeEvent(
+                model=result.model,
+                mode=result.mode,
+                messages_in=messages_in,
+                messages_out=messages_out,
+                tokens_before=result.tokens_before,
+                tokens_after=result.tokens_after,
+                transforms_applied=list(result.transforms_applied),
+                failed=result.failed,
+            )
+        )
