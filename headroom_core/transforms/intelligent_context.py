@@ -6,9 +6,9 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, ClassVar
 
+from headroom_core._textmemo import text_memo
 from headroom_core.config import IntelligentContextConfig
 from headroom_core.errors import TransformError
 from headroom_core.messages import (
@@ -18,7 +18,7 @@ from headroom_core.messages import (
     validate_messages,
     with_content,
 )
-from headroom_core.relevance import BM25Scorer
+from headroom_core.relevance import BM25Scorer, RelevanceScorer
 from headroom_core.results import TransformResult
 from headroom_core.tokenizer import Tokenizer
 from headroom_core.transforms._units import (
@@ -83,6 +83,7 @@ class IntelligentContextManager(Transform):
     Args:
         config: Budget and scoring; defaults to :class:`IntelligentContextConfig`.
         toin: Learner of which tools' outputs the model uses; used when ``config.toin_integration``.
+        scorer: Relevance of a piece to the query; BM25 by default (see ``create_scorer``).
         router: Tool-output crusher with ``route(text, query=..., tokenizer=..., tool_name=...)``;
             by default the content router, when available.
 
@@ -106,12 +107,13 @@ class IntelligentContextManager(Transform):
         config: IntelligentContextConfig | None = None,
         toin: ToolImportanceLearner | None = None,
         *,
+        scorer: RelevanceScorer | None = None,
         router: Any = None,
     ) -> None:
         self.config = config or IntelligentContextConfig()
         self.toin = toin
+        self._scorer = scorer or BM25Scorer()
         self._router = router
-        self._scorer = BM25Scorer()
 
     def apply(
         self,
@@ -362,7 +364,7 @@ def _items(messages: Sequence[Mapping[str, Any]], turns: Sequence[Turn]) -> list
     return items
 
 
-@lru_cache(maxsize=8192)
+@text_memo(maxsize=4096)
 def _has_error(text: str) -> bool:
     return bool(_ERROR.search(text))
 

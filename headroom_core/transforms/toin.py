@@ -11,10 +11,10 @@ import os
 import tempfile
 import threading
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from headroom_core._textmemo import text_memo
 from headroom_core.errors import StorageError
 from headroom_core.messages import content_text, tool_call_arguments
 from headroom_core.relevance.terms import compound_tokens
@@ -22,7 +22,7 @@ from headroom_core.relevance.terms import compound_tokens
 __all__ = ["ToolImportanceLearner", "salient_terms"]
 
 
-@lru_cache(maxsize=8192)
+@text_memo(maxsize=4096)
 def salient_terms(text: str) -> frozenset[str]:
     """Identifier-like terms of ``text`` that a later message quoting it would repeat.
 
