@@ -59,6 +59,10 @@ LONG_TEXT_CHARS = 4000
 """Strings longer than this (about 1,000 tokens) go through ``shorten`` when one is given."""
 
 MIN_TABLE_ROWS = 2
+MIN_VALUE_TABLE_ROWS = 50
+"""A list of plain values this long becomes a one-column table (so it can be reduced too)."""
+VALUE_COLUMN = "(value)"
+"""Header of the one column of a table made from a list of plain values."""
 DEFAULT_MIN_SHARE = 0.5
 """A value filling at least this share of a column becomes the column's blank default."""
 
@@ -111,6 +115,11 @@ def cell_text(value: Any, exact_floats: bool = False) -> str:
     if isinstance(value, float):
         return json.dumps(value)
     return dump_json(value, exact_floats)
+
+
+def _is_value_list(value: list[Any]) -> bool:
+    """Whether every item of ``value`` is a plain value (no object, no list)."""
+    return not any(isinstance(item, (dict, list)) for item in value)
 
 
 def _is_row_list(value: Any) -> bool:
@@ -178,11 +187,15 @@ class Table:
 
 
 def _build_table(
-    tables: list[Table], path: str, items: list[dict[str, Any]],
+    tables: list[Table], path: str, items: list[Any],
     parent: Table | None = None, parent_rows: list[int] | None = None,
 ) -> Table:
     table = Table(len(tables) + 1, path, items, parent, parent_rows or [])
     tables.append(table)
+    if not isinstance(items[0], dict):  # a long list of plain values: one column
+        table.rows = [{VALUE_COLUMN: item} for item in items]
+        table.columns = [VALUE_COLUMN]
+        return table
     table.rows = rows = [flatten(item) for item in items]
     shapes = dict.fromkeys(tuple(row) for row in rows)
     table.columns = list(dict.fromkeys(column for shape in shapes for column in shape))
@@ -199,12 +212,16 @@ def _build_table(
 
 
 def extract_tables(root: Any) -> tuple[Any, list[Table]]:
-    """Find the arrays of objects in ``root``; return the skeleton (tables replaced by
-    ``"<table N>"`` placeholders) and the tables, each parent before its children."""
+    """Find the arrays of objects (and long arrays of plain values) in ``root``; return the
+    skeleton (tables replaced by ``"<table N>"`` placeholders) and the tables, each parent before
+    its children."""
     tables: list[Table] = []
 
     def visit(node: Any, path: str) -> Any:
-        if isinstance(node, list) and len(node) >= MIN_TABLE_ROWS and _is_row_list(node):
+        if isinstance(node, list) and (
+            (len(node) >= MIN_TABLE_ROWS and _is_row_list(node))
+            or (len(node) >= MIN_VALUE_TABLE_ROWS and _is_value_list(node))
+        ):
             return f"<table {_build_table(tables, path, node).number}>"
         if isinstance(node, dict):
             return {key: visit(value, f"{path}.{key}") for key, value in node.items()}

@@ -205,6 +205,21 @@ def test_small_reductions_keep_everything(store: InMemoryOriginalsStore) -> None
     assert result.dropped_indices == []
 
 
+def test_long_lists_of_plain_values_are_reduced_too(store: InMemoryOriginalsStore) -> None:
+    sizes = [100 + i % 7 for i in range(400)]
+    sizes[222] = 99999
+    paths = [f"src/pkg/module_{i}.py" for i in range(300)]
+    data = {"sizes": sizes, "paths": paths, "tags": ["a", "b"]}
+    result = SmartCrusher(store=store).crush(data, query="where is module_177.py?")
+    text = result.compressed
+    assert result.strategy == "lossy"
+    assert '"tags":["a","b"]' in text
+    assert "\n222|99999\n" in text
+    assert "\n177|src/pkg/module_177.py\n" in text
+    dropped = [sizes[i] for i in result.dropped_indices]
+    assert store.get(result.retrieval_key) == dropped
+
+
 def test_marker_names_dropped_count_ranges_and_key(store: InMemoryOriginalsStore) -> None:
     records = events(300)
     crusher = SmartCrusher(SmartCrusherConfig(max_items_after_crush=10), store=store)
