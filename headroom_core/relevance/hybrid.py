@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from headroom_core.errors import ConfigurationError
 from headroom_core.relevance.base import RelevanceScorer
 from headroom_core.relevance.bm25 import BM25Scorer
 from headroom_core.relevance.embedding import (
@@ -18,22 +19,23 @@ from headroom_core.relevance.embedding import (
 __all__ = ["HybridScorer"]
 
 _fallback_warned = False
+_NOT_INSTALLED = (
+    "sentence-transformers is not installed; install the 'relevance' extra for semantic matching"
+)
 
 
-def _warn_fallback_once() -> None:
+def _warn_fallback_once(reason: str) -> None:
     global _fallback_warned
     if not _fallback_warned:
         _fallback_warned = True
         warnings.warn(
-            "HybridScorer: sentence-transformers is not installed, scoring with BM25 alone; "
-            "install the 'relevance' extra for semantic matching.",
-            RuntimeWarning,
-            stacklevel=3,
+            f"HybridScorer scores with BM25 alone: {reason}.", RuntimeWarning, stacklevel=3
         )
 
 
 class HybridScorer(RelevanceScorer):
-    """``alpha * BM25 + (1 - alpha) * embedding``; BM25 alone when embeddings are unavailable.
+    """``alpha * BM25 + (1 - alpha) * embedding``; BM25 alone when embeddings are unavailable
+    (the extra is missing or the model cannot be loaded), said once with a ``RuntimeWarning``.
 
     Args:
         alpha: Weight of BM25, from 0 (embeddings only) to 1 (BM25 only).
@@ -62,7 +64,7 @@ class HybridScorer(RelevanceScorer):
         if alpha < 1.0 and embedding_available():
             self.embedding = EmbeddingScorer(model)
         elif alpha < 1.0:
-            _warn_fallback_once()
+            _warn_fallback_once(_NOT_INSTALLED)
 
     def __repr__(self) -> str:
         return f"HybridScorer(alpha={self.alpha}, embeddings={self.embedding is not None})"
@@ -72,6 +74,11 @@ class HybridScorer(RelevanceScorer):
         keyword = self.bm25.score_items(items, query)
         if self.embedding is None or not keyword:
             return keyword
-        semantic = self.embedding.score_items(items, query)
+        try:
+            semantic = self.embedding.score_items(items, query)
+        except ConfigurationError as exc:  # the model cannot be loaded: keep scoring, by keyword
+            self.embedding = None
+            _warn_fallback_once(exc.message)
+            return keyword
         blended = self.alpha * np.asarray(keyword) + (1.0 - self.alpha) * np.asarray(semantic)
         return np.clip(blended, 0.0, 1.0).tolist()

@@ -83,3 +83,24 @@ def test_hybrid_blends_both_signals() -> None:
 
 def test_auto_is_hybrid_when_embeddings_exist() -> None:
     assert isinstance(create_scorer("auto"), HybridScorer)
+
+
+def test_hybrid_falls_back_to_bm25_when_the_model_cannot_load(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from headroom_core.relevance import hybrid
+
+    monkeypatch.setattr(hybrid, "_fallback_warned", False)
+    scorer = HybridScorer(alpha=0.5, model="no-such-model-anywhere")
+    with pytest.warns(RuntimeWarning, match="no-such-model-anywhere"):
+        scores = scorer.score_items(ITEMS, "card declined")
+    assert scores == BM25Scorer().score_items(ITEMS, "card declined")
+    assert scorer.embedding is None
+
+
+def test_embedding_scorer_names_a_model_it_cannot_load() -> None:
+    from headroom_core.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="no-such-model-anywhere") as info:
+        EmbeddingScorer("no-such-model-anywhere").score_items(ITEMS, "card")
+    assert info.value.details["field"] == "embedding_model"

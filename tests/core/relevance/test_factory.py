@@ -81,7 +81,7 @@ def test_hybrid_without_embeddings_falls_back_to_bm25_and_warns_once(
     )
     monkeypatch.setattr(hybrid, "_fallback_warned", False)
     items = ["connection timeout to db-3", "cache warmed"]
-    with pytest.warns(RuntimeWarning, match="BM25 alone"):
+    with pytest.warns(RuntimeWarning, match="BM25 alone.*relevance"):
         scorer = create_scorer("hybrid", alpha=0.3)
     assert scorer.score_items(items, "db-3 timeout") == BM25Scorer().score_items(
         items, "db-3 timeout"
