@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import copy
+import uuid
+from datetime import datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from headroom_core.config import CacheAlignerConfig
 from headroom_core.messages import content_text
@@ -132,3 +136,55 @@ def test_without_a_user_message_the_values_go_to_a_system_note():
 def test_numbers_in_the_prompt_that_are_not_volatile_stay():
     messages = _request("Use port 8080, version 3.11 and at most 25 rows.")
     assert CacheAligner().align(messages).messages == messages
+
+
+_FORMATS = (
+    "%Y-%m-%dT%H:%M:%SZ",
+    "%Y-%m-%d %H:%M:%S",
+    "%A, %B %d, %Y",
+    "%a, %d %b %Y %H:%M:%S +0000",
+    "%B %d, %Y at %I:%M %p",
+)
+
+
+def _prompt(moment: datetime, form: str, identifier: uuid.UUID, counter: int, session: str) -> str:
+    return (
+        f"You are the billing assistant.  Current time: {moment.strftime(form)}.\n\n\n"
+        f"Trace: {identifier}. This is request #{counter}. session_id={session}\n"
+        "```\nkeep   this    code\n```"
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31)),
+        min_size=2,
+        max_size=2,
+    ),
+    st.sampled_from(_FORMATS),
+    st.lists(st.uuids(), min_size=2, max_size=2),
+    st.lists(st.integers(0, 10**7), min_size=2, max_size=2),
+    st.lists(st.from_regex(r"sess_[a-z0-9]{6,12}", fullmatch=True), min_size=2, max_size=2),
+)
+def test_prefix_is_byte_identical_whatever_the_volatile_values(
+    moments, form, ids, counters, sessions
+):
+    aligner = CacheAligner()
+    results = [
+        aligner.align(_request(_prompt(moment, form, identifier, counter, session)))
+        for moment, identifier, counter, session in zip(
+            moments, ids, counters, sessions, strict=True
+        )
+    ]
+    first, second = results
+    assert first.messages[:-1] == second.messages[:-1]
+    assert first.details["stable_prefix_hash"] == second.details["stable_prefix_hash"]
+    assert "```\nkeep   this    code\n```" in first.messages[0]["content"]
+    for result, moment, identifier, counter, session in zip(
+        results, moments, ids, counters, sessions, strict=True
+    ):
+        block = result.messages[-1]["content"][0]["text"]
+        for value in (moment.strftime(form), str(identifier), str(counter), session):
+            assert value in block
+        assert aligner.align(result.messages).messages == result.messages
