@@ -121,3 +121,13 @@ def test_the_core_imports_no_framework_model_or_server(code: str) -> None:
     loaded = _modules_loaded_by(code)
     leaked = sorted(name for name in loaded if name.split(".")[0] in FORBIDDEN)
     assert leaked == []
+
+
+@pytest.mark.parametrize(
+    "name", sorted(importlib.import_module("headroom_core.transforms").__all__)
+)
+def test_every_transform_name_imports(name: str) -> None:
+    transforms = importlib.import_module("headroom_core.transforms")
+    assert getattr(transforms, name) is getattr(
+        importlib.import_module(transforms._EXPORTS[name]), name
+    )
