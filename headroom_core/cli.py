@@ -151,20 +151,9 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from headroom_core.server import create_server
+    from headroom_core.server import serve
 
-    server = create_server(args.host, args.port, api_key=args.api_key, store_url=args.store_url)
-    auth = "API key required" if server.api_key else "no API key"
-    sys.stderr.write(
-        f"Headroom compress service on {server.url} ({auth}); POST /v1/compress, GET /health, "
-        "GET /stats. Ctrl-C stops it.\n"
-    )
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        sys.stderr.write("Stopping.\n")
-    finally:
-        server.server_close()
+    serve(args.host, args.port, api_key=args.api_key, store_url=args.store_url)
     return 0
 
 

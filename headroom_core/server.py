@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -60,7 +61,6 @@ DEFAULT_PORT = 8787
 MAX_BODY_BYTES = 20 * 1024 * 1024
 API_KEY_ENV = "HEADROOM_API_KEY"
 RECENT_REQUESTS = 50
-MODES = ("audit", "optimize", "simulate")
 
 # Our errors on the request path -> status. Errors in the caller's request are all typed
 # ``invalid_request_error``: the client raises its ``HeadroomCompressError`` for a 4xx of a type it
@@ -381,18 +381,18 @@ def _bad_request(message: str) -> RequestError:
 
 
 def _request_mode(config: Any) -> str | None:
-    """The mode a request asks for (the client's ``simulate()`` sends ``config.default_mode``)."""
+    """The mode a request asks for (the client's ``simulate()`` sends ``config.default_mode``).
+
+    Other client settings in ``config`` have no meaning here and are ignored; the engine rejects
+    an unknown mode.
+    """
     if config is None:
         return None
     if not isinstance(config, dict):
         raise _bad_request("'config' must be an object")
     mode = config.get("default_mode")
-    if mode is not None and mode not in MODES:
-        raise RequestError(
-            HTTPStatus.BAD_REQUEST,
-            "invalid_request_error",
-            f"Invalid value for config.default_mode: {mode!r}. Allowed: {', '.join(MODES)}.",
-        )
+    if mode is not None and not isinstance(mode, str):
+        raise _bad_request(f"'config.default_mode' must be a string, got {mode!r}")
     return mode
 
 
@@ -466,9 +466,17 @@ def serve(
     store_url: str | None = None,
     config: HeadroomConfig | None = None,
 ) -> None:
-    """Run the compress service until interrupted (Ctrl-C); see :func:`create_server`."""
+    """Run the compress service until interrupted (Ctrl-C); see :func:`create_server`.
+
+    Writes one line with the address (useful with ``port=0``) to stderr when it is ready.
+    """
     server = create_server(host, port, api_key=api_key, store_url=store_url, config=config)
-    logger.info("Headroom compress service on %s", server.url)
+    auth = "API key required" if server.api_key else "no API key"
+    sys.stderr.write(
+        f"Headroom compress service on {server.url} ({auth}): POST /v1/compress, "
+        "POST /v1/retrieve, GET /health, GET /stats. Ctrl-C stops it.\n"
+    )
+    sys.stderr.flush()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
