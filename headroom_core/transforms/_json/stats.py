@@ -163,23 +163,27 @@ def summarize_rows(
 ) -> str:
     """A short description of the rows at ``indices``: numeric ranges and few-valued columns."""
     parts: list[str] = []
+    scalar_types = _CATEGORY_TYPES | _NUMERIC_TYPES
     for column in table.columns:
         if len(parts) >= max_columns:
             break
         every = table.values(column)
-        values = [every[i] for i in indices]
-        values = [v for v in values if v is not MISSING]
-        kinds = set(map(type, values))
-        if not values or not kinds <= _CATEGORY_TYPES | _NUMERIC_TYPES or None in values:
+        probe = {every[i] for i in indices[:64] if type(every[i]) in scalar_types}
+        if len(probe) > max_values and not {type(v) for v in probe} <= _NUMERIC_TYPES:
+            continue  # many different texts: nothing short to say (decided on a probe)
+        present = [every[i] for i in indices]
+        present = [v for v in present if v is not MISSING and v is not None]
+        kinds = set(map(type, present))
+        if not present or not kinds <= scalar_types:
             continue
         if kinds <= _NUMERIC_TYPES:
-            finite = [v for v in values if math.isfinite(v)]
+            finite = [v for v in present if math.isfinite(v)]
             low, high = (min(finite), max(finite)) if finite else (0, 0)
             if low != high:
                 parts.append(f"{column} {cell_text(low)}..{cell_text(high)}")
             continue
-        distinct = set(values) if bool not in kinds else {(type(v), v) for v in values}
+        distinct = dict.fromkeys(present if bool not in kinds else ((type(v), v) for v in present))
         if 1 < len(distinct) <= max_values:
-            ordered = dict.fromkeys(cell_text(v) for v in values)
-            parts.append(f"{column} in {{{', '.join(ordered)}}}")
+            shown = (cell_text(v[1] if bool in kinds else v) for v in distinct)
+            parts.append(f"{column} in {{{', '.join(shown)}}}")
     return "; ".join(parts)
