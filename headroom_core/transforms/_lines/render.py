@@ -44,8 +44,8 @@ def group_note(
 ) -> str | None:
     """The note on a group's representative: how many lines it stands for and how they vary."""
     hidden = [member for member in group.members if member not in plan.kept]
-    if not hidden:
-        return None
+    if not hidden or not lines[units[group.members[0]].index].strip():
+        return None  # nothing hidden, or only blank lines
     total = sum(units[member].count for member in group.members)
     if templates is None:
         numbers = [grep_line_number(lines[units[member].index]) for member in hidden]

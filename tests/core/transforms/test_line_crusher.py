@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import time
@@ -256,3 +257,15 @@ def test_problem_line_recognition(line: str, problem: bool) -> None:
 )
 def test_templates_mask_values(line: str, template: str) -> None:
     assert template_of(line).text == template
+
+
+def test_prose_keeps_query_lines_and_both_ends(crusher: LineCrusher) -> None:
+    text = "\n\n".join(inspect.getdoc(module) or "" for module in (re, json, traceback, inspect))
+    lines = text.split("\n")
+    assert len(lines) > LineCrusherConfig().max_lines_after_crush
+    result = crusher.crush(text, "What does the DOTALL flag do?")
+    kept = result.compressed.split("\n")
+    assert result.strategy == "line_crusher" and result.tokens_after < result.tokens_before
+    assert [line for line in lines if "DOTALL" in line and line in kept]
+    assert lines[0] in kept and lines[-1] in kept
+    assert not any(line.startswith("  [x") for line in kept)  # blank lines get no note
