@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -254,3 +256,29 @@ async def test_aoptimize_matches_optimize():
     asynchronous = await engine.aoptimize(_tool_conversation(), "gpt-4o", request_id="same")
     assert asynchronous.messages_optimized == sync.messages_optimized
     assert asynchronous.tokens_after == sync.tokens_after
+
+
+def test_one_engine_shared_by_threads_counts_every_request(store):
+    engine = HeadroomEngine(store=store)
+    conversations = [_chat(turns=2 + i % 3) for i in range(8)]
+
+    def run(messages: list[dict]) -> list[int]:
+        return [engine.optimize(messages, "gpt-4o").tokens_before for _ in range(50)]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        before = [n for counts in pool.map(run, conversations) for n in counts]
+    summary = engine.get_summary()
+    assert summary["total_requests"] == engine.get_stats()["session"]["requests"] == 400
+    assert summary["total_tokens_before"] == sum(before)
+    assert store.stats()["dropped"] == store.stats()["failed"] == 0
+
+
+@pytest.mark.postgres
+def test_engine_records_into_postgres_with_the_url_alone(postgres_url):
+    engine = HeadroomEngine(store_url=postgres_url, source=f"engine-{uuid.uuid4().hex[:10]}")
+    result = engine.optimize(_tool_conversation(), "gpt-4o")
+    assert engine.store.flush()
+    [row] = engine.store.query(source=engine.source)
+    assert (row.request_id, row.tokens_saved) == (result.request_id, result.tokens_saved)
+    assert row.transform_savings == result.transform_savings
+    engine.close()
