@@ -52,6 +52,7 @@ _LEGEND_PARTS = {
     "defaults": '"blank =" = value of empty cells',
     "absent": "~ = key absent",
     "runs": "last cell xN = row repeated N times",
+    "index": "# = position in the original list",
     "groups": "^N = rows below belong to row #N of the parent table",
 }
 
@@ -313,6 +314,7 @@ def render_table(
     header = [column for column, _ in shown]
     columns = [cells for _, cells in shown]
     if reduced or table.children:
+        used.add("index")
         header.insert(0, "#")
         columns.insert(0, [str(i) for i in rows_at])
     lines.append(DELIMITER.join(header))
