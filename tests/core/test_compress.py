@@ -112,3 +112,10 @@ def test_conversation_without_tool_outputs_is_unchanged() -> None:
     assert (
         result.messages == messages and result.tokens_saved == 0 and result.transforms_applied == []
     )
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_compressing_twice_changes_nothing(name: str) -> None:
+    once = compress(wrapped(name))
+    twice = compress(once.messages)
+    assert twice.messages == once.messages and twice.tokens_saved == 0
