@@ -310,23 +310,22 @@ class HeadroomNodePostprocessor(BaseNodePostprocessor):
         selection: _Selection | None = None,
         error: Exception | None = None,
     ) -> None:
-        """Emit the instrumentation event and queue the metrics row."""
+        """Emit the instrumentation event and queue the metrics row.
+
+        After a failure the token counts are unknown (counting may be what failed) and stay 0.
+        """
         latency_ms = (time.perf_counter() - started) * 1000.0
-        if selection is not None:
-            kept = selection.kept
-            before, after = selection.tokens_before, sum(candidate.tokens for candidate in kept)
-        else:
-            kept = []
-            before = after = sum(self._tokenizer.count_text(llm_text(item.node)) for item in nodes)
-        merged = sum(len(candidate.merged_ids) for candidate in kept)
-        compressed = sum(candidate.compression is not None for candidate in kept)
+        kept = selection.kept if selection is not None else []
+        before = selection.tokens_before if selection is not None else 0
+        after = sum(candidate.tokens for candidate in kept)
+        savings = _transform_savings(kept, before, after)
         dispatcher.event(
             HeadroomPostprocessEvent(
                 query_str=query,
                 nodes_in=len(nodes),
                 nodes_out=len(kept) if selection is not None else len(nodes),
-                nodes_merged=merged,
-                nodes_compressed=compressed,
+                nodes_merged=sum(len(candidate.merged_ids) for candidate in kept),
+                nodes_compressed=sum(candidate.compression is not None for candidate in kept),
                 tokens_before=before,
                 tokens_after=after,
                 latency_ms=latency_ms,
@@ -337,12 +336,13 @@ class HeadroomNodePostprocessor(BaseNodePostprocessor):
         if store is None:
             return
         provider = provider_for_model(self.model)
+        strategies = sorted({c.compression for c in kept if c.compression is not None})
         store.record(
             SimulationResult(
                 tokens_before=before,
                 tokens_after=after,
-                transforms_applied=_transforms_applied(kept, before, after),
-                transform_savings=_transform_savings(kept, before, after),
+                transforms_applied=[*savings, *strategies],
+                transform_savings=savings,
                 estimated_cost_before_usd=provider.estimate_cost(before, model=self.model),
                 estimated_cost_after_usd=provider.estimate_cost(after, model=self.model),
                 model=self.model,
@@ -363,8 +363,3 @@ def _transform_savings(kept: list[_Candidate], before: int, after: int) -> dict[
     selection = max(0, before - after - compression - dedup)
     savings = {"node_compression": compression, "node_dedup": dedup, "node_selection": selection}
     return {step: saved for step, saved in savings.items() if saved > 0}
-
-
-def _transforms_applied(kept: list[_Candidate], before: int, after: int) -> list[str]:
-    strategies = sorted({c.compression for c in kept if c.compression is not None})
-    return [*_transform_savings(kept, before, after), *strategies]

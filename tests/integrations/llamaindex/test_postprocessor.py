@@ -245,3 +245,26 @@ def test_savings_are_recorded_in_the_metrics_store(
     assert row.model == "gpt-4o" and row.mode == "optimize" and not row.failed
     assert row.transform_savings["node_selection"] > 0
     assert row.cost_before_usd is not None and row.cost_before_usd > row.cost_after_usd
+
+
+def test_a_failure_passes_the_nodes_through(
+    tmp_path, hdfs_case: Case, events: EventCollector, caplog: pytest.LogCaptureFixture
+) -> None:
+    # a text template naming a field LlamaIndex does not fill makes get_content raise
+    broken = TextNode(
+        id_="broken", text="x", metadata={"file": "a.log"},
+        text_template="{metadata_str} {content} {page}",
+    )
+    fine = TextNode(id_="fine", text=hdfs_case.content[:2000])
+    nodes = [NodeWithScore(node=broken, score=0.5), NodeWithScore(node=fine, score=0.4)]
+    url = f"sqlite:///{tmp_path / 'metrics.db'}"
+    processor = HeadroomNodePostprocessor(store_url=url)
+
+    assert processor.postprocess_nodes(nodes, query_str=hdfs_case.query) == nodes
+    assert "passed through" in caplog.text
+    (event,) = events.of_type(HeadroomPostprocessEvent)
+    assert event.failed and event.nodes_out == event.nodes_in == 2
+    assert processor.metrics_store is not None and processor.metrics_store.flush()
+    (row,) = processor.metrics_store.query(source="llamaindex")
+    processor.metrics_store.close()
+    assert row.failed and "KeyError" in row.error
