@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from headroom_core.config import SmartCrusherConfig
 from headroom_core.errors import TransformError
@@ -84,6 +86,30 @@ def test_lossless_keeps_every_scalar_of_real_outputs(name: str) -> None:
     assert_every_scalar_survives(json.loads(text), result.compressed)
     assert result.tokens_before == get_tokenizer("gpt-4o").count_text(text)
     assert result.tokens_after == get_tokenizer("gpt-4o").count_text(result.compressed)
+
+
+scalar = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=12),
+    st.sampled_from(["", "x3", "true", "12", "|", " padded ", "a\nb", '"q"', "[x", "~", "^2"]),
+)
+record = st.dictionaries(
+    st.sampled_from(["id", "name", "status", "n", "meta"]),
+    st.one_of(scalar, st.dictionaries(st.sampled_from(["a", "b"]), scalar, max_size=2),
+              st.lists(scalar, max_size=3)),
+    min_size=1,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(record, min_size=2, max_size=30))
+def test_lossless_output_holds_every_scalar_of_any_array(records: list[dict[str, Any]]) -> None:
+    config = SmartCrusherConfig(lossless_only=True, min_tokens_to_crush=0)
+    result = SmartCrusher(config).crush(records)
+    assert_every_scalar_survives(records, result.compressed)
 
 
 def test_lossless_table_has_one_header_and_one_line_per_row() -> None:
