@@ -31,6 +31,8 @@ IMAGE_PART_TOKENS = 85  # an image at "low" detail; high detail depends on its s
 TOOL_CALL_OVERHEAD = 3
 # Conversations remembered per counter: a request before and after optimisation, and a few more.
 MEMOS_PER_TOKENIZER = 4
+# Larger conversations are not remembered (their copy would cost more memory than it saves time).
+MEMO_MAX_BYTES = 16 * 2**20
 # Texts longer than this are cached under (length, hash) so the caches never hold big outputs.
 LONG_TEXT = 1024
 
@@ -246,11 +248,12 @@ class _ConversationMemo:
     changed in place since the last count no longer compares equal and is counted again.
     """
 
-    __slots__ = ("snapshot", "total")
+    __slots__ = ("nbytes", "snapshot", "total")
 
-    def __init__(self, snapshot: list[Any], total: int) -> None:
+    def __init__(self, snapshot: list[Any], total: int, nbytes: int) -> None:
         self.snapshot = snapshot
         self.total = total
+        self.nbytes = nbytes
 
     def __len__(self) -> int:
         return len(self.snapshot)
@@ -266,12 +269,16 @@ class _ConversationMemo:
     def extend(
         cls, memo: _ConversationMemo | None, new: list[Any], total: int
     ) -> _ConversationMemo | None:
-        """The memo grown by ``new`` messages (None when they cannot be copied)."""
+        """The memo grown by ``new`` messages (None when they cannot be copied or are too big)."""
         try:
-            copied = pickle.loads(pickle.dumps(new, protocol=pickle.HIGHEST_PROTOCOL))
+            data = pickle.dumps(new, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception:  # any object may sit in a message; such requests are just not memoised
             return None
-        return cls(memo.snapshot + copied if memo is not None else copied, total)
+        nbytes = len(data) + (memo.nbytes if memo is not None else 0)
+        if nbytes > MEMO_MAX_BYTES:
+            return None
+        copied = pickle.loads(data)
+        return cls(memo.snapshot + copied if memo is not None else copied, total, nbytes)
 
 
 def _text_key(text: str) -> Any:

@@ -392,3 +392,19 @@ def test_loading_vocabularies_changes_no_environment(fresh_encoders: None) -> No
     before = dict(os.environ)
     Tokenizer("gpt-4", encoding="cl100k_base").count_text("load me again")
     assert dict(os.environ) == before
+
+
+def test_conversations_too_big_to_remember_are_still_counted_exactly(
+    monkeypatch: pytest.MonkeyPatch, official: dict[str, tiktoken.Encoding]
+) -> None:
+    from headroom_core import tokenizer as module
+
+    monkeypatch.setattr(module, "MEMO_MAX_BYTES", 2_000)
+    tokenizer = Tokenizer("gpt-4o")
+    conversation = [{"role": "user", "content": f"{uuid.uuid4().hex} " * 20} for _ in range(10)]
+    expected = _cookbook_count(conversation, official["o200k_base"])
+    assert tokenizer.count_messages(conversation) == expected
+    assert tokenizer.count_messages(conversation) == expected
+    assert tokenizer.count_messages(conversation[:2]) == _cookbook_count(
+        conversation[:2], official["o200k_base"]
+    )
