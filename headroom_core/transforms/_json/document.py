@@ -94,7 +94,7 @@ class DocumentCrush:
         self.primary = max(top, key=len) if top else None
         self.terms = query_terms(query)
         self.words = [word for word in query_words(query) if len(word) >= 4]
-        self.shortened: dict[str, str] = {}
+        self.shortened: dict[str, tuple[str, str | None]] = {}  # text -> (short text, key)
 
     def run(self, tokenizer: Tokenizer, budget: int | None) -> Outcome:
         """Lossless when it fits; else reduce the tables over their allowance."""
@@ -168,20 +168,23 @@ class DocumentCrush:
         return outcome
 
     def _note_shortened(self, outcome: Outcome, reasons: list[str]) -> None:
-        """Mark ``outcome`` lossy when rows were dropped or strings shortened, saying why."""
+        """Mark ``outcome`` lossy when rows were dropped or strings shortened, saying why; with
+        no rows dropped, the key of a shortened string is the one to report."""
         if self.shortened:
             reasons.append(f"shortened {len(self.shortened)} strings over {LONG_TEXT_CHARS} chars")
+            if outcome.key is None:
+                outcome.key = next((key for _, key in self.shortened.values() if key), None)
         if reasons:
             outcome.strategy = "lossy"
             outcome.reasons = reasons
 
     def _shorten(self, text: str) -> str:
         """``text`` shortened, its whole stored for retrieval (once per distinct string)."""
-        short = self.shortened.get(text)
-        if short is None:
+        known = self.shortened.get(text)
+        if known is None:
             key = self._put([text], kind="text")
-            short = self.shortened[text] = shorten_text(text, self.terms, self.words, key)
-        return short
+            known = self.shortened[text] = (shorten_text(text, self.terms, self.words, key), key)
+        return known[0]
 
     @staticmethod
     def _candidates(table: Table, kept_rows: dict[int, set[int]]) -> list[int]:

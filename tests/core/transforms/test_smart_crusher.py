@@ -299,7 +299,8 @@ def test_long_strings_keep_head_tail_and_telling_lines(store: InMemoryOriginalsS
     assert "[... " in text and " lines ...]" in text
     key = re.search(r'long text of \d+ chars shortened; .* key \\"(\w+)\\"', text)
     assert key is not None
-    assert store.get(key.group(1)) == [patch]
+    assert key.group(1) == result.retrieval_key
+    assert store.get(result.retrieval_key) == [patch]
     assert result.tokens_after < result.tokens_before / 3
 
 
