@@ -26,12 +26,14 @@ def render(
         if position not in plan.kept:
             continue
         line = lines[unit.index]
+        text = line.removesuffix("\r")  # a CRLF line keeps its CR at the very end
+        ending = line[len(text) :]
         if unit.count > 1:
-            line += f" (x{unit.count})"
+            text += f" (x{unit.count})"
         note = notes.get(position)
         if note:
-            line += f"  {note}"
-        out.append(line)
+            text += f"  {note}"
+        out.append(text + ending)
     return out
 
 

@@ -269,3 +269,13 @@ def test_prose_keeps_query_lines_and_both_ends(crusher: LineCrusher) -> None:
     assert [line for line in lines if "DOTALL" in line and line in kept]
     assert lines[0] in kept and lines[-1] in kept
     assert not any(line.startswith("  [x") for line in kept)  # blank lines get no note
+
+
+def test_crlf_lines_keep_their_endings(crusher: LineCrusher) -> None:
+    case = CASES["apache.log"]
+    text = read("apache.log").replace("\n", "\r\n")
+    result = crusher.crush(text, case["query"])
+    assert all(needle["text"] in result.compressed for needle in case["needles"])
+    last = text.split("\n")[-1]  # the one line without a line ending
+    body = [line for line in result.compressed.split("\n")[:-1] if not line.startswith(last)]
+    assert body and all(line.endswith("\r") for line in body)
