@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -11,7 +12,17 @@ from rapidfuzz import process
 
 from headroom_core.errors import ProviderError
 
-__all__ = ["ModelInfo", "catalogue", "closest_models", "find_model", "prices_as_of", "require_model"]
+__all__ = [
+    "ModelInfo",
+    "catalogue",
+    "closest_models",
+    "find_model",
+    "prices_as_of",
+    "require_model",
+]
+
+
+_BEDROCK_PREFIX = re.compile(r"^(?:[a-z]{2}\.)?(?:anthropic|google|openai)\.")
 
 
 @dataclass(frozen=True)
@@ -51,29 +62,30 @@ def _normalise(model: str) -> str:
         name = name.rsplit("/", 1)[1]
     if name.startswith("ft:"):
         name = name[3:].split(":", 1)[0]
-    return name
+    # Bedrock ids: "anthropic.claude-...-v1:0", with an optional region prefix ("us.", "eu.")
+    return _BEDROCK_PREFIX.sub("", name)
 
 
 def find_model(model: str, provider: str | None = None) -> ModelInfo | None:
     """Resolve a model name (dated, aliased or prefixed) to its family, or None."""
     name = _normalise(model)
     models = catalogue()
-    candidates = [
-        info for info in models.values() if provider is None or info.provider == provider
-    ]
+    candidates = [info for info in models.values() if provider is None or info.provider == provider]
     best: ModelInfo | None = None
     for info in candidates:
         if name == info.name:
             return info
-        if name.startswith(info.name + "-") or name.startswith(info.name + "@"):
-            if best is None or len(info.name) > len(best.name):
-                best = info
+        is_variant = name.startswith((info.name + "-", info.name + "@"))
+        if is_variant and (best is None or len(info.name) > len(best.name)):
+            best = info
     return best
 
 
 def closest_models(model: str, provider: str | None = None, limit: int = 3) -> list[str]:
     """The known names nearest to ``model`` (for error messages)."""
-    names = [info.name for info in catalogue().values() if provider is None or info.provider == provider]
+    names = [
+        info.name for info in catalogue().values() if provider is None or info.provider == provider
+    ]
     return [match for match, _score, _ in process.extract(_normalise(model), names, limit=limit)]
 
 

@@ -5,7 +5,13 @@ from headroom_core.providers.base import Provider
 from headroom_core.providers.google import GoogleProvider
 from headroom_core.providers.openai import OpenAIProvider
 
-__all__ = ["AnthropicProvider", "GoogleProvider", "OpenAIProvider", "Provider", "provider_for_model"]
+__all__ = [
+    "AnthropicProvider",
+    "GoogleProvider",
+    "OpenAIProvider",
+    "Provider",
+    "provider_for_model",
+]
 
 
 def provider_for_model(model: str) -> Provider:

@@ -14,7 +14,10 @@ __all__ = ["AnthropicProvider", "AnthropicTokenCounter"]
 
 
 class AnthropicTokenCounter(Tokenizer):
-    """Counts Claude requests exactly with ``client.messages.count_tokens``; text is estimated."""
+    """Counts Claude requests exactly with ``client.messages.count_tokens``.
+
+    Single texts and messages are estimated (the API counts whole requests only).
+    """
 
     def __init__(self, model: str, client: Any) -> None:
         super().__init__(model)
@@ -22,7 +25,9 @@ class AnthropicTokenCounter(Tokenizer):
         self.is_exact = True
 
     def count_messages(
-        self, messages: Iterable[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]] | None = None
+        self,
+        messages: Iterable[Mapping[str, Any]],
+        tools: Sequence[Mapping[str, Any]] | None = None,
     ) -> int:
         system, converted = to_anthropic(list(messages))
         request: dict[str, Any] = {"model": self.model, "messages": converted}
@@ -33,7 +38,9 @@ class AnthropicTokenCounter(Tokenizer):
                 {
                     "name": tool.get("function", tool).get("name"),
                     "description": tool.get("function", tool).get("description", ""),
-                    "input_schema": tool.get("function", tool).get("parameters", {"type": "object"}),
+                    "input_schema": tool.get("function", tool).get(
+                        "parameters", {"type": "object"}
+                    ),
                 }
                 for tool in tools
             ]
@@ -41,12 +48,9 @@ class AnthropicTokenCounter(Tokenizer):
             return int(self.client.messages.count_tokens(**request).input_tokens)
         except Exception as exc:  # the SDK raises many error types
             raise TokenizationError(
-                f"Anthropic count_tokens failed for {self.model}: {exc}", details={"model": self.model}
+                f"Anthropic count_tokens failed for {self.model}: {exc}",
+                details={"model": self.model},
             ) from exc
-
-    def count_text(self, text: str) -> int:
-        """Estimated: the API counts whole requests only."""
-        return Tokenizer(self.model).count_text(text)
 
 
 class AnthropicProvider(Provider):
@@ -59,7 +63,9 @@ class AnthropicProvider(Provider):
 
     name: ClassVar[str] = "anthropic"
 
-    def __init__(self, client: Any = None, enable_cache_control: bool = True, **fallbacks: Any) -> None:
+    def __init__(
+        self, client: Any = None, enable_cache_control: bool = True, **fallbacks: Any
+    ) -> None:
         super().__init__(**fallbacks)
         self.client = client
         self.enable_cache_control = enable_cache_control

@@ -29,7 +29,12 @@ def from_anthropic(
     """Anthropic ``system`` + ``messages`` to OpenAI chat messages."""
     result: list[dict[str, Any]] = []
     if system:
-        result.append({"role": "system", "content": _text_of(list(system)) if not isinstance(system, str) else system})
+        result.append(
+            {
+                "role": "system",
+                "content": _text_of(list(system)) if not isinstance(system, str) else system,
+            }
+        )
     for message in messages:
         role = message["role"]
         content = message.get("content")
@@ -39,14 +44,19 @@ def from_anthropic(
         blocks = list(content or [])
         if role == "assistant":
             calls = [b for b in blocks if isinstance(b, Mapping) and b.get("type") == "tool_use"]
-            rest = [b for b in blocks if not (isinstance(b, Mapping) and b.get("type") == "tool_use")]
+            rest = [
+                b for b in blocks if not (isinstance(b, Mapping) and b.get("type") == "tool_use")
+            ]
             out: dict[str, Any] = {"role": "assistant", "content": _text_of(rest) if rest else None}
             if calls:
                 out["tool_calls"] = [
                     {
                         "id": call["id"],
                         "type": "function",
-                        "function": {"name": call["name"], "arguments": json.dumps(call.get("input", {}))},
+                        "function": {
+                            "name": call["name"],
+                            "arguments": json.dumps(call.get("input", {})),
+                        },
                     }
                     for call in calls
                 ]
@@ -62,7 +72,9 @@ def from_anthropic(
                 tool_message: dict[str, Any] = {
                     "role": "tool",
                     "tool_call_id": block["tool_use_id"],
-                    "content": _text_of(tool_content) if not isinstance(tool_content, str) else tool_content,
+                    "content": _text_of(tool_content)
+                    if not isinstance(tool_content, str)
+                    else tool_content,
                 }
                 if block.get("is_error"):
                     tool_message["is_error"] = True

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from headroom_core.errors import ConfigurationError
 from headroom_core._catalog import ModelInfo, find_model, prices_as_of, require_model
+from headroom_core.errors import ConfigurationError
 from headroom_core.tokenizer import Tokenizer, get_tokenizer
 
 __all__ = ["Provider"]

@@ -64,6 +64,9 @@ def test_context_and_output_limits(provider: Any, model: str, context: int, outp
         (AnthropicProvider(), "claude-sonnet-4-5-20250929", "claude-sonnet-4-5"),
         (AnthropicProvider(), "claude-opus-4-1-20250805", "claude-opus-4-1"),
         (GoogleProvider(), "gemini-2.5-flash-preview-05-20", "gemini-2.5-flash"),
+        (AnthropicProvider(), "anthropic.claude-3-5-sonnet-20240620-v1:0", "claude-3-5-sonnet"),
+        (AnthropicProvider(), "us.anthropic.claude-sonnet-4-20250514-v1:0", "claude-sonnet-4"),
+        (AnthropicProvider(), "claude-3-5-sonnet@20240620", "claude-3-5-sonnet"),
     ],
 )
 def test_dated_and_aliased_names_resolve_to_their_family(
