@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from headroom_core._version import __version__
 from headroom_core.errors import HeadroomError, ValidationError
-from headroom_core.messages import content_text
+from headroom_core.messages import content_text, validate_messages
 
 if TYPE_CHECKING:
     from headroom_core.results import SimulationResult
@@ -111,13 +111,12 @@ def _demo(args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     from headroom_core.engine import HeadroomEngine
 
-    name = "<stdin>" if args.file == "-" else args.file
     messages, file_model = _read_messages(args.file)
     model = args.model or file_model or DEFAULT_MODEL
-    try:
-        result = HeadroomEngine().optimize(messages, model, mode="simulate")
-    except ValidationError as error:
-        raise InputError(f"{name}: {error.message}") from None
+    progress = Progress(1)
+    progress.start(f"Simulating {len(messages)} messages for {model}")
+    result = HeadroomEngine().optimize(messages, model, mode="simulate")
+    progress.finish()
     if args.json:
         json.dump(result.summary(), sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -193,6 +192,10 @@ def _read_messages(file: str) -> tuple[list[dict[str, Any]], str | None]:
         raise InputError(f"{name}: expected a list of chat messages, got {type(data).__name__}")
     if not data:
         raise InputError(f"{name}: the message list is empty")
+    try:
+        validate_messages(data)
+    except ValidationError as error:
+        raise InputError(f"{name}: {error.message}") from None
     return data, model
 
 
