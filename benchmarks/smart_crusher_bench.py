@@ -31,43 +31,49 @@ MESSAGES = {
 }
 
 
-def event_records(count: int, seed: int = 42) -> list[dict[str, Any]]:
-    """Realistic service events: ids, timestamps, levels, services, latencies, messages."""
+def event_records(count: int, seed: int = 42, *, traced: bool = True) -> list[dict[str, Any]]:
+    """Realistic service events: ids, timestamps, levels, services, latencies, messages.
+
+    ``traced`` events carry what tracing adds (random hex ids, trace ids, hosts, milliseconds):
+    values no lossless encoding can shorten. Plain events have sequential ids and whole seconds.
+    """
     rng = random.Random(seed)
     records = []
     for i in range(count):
         level = rng.choice(LEVELS)
-        records.append(
-            {
-                "event_id": f"evt_{rng.getrandbits(48):012x}",
-                "timestamp": f"2024-06-03T{8 + i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}."
-                f"{rng.randint(0, 999):03d}Z",
-                "level": level,
-                "service": rng.choice(SERVICES),
-                "host": f"ip-10-0-{rng.randint(0, 3)}-{rng.randint(2, 254)}",
-                "region": "eu-west-1",
-                "trace_id": f"{rng.getrandbits(64):016x}",
-                "latency_ms": round(rng.lognormvariate(3.5, 0.6), 1),
-                "status": 500 if level == "ERROR" else 200,
-                "message": rng.choice(MESSAGES[level]),
-            }
-        )
+        clock = f"2024-06-03T{8 + i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}"
+        record: dict[str, Any] = {
+            "event_id": f"evt_{rng.getrandbits(48):012x}" if traced else f"evt_{i:06d}",
+            "timestamp": f"{clock}.{rng.randint(0, 999):03d}Z" if traced else f"{clock}Z",
+            "level": level,
+            "service": rng.choice(SERVICES),
+        }
+        if traced:
+            record["host"] = f"ip-10-0-{rng.randint(0, 3)}-{rng.randint(2, 254)}"
+            record["region"] = "eu-west-1"
+            record["trace_id"] = f"{rng.getrandbits(64):016x}"
+        latency = rng.lognormvariate(3.5, 0.6)
+        record["latency_ms"] = round(latency, 1) if traced else int(latency)
+        record["status"] = 500 if level == "ERROR" else 200
+        record["message"] = rng.choice(MESSAGES[level])
+        records.append(record)
     return records
 
 
 def lossless_saving() -> None:
-    records = event_records(1000)
     crusher = SmartCrusher(SmartCrusherConfig(lossless_only=True))
     print("Lossless saving on 1,000 event records (o200k_base tokens):")
-    for label, text in (
-        ("json.dumps(indent=2)", json.dumps(records, indent=2)),
-        ("json.dumps()", json.dumps(records)),
-        ("minified", json.dumps(records, separators=(",", ":"))),
-    ):
-        result = crusher.crush(text)
-        saved = 100 * result.tokens_saved / result.tokens_before
-        sizes = f"{result.tokens_before:7d} -> {result.tokens_after:6d}"
-        print(f"  {label:22s} {sizes}  saved {saved:5.1f}%")
+    for kind, traced in (("plain events", False), ("traced events", True)):
+        records = event_records(1000, traced=traced)
+        for label, text in (
+            ("json.dumps(indent=2)", json.dumps(records, indent=2)),
+            ("json.dumps()", json.dumps(records)),
+            ("minified", json.dumps(records, separators=(",", ":"))),
+        ):
+            result = crusher.crush(text)
+            saved = 100 * result.tokens_saved / result.tokens_before
+            sizes = f"{result.tokens_before:7d} -> {result.tokens_after:6d}"
+            print(f"  {kind:14s} {label:22s} {sizes}  saved {saved:5.1f}%")
 
 
 def fresh_content(target_tokens: int, salt: int) -> str:
