@@ -14,8 +14,9 @@ __all__ = ["compound_tokens", "search_terms", "token_terms"]
 
 # A compound token: word characters joined by the separators identifiers use (. / : -).
 _COMPOUND = re.compile(r"\w+(?:[./:\-]\w+)*")
-# Parts of one segment: acronyms before a capitalised word, capitalised or lower words, digits.
-_PARTS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+|[^\W\d_A-Za-z]+")
+# Parts of one ASCII segment: acronyms before a capitalised word, capitalised or lower words,
+# digits.
+_PARTS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 _SEPARATORS = re.compile(r"[./:\-_]+")
 
 # The same tokens for ASCII text; an explicit class is much faster than Unicode-aware \w.
@@ -43,10 +44,9 @@ def token_terms(token: str) -> tuple[str, ...]:
     whole = token.lower()
     terms = [whole]
     for segment in _SEPARATORS.split(token):
-        if not segment:
-            continue
+        # camelCase splitting is for ASCII identifiers; other scripts keep their words whole
         pieces = _PARTS.findall(segment) if segment.isascii() else [segment]
-        for piece in pieces or [segment]:
+        for piece in pieces:
             part = piece.lower()
             if part not in terms:
                 terms.append(part)
