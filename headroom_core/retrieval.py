@@ -2,8 +2,9 @@
 
 A crusher that drops items calls :meth:`OriginalsStore.put` and writes the key into its marker;
 the model can then call the ``headroom_retrieve`` tool (:func:`retrieval_tool_definition`) and the
-adapter answers with :func:`retrieve`. Keys derive from the content, so the same dropped items
-always get the same key and the compressed prompt stays byte-stable for provider caches.
+adapter answers with :func:`retrieval_tool_result` (:func:`retrieve` gives the items themselves).
+Keys derive from the content, so the same dropped items always get the same key and the compressed
+prompt stays byte-stable for provider caches.
 
 Stores are bounded and expire entries: in memory by default (LRU + time to live), or a SQL table
 through SQLModel when many processes share one database.
@@ -72,8 +73,6 @@ def originals_key(payload: str, kind: str = "json") -> str:
 class _Entry:
     payload: str
     expires_at: float
-    tool_name: str | None
-    kind: str
 
 
 class InMemoryOriginalsStore:
@@ -108,12 +107,12 @@ class InMemoryOriginalsStore:
             return len(self._entries)
 
     def put(self, items: list[Any], *, tool_name: str | None = None, kind: str = "json") -> str:
-        """Store ``items``; see :class:`OriginalsStore`."""
+        """Store ``items``; see :class:`OriginalsStore` (only SQL stores keep ``tool_name``)."""
         payload = _serialise(items)
         key = originals_key(payload, kind)
         now = self._clock()
         with self._lock:
-            self._entries[key] = _Entry(payload, now + self.ttl_seconds, tool_name, kind)
+            self._entries[key] = _Entry(payload, now + self.ttl_seconds)
             self._entries.move_to_end(key)
             if now >= self._next_purge:  # a full scan now and then, not on every put
                 self._purge_expired(now)
