@@ -24,6 +24,7 @@ from headroom_core.transforms._lines import query as query_focus
 from headroom_core.transforms._lines.render import group_note, is_crushed, omission_marker, render
 from headroom_core.transforms._lines.search import definition_lines, grep_path, is_search_output
 from headroom_core.transforms._lines.selection import (
+    Group,
     Plan,
     Unit,
     distinct_variants,
@@ -48,6 +49,8 @@ MAX_CRUSH_CHARS = 2_000_000
 
 # A query-relevant line must score at least this share of the best line's score.
 _RELATIVE_RELEVANCE = 0.75
+# Lines a semantic (embedding) scorer sees at most: embedding every line of a big log is slow.
+_SEMANTIC_LINES = 512
 # Each budget retry keeps this share of the previous line budget.
 _TIGHTEN = 0.5
 
@@ -197,7 +200,7 @@ class LineCrusher:
             templates = templates_of(texts)
             problems = problem_flags(templates, texts)
             groups = group_by_template(templates, self.config.similarity_threshold, problems)
-        relevant = self._relevant(texts, query, search)
+        relevant = self._relevant(texts, query, search, groups)
         edges = _edges(len(units), self.config.keep_first, self.config.keep_last)
         while True:
             plan = select(
@@ -222,19 +225,25 @@ class LineCrusher:
             limit = max(1, int(limit * _TIGHTEN))
         return self._finish(lines, units, plan, body, tokenizer, tokens_before, tool_name, search)
 
-    def _relevant(self, texts: Sequence[str], query: str, search: bool) -> list[int]:
+    def _relevant(
+        self, texts: Sequence[str], query: str, search: bool, groups: Sequence[Group]
+    ) -> list[int]:
         """Units the query asks about, best first.
 
         A keyword scorer only sees the lines sharing a term with the query (the others would
-        score 0 anyway): on a large log that is most of the time and memory saved.
+        score 0 anyway): on a large log that is most of the time and memory saved. Any other
+        scorer (embeddings) sees at most :data:`_SEMANTIC_LINES` lines: those sharing a term,
+        then one line per pattern.
         """
         if not query or not query.strip():
             return []
         focus = query_focus.focus_text(query)
-        candidates = list(range(len(texts)))
-        if isinstance(self.scorer, BM25Scorer):
-            terms = set(search_terms(focus))
-            candidates = [i for i in candidates if any(t in texts[i].lower() for t in terms)]
+        terms = set(search_terms(focus))
+        lowered = map(str.lower, texts)
+        candidates = [i for i, text in enumerate(lowered) if any(t in text for t in terms)]
+        if not isinstance(self.scorer, BM25Scorer):
+            representatives = (group.representative for group in groups)
+            candidates = list(dict.fromkeys([*candidates, *representatives]))[:_SEMANTIC_LINES]
         scored = self.scorer.score_items([texts[i] for i in candidates], focus)
         scores = dict(zip(candidates, scored, strict=True))
         if search:

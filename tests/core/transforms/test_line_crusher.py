@@ -13,6 +13,7 @@ import pytest
 
 from headroom_core.config import LineCrusherConfig
 from headroom_core.errors import TransformError
+from headroom_core.relevance import create_scorer, embedding_available
 from headroom_core.retrieval import InMemoryOriginalsStore, retrieve
 from headroom_core.tokenizer import get_tokenizer
 from headroom_core.transforms import LineCrusher
@@ -279,3 +280,15 @@ def test_crlf_lines_keep_their_endings(crusher: LineCrusher) -> None:
     last = text.split("\n")[-1]  # the one line without a line ending
     body = [line for line in result.compressed.split("\n")[:-1] if not line.startswith(last)]
     assert body and all(line.endswith("\r") for line in body)
+
+
+@pytest.mark.embedding
+@pytest.mark.slow
+@pytest.mark.skipif(not embedding_available(), reason="needs the 'relevance' extra")
+def test_semantic_scorer_sees_a_bounded_sample_and_keeps_query_lines(
+    store: InMemoryOriginalsStore,
+) -> None:
+    case = CASES["hdfs.log"]
+    crusher = LineCrusher(scorer=create_scorer("hybrid"), store=store)
+    result = crusher.crush(read("hdfs.log"), case["query"])
+    assert all(needle["text"] in result.compressed for needle in case["needles"])
