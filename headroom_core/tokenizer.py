@@ -161,12 +161,13 @@ class Tokenizer:
         memos = self._memos
         memo = max((m for m in memos if m.covers(messages)), key=len, default=None)
         total, start = (memo.total, len(memo)) if memo is not None else (REPLY_PRIMING_TOKENS, 0)
+        new = messages[start:]
         count = self.count_message
-        for message in messages[start:]:
+        for message in new:
             total += count(message)
-        grown = _ConversationMemo.extend(memo, messages[start:], total)
+        grown = _ConversationMemo.extend(memo, new, total) if new else None
         if grown is not None:
-            used = () if memo is None or len(memo) == len(grown) else (memo,)
+            used = () if memo is None else (memo,)
             rest = (m for m in memos if m is not memo)
             self._memos = (grown, *used, *rest)[:MEMOS_PER_TOKENIZER]
         if tools:
