@@ -294,6 +294,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--setup-peer", action="store_true", help=f"create {PEER_VENV.name} first")
     parser.add_argument("--no-peer", action="store_true", help="skip the peer")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the table")
     args = parser.parse_args(argv)
     cases = load_cases()
     if not cases:
@@ -324,8 +325,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         peer.close()
 
     text = report(cases, results) + "\n" + line_crusher_costs(cases, tokenizer)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text, encoding="utf-8")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text, encoding="utf-8")
     print(text)
 
 
