@@ -10,7 +10,7 @@ it plugs into chat engines (``index.as_chat_engine(llm=...)``) and agents
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import pydantic
@@ -135,21 +135,21 @@ class HeadroomLLM(FunctionCallingLLM):
 
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         """Optimize ``messages``, then chat with the inner LLM."""
-        return self.llm.chat(self._optimized(messages), **kwargs)
+        return self.llm.chat(self._optimized(messages, kwargs), **kwargs)
 
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         """Optimize ``messages``, then stream the inner LLM's reply."""
-        return self.llm.stream_chat(self._optimized(messages), **kwargs)
+        return self.llm.stream_chat(self._optimized(messages, kwargs), **kwargs)
 
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         """Async :meth:`chat`."""
-        return await self.llm.achat(await self._aoptimized(messages), **kwargs)
+        return await self.llm.achat(await self._aoptimized(messages, kwargs), **kwargs)
 
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
         """Async :meth:`stream_chat`."""
-        return await self.llm.astream_chat(await self._aoptimized(messages), **kwargs)
+        return await self.llm.astream_chat(await self._aoptimized(messages, kwargs), **kwargs)
 
     # -- completion: passed through ---------------------------------------------------------------
 
@@ -235,32 +235,42 @@ class HeadroomLLM(FunctionCallingLLM):
         name = self.llm.metadata.model_name
         return name if name and name != "unknown" else DEFAULT_MODEL
 
-    def _optimized(self, messages: Sequence[ChatMessage]) -> list[ChatMessage]:
+    def _optimized(
+        self, messages: Sequence[ChatMessage], kwargs: Mapping[str, Any]
+    ) -> list[ChatMessage]:
         originals = list(messages)
         try:
             result = self._engine.optimize(
-                to_core_messages(originals), self._model_name, **self._options
+                to_core_messages(originals), self._model_name, **self._options(kwargs)
             )
         except HeadroomError as exc:
             return self._failed(originals, exc)
         return self._converted(result, originals)
 
-    async def _aoptimized(self, messages: Sequence[ChatMessage]) -> list[ChatMessage]:
+    async def _aoptimized(
+        self, messages: Sequence[ChatMessage], kwargs: Mapping[str, Any]
+    ) -> list[ChatMessage]:
         originals = list(messages)
         try:
             result = await self._engine.aoptimize(
-                to_core_messages(originals), self._model_name, **self._options
+                to_core_messages(originals), self._model_name, **self._options(kwargs)
             )
         except HeadroomError as exc:
             return self._failed(originals, exc)
         return self._converted(result, originals)
 
-    @property
-    def _options(self) -> dict[str, Any]:
+    def _options(self, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """Engine options for one call; OpenAI-format tool definitions count against the window."""
+        tools = [
+            tool
+            for tool in kwargs.get("tools") or []
+            if isinstance(tool, Mapping) and isinstance(tool.get("function"), Mapping)
+        ]
         return {
             "mode": self.mode,
             "model_limit": self.model_limit,
             "tool_profiles": self.tool_profiles,
+            "tools": tools or None,
         }
 
     def _converted(

@@ -120,6 +120,24 @@ def test_audit_mode_measures_without_changing(
     assert event.mode == "audit" and event.tokens_before == event.tokens_after > 0
 
 
+def test_openai_tool_definitions_count_against_the_window(
+    inner: MockFunctionCallingLLMWithChatMemoryOfLastCall, linux_case: Case, events: EventCollector
+) -> None:
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "read_log",
+            "description": "Read a log file.",
+            "parameters": {"type": "object", "properties": {"path": {"type": "string"}}},
+        },
+    }
+    llm = HeadroomLLM(llm=inner, mode="audit")
+    llm.chat(tool_conversation(linux_case))
+    llm.chat(tool_conversation(linux_case), tools=[tool])
+    without, with_tools = events.of_type(HeadroomChatOptimizeEvent)
+    assert with_tools.tokens_before - without.tokens_before == TOKENIZER.count_tools([tool]) > 0
+
+
 def test_a_request_the_engine_rejects_is_sent_unchanged(
     inner: MockFunctionCallingLLMWithChatMemoryOfLastCall, events: EventCollector, caplog
 ) -> None:
