@@ -12,7 +12,8 @@ closing marker names.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
 
 from headroom_core.config import LineCrusherConfig
 from headroom_core.errors import TransformError
@@ -150,46 +151,35 @@ class LineCrusher:
             return _passthrough(text, tokens_before, "binary content")
         if is_crushed(text):
             return _passthrough(text, tokens_before, "already crushed")
-        lines = text.split("\n")
-        units = fold_runs(lines)
+        output = _Output(text, text.split("\n"), tokenizer, tokens_before, tool_name)
         limit = max_lines or self.config.max_lines_after_crush
-        if len(units) <= limit:
-            lossless = self._lossless(lines, units, tokenizer, tokens_before)
+        if len(output.units) <= limit:
+            lossless = self._lossless(output)
             if token_budget is None or lossless.tokens_after <= token_budget:
                 return lossless
-        return self._lossy(
-            lines, units, query, tokenizer, tokens_before, token_budget, limit, tool_name
-        )
+        return self._lossy(output, query, token_budget, limit)
 
-    def _lossless(
-        self, lines: list[str], units: list[Unit], tokenizer: Tokenizer, tokens_before: int
-    ) -> CrushResult:
-        text = "\n".join(lines)
+    def _lossless(self, output: _Output) -> CrushResult:
+        lines, units = output.lines, output.units
         if len(units) == len(lines):
-            return _passthrough(text, tokens_before, "within the line budget, no repeated lines")
-        plan = Plan(set(range(len(units))), {})
-        compressed = "\n".join(render(lines, units, plan, {}))
+            return _passthrough(
+                output.text, output.tokens_before, "within the line budget, no repeated lines"
+            )
+        compressed = "\n".join(render(lines, units, Plan(set(range(len(units))), {}), {}))
         return CrushResult(
             compressed=compressed,
-            original=text,
-            tokens_before=tokens_before,
-            tokens_after=tokenizer.count_text(compressed),
+            original=output.text,
+            tokens_before=output.tokens_before,
+            tokens_after=output.tokenizer.count_text(compressed),
             strategy=self.name,
             reasons=[f"lossless: {len(lines) - len(units)} repeated lines folded into (xN)"],
             kept_indices=list(range(len(lines))),
         )
 
     def _lossy(
-        self,
-        lines: list[str],
-        units: list[Unit],
-        query: str,
-        tokenizer: Tokenizer,
-        tokens_before: int,
-        token_budget: int | None,
-        limit: int,
-        tool_name: str | None,
+        self, output: _Output, query: str, token_budget: int | None, limit: int
     ) -> CrushResult:
+        lines, units = output.lines, output.units
         texts = [lines[unit.index] for unit in units]
         search = is_search_output(texts[:200])
         if search:
@@ -219,11 +209,11 @@ class LineCrusher:
                 if (note := group_note(group, plan, units, lines, templates))
             }
             body = render(lines, units, plan, notes)
-            tokens_after = tokenizer.count_text("\n".join(body))
+            tokens_after = output.tokenizer.count_text("\n".join(body))
             if token_budget is None or tokens_after <= token_budget or limit <= 1:
                 break
             limit = max(1, int(limit * _TIGHTEN))
-        return self._finish(lines, units, plan, body, tokenizer, tokens_before, tool_name, search)
+        return self._finish(output, plan, body, search)
 
     def _relevant(
         self, texts: Sequence[str], query: str, search: bool, groups: Sequence[Group]
@@ -256,17 +246,9 @@ class LineCrusher:
         ranked = [index for index, score in scores.items() if score >= floor]
         return sorted(ranked, key=lambda index: (-scores[index], index))
 
-    def _finish(
-        self,
-        lines: list[str],
-        units: list[Unit],
-        plan: Plan,
-        body: list[str],
-        tokenizer: Tokenizer,
-        tokens_before: int,
-        tool_name: str | None,
-        search: bool,
-    ) -> CrushResult:
+    def _finish(self, output: _Output, plan: Plan, body: list[str], search: bool) -> CrushResult:
+        """Store the dropped lines, close with the marker, and count what the crush saved."""
+        lines, units = output.lines, output.units
         kept_lines = [
             index
             for position in sorted(plan.kept)
@@ -274,34 +256,45 @@ class LineCrusher:
         ]
         kept_set = set(kept_lines)
         dropped = [index for index in range(len(lines)) if index not in kept_set]
-        key = (
-            self.store.put([lines[index] for index in dropped], tool_name=tool_name, kind="lines")
-            if dropped
-            else None
-        )
+        key = None
+        if dropped:
+            dropped_lines = [lines[index] for index in dropped]
+            key = self.store.put(dropped_lines, tool_name=output.tool_name, kind="lines")
         omitted = [
             (group.key, sum(units[m].count for m in group.members)) for group in plan.omitted
         ]
         marker = omission_marker(len(dropped), len(lines), omitted, key, name_groups=search)
         compressed = "\n".join([*body, marker])
-        tokens_after = tokenizer.count_text(compressed)
-        original = "\n".join(lines)
-        if tokens_after >= tokens_before:
-            return _passthrough(original, tokens_before, "crushing would not save tokens")
+        tokens_after = output.tokenizer.count_text(compressed)
+        if tokens_after >= output.tokens_before:
+            return _passthrough(output.text, output.tokens_before, "crushing would not save tokens")
+        grouping = "search hits grouped by file" if search else "lines grouped by template"
         return CrushResult(
             compressed=compressed,
-            original=original,
-            tokens_before=tokens_before,
+            original=output.text,
+            tokens_before=output.tokens_before,
             tokens_after=tokens_after,
             strategy=self.name,
-            reasons=[
-                f"{'search hits grouped by file' if search else 'lines grouped by template'}: "
-                f"kept {len(kept_lines)} of {len(lines)} lines"
-            ],
+            reasons=[f"{grouping}: kept {len(kept_lines)} of {len(lines)} lines"],
             kept_indices=kept_lines,
             dropped_indices=dropped,
             retrieval_key=key,
         )
+
+
+@dataclass
+class _Output:
+    """One tool output being crushed: its text, lines, line units and token count."""
+
+    text: str
+    lines: list[str]
+    tokenizer: Tokenizer
+    tokens_before: int
+    tool_name: str | None
+    units: list[Unit] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.units = fold_runs(self.lines)
 
 
 def _edges(count: int, keep_first: int, keep_last: int) -> list[int]:
@@ -315,7 +308,7 @@ def _edges(count: int, keep_first: int, keep_last: int) -> list[int]:
     return list(dict.fromkeys(order))
 
 
-def _passthrough(text: Any, tokens: int, reason: str) -> CrushResult:
+def _passthrough(text: str, tokens: int, reason: str) -> CrushResult:
     return CrushResult(
         compressed=text, original=text, tokens_before=tokens, tokens_after=tokens, reasons=[reason]
     )
