@@ -179,11 +179,11 @@ class HeadroomNodePostprocessor(BaseNodePostprocessor):
         started = time.perf_counter()
         try:
             selection = self._select(nodes, query)
+            output = [self._finish(candidate, selection.scores) for candidate in selection.kept]
         except Exception as exc:  # fail open: the query still gets its retrieved context
             logger.warning("Headroom node postprocessing failed, nodes passed through: %s", exc)
             self._report(nodes, query, started, error=exc)
             return list(nodes)
-        output = [self._finish(candidate, selection.scores) for candidate in selection.kept]
         self._report(nodes, query, started, selection=selection)
         return output
 
