@@ -39,7 +39,10 @@ class HeadroomError(Exception):
 
 
 class ConfigurationError(HeadroomError, ValueError):
-    """A configuration value is invalid; ``details`` names the field, the value and what is allowed."""
+    """A configuration value is invalid.
+
+    ``details`` names the field, the bad value and what is allowed.
+    """
 
 
 class ProviderError(HeadroomError):

@@ -13,7 +13,7 @@ POSTGRES_ENV = "HEADROOM_TEST_POSTGRES_URL"
 
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
-    """URL of the PostgreSQL server for store tests; skips (saying why) when it is not configured."""
+    """URL of the PostgreSQL server for store tests; skips, saying why, when not configured."""
     url = os.environ.get(POSTGRES_ENV)
     if not url:
         pytest.skip(

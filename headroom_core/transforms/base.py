@@ -34,4 +34,6 @@ class Transform(ABC):
     @staticmethod
     def resolve_tokenizer(tokenizer: Tokenizer | None, context: dict[str, Any]) -> Tokenizer:
         """The given tokenizer, else the shared one for ``context['model']`` (gpt-4o by default)."""
-        return tokenizer if tokenizer is not None else get_tokenizer(context.get("model") or "gpt-4o")
+        if tokenizer is not None:
+            return tokenizer
+        return get_tokenizer(context.get("model") or "gpt-4o")
