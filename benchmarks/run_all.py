@@ -56,7 +56,7 @@ SIMILARITY_CUTOFF = 0.3
 NODE_TOKENS = 256
 # Embedding every node on CPU costs about 0.1 s per node: cases above this size would dominate the
 # run, so the similarity baseline covers the question cases up to it (the table says how many).
-SIMILARITY_MAX_TOKENS = 20_000
+SIMILARITY_MAX_TOKENS = 10_000
 MODEL = "gpt-4o"
 
 Messages = list[dict[str, Any]]
@@ -272,7 +272,8 @@ def summary_plot(results: Results, path: Path) -> None:
     for axis, (title, values) in zip(axes, series, strict=True):
         axis.bar(range(len(names)), values, color=colors)
         axis.set_title(title)
-        axis.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
+        labels = [f"{name}\n({len(results[name])} cases)" for name in names]
+        axis.set_xticks(range(len(names)), labels, rotation=30, ha="right", fontsize=8)
         if "latency" in title:
             axis.set_yscale("log")
         for position, value in enumerate(values):
