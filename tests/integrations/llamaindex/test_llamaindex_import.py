@@ -20,3 +20,16 @@ def test_missing_llamaindex_names_the_extra() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert 'pip install "headroom-langchain[llamaindex]"' in result.stdout
+
+
+def test_importing_the_adapter_loads_no_model_or_other_framework() -> None:
+    code = (
+        "import sys\n"
+        "import headroom_integrations.llamaindex\n"
+        "heavy = ('torch', 'sentence_transformers', 'transformers', 'langchain_core')\n"
+        "print(sorted(name for name in heavy if name in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[]"

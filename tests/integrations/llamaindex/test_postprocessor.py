@@ -152,6 +152,11 @@ def test_blend_follows_the_retriever_or_the_query(hdfs_case: Case) -> None:
 
     assert order(1.0) == ["unrelated", "relevant"]
     assert order(0.0) == ["relevant", "unrelated"]
+    unscored = [NodeWithScore(node=unrelated), NodeWithScore(node=relevant)]
+    kept = HeadroomNodePostprocessor(retriever_weight=1.0).postprocess_nodes(
+        unscored, query_str=hdfs_case.query
+    )
+    assert [item.node.node_id for item in kept] == ["relevant", "unrelated"]
 
 
 def test_top_k_and_min_relevance_limit_the_nodes(
