@@ -169,9 +169,15 @@ class SmartCrusher(Transform):
             except NotJson as exc:
                 return data, None, False, str(exc)
             return data, value, exact_floats, ""
+        text = _dump_parsed(data)
         if not isinstance(data, (dict, list)):
-            return _dump_parsed(data), None, False, "a JSON scalar has nothing to crush"
-        return _dump_parsed(data), data, False, ""
+            return text, None, False, "a JSON scalar has nothing to crush"
+        # Read back from the text: plain JSON types and string keys, however the caller built it.
+        try:
+            value, exact_floats = parse_json_text(text)
+        except NotJson as exc:  # NaN or Infinity in the data
+            return text, None, False, str(exc)
+        return text, value, exact_floats, ""
 
     # -- messages ---------------------------------------------------------------------------
 

@@ -85,7 +85,7 @@ def error_rows(table: Table) -> set[int]:
         if leaf in _STATUS_CODE_KEYS:
             codes = {v for v in distinct if type(v) is int and _is_failure_code(v)}
             if codes:
-                flagged.update(i for i, v in enumerate(values) if v in codes and type(v) is int)
+                flagged.update(i for i, v in enumerate(values) if type(v) is int and v in codes)
         texts = [v for v in distinct if type(v) is str]
         status_field = leaf in _STATUS_KEYS or leaf in _STATUS_CODE_KEYS
         if not texts or not (status_field or mentions_error("\n".join(texts))):
@@ -132,11 +132,11 @@ def _outlier_rows(values: list[Any], count: int, std_threshold: float) -> list[i
     finite = np.isfinite(array)
     if not finite.all():
         array = np.where(finite, array, np.nan)
-    mean = np.nanmean(array)
-    std = np.nanstd(array)
-    if not std > 0:
-        return []
-    with np.errstate(invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):  # values near float max: no outliers
+        mean = np.nanmean(array)
+        std = np.nanstd(array)
+        if not np.isfinite(std) or not std > 0:
+            return []
         outliers = np.flatnonzero(np.abs(array - mean) >= std_threshold * std)
     return [positions[i] for i in outliers]
 

@@ -342,6 +342,14 @@ def test_bad_input_passes_through_with_a_reason(data: str, reason: str) -> None:
     assert reason in result.reasons[0]
 
 
+def test_parsed_data_with_nan_passes_through_with_a_reason() -> None:
+    data = [{"reading": float("nan"), "sensor": f"s{i}"} for i in range(50)]
+    result = SmartCrusher().crush(data)
+    assert result.strategy == "passthrough"
+    assert "NaN" in result.reasons[0]
+    assert result.original is data
+
+
 def test_small_output_passes_through() -> None:
     result = SmartCrusher().crush('[{"a": 1}, {"a": 2}]')
     assert result.strategy == "passthrough"
