@@ -152,7 +152,8 @@ def _report(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from headroom_core.server import serve
 
-    serve(args.host, args.port, api_key=args.api_key, store_url=args.store_url)
+    store_url = None if args.no_store else args.store_url
+    serve(args.host, args.port, api_key=args.api_key, store_url=store_url)
     return 0
 
 
@@ -360,7 +361,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback)")
     serve.add_argument("--port", type=int, default=8787)
     serve.add_argument("--api-key", help="required bearer key (default: $HEADROOM_API_KEY)")
-    serve.add_argument("--store-url", help="metrics store URL (default: no recording)")
+    serve.add_argument("--store-url", default=DEFAULT_STORE_URL, help="metrics store URL")
+    serve.add_argument("--no-store", action="store_true", help="record no metrics")
     serve.set_defaults(handler=_serve)
     return parser
 

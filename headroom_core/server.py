@@ -20,6 +20,7 @@ import hmac
 import json
 import logging
 import os
+import signal
 import socket
 import sys
 import threading
@@ -458,6 +459,10 @@ def create_server(
     return HeadroomServer((host, port), engine=engine, api_key=key, max_body_bytes=max_body_bytes)
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def serve(
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
@@ -466,7 +471,7 @@ def serve(
     store_url: str | None = None,
     config: HeadroomConfig | None = None,
 ) -> None:
-    """Run the compress service until interrupted (Ctrl-C); see :func:`create_server`.
+    """Run the compress service until interrupted (Ctrl-C or SIGTERM); see :func:`create_server`.
 
     Writes one line with the address (useful with ``port=0``) to stderr when it is ready.
     """
@@ -477,6 +482,10 @@ def serve(
         "POST /v1/retrieve, GET /health, GET /stats. Ctrl-C stops it.\n"
     )
     sys.stderr.flush()
+    if threading.current_thread() is threading.main_thread():
+        # Process managers and containers stop services with SIGTERM: stop as on Ctrl-C, so
+        # the engine flushes the metrics it has queued.
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -151,11 +151,12 @@ def test_console_entry_point_exits_2_on_a_bad_file(tmp_path: Path) -> None:
     assert done.stderr == f"headroom: error: {missing}: no such file\n"
 
 
-def test_serve_answers_health_until_stopped() -> None:
+def test_serve_records_compress_requests_until_stopped(tmp_path: Path) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "headroom_core.cli", "serve", "--port", "0"],
         stderr=subprocess.PIPE,
         text=True,
+        cwd=tmp_path,
     )
     try:
         banner = process.stderr.readline()
@@ -163,6 +164,12 @@ def test_serve_answers_health_until_stopped() -> None:
         assert url is not None, banner
         with urllib.request.urlopen(f"{url.group(0)}/health", timeout=10) as response:
             assert json.load(response)["status"] == "healthy"
+        body = json.dumps({"messages": load_sample_conversation()["messages"]}).encode()
+        request = urllib.request.Request(f"{url.group(0)}/v1/compress", data=body, method="POST")
+        with urllib.request.urlopen(request, timeout=60) as response:
+            assert json.load(response)["tokens_saved"] > 0
     finally:
         process.terminate()
         process.wait(timeout=10)
+    with MetricsStore(f"sqlite:///{tmp_path / 'headroom.db'}") as store:
+        assert [row.source for row in store.query()] == ["server"]
