@@ -57,9 +57,13 @@ class SmartCrusher(Transform):
 
     Example:
         >>> crusher = SmartCrusher()
-        >>> result = crusher.crush(data={"results": [...]}, query="failed payments")
-        >>> result.strategy, result.tokens_saved  # doctest: +SKIP
-        ('lossless', 812)
+        >>> jobs = [{"id": f"job-{i}", "state": "done"} for i in range(200)]
+        >>> jobs[70]["state"] = "failed"
+        >>> result = crusher.crush(jobs, query="which job failed?")
+        >>> result.strategy, len(result.kept_indices), 70 in result.kept_indices
+        ('lossy', 50, True)
+        >>> "job-70|failed" in result.compressed
+        True
     """
 
     name = "smart_crusher"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import json
 import random
 import re
@@ -16,6 +17,7 @@ from headroom_core.config import SmartCrusherConfig
 from headroom_core.errors import TransformError
 from headroom_core.retrieval import InMemoryOriginalsStore
 from headroom_core.tokenizer import get_tokenizer
+from headroom_core.transforms import smart_crusher
 from headroom_core.transforms.smart_crusher import CrushResult, SmartCrusher
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -438,3 +440,9 @@ def test_apply_leaves_non_json_tool_output_alone(store: InMemoryOriginalsStore) 
     result = SmartCrusher(store=store).apply(messages)
     assert result.messages == messages
     assert result.warnings == []
+
+
+def test_docstring_examples_run() -> None:
+    outcome = doctest.testmod(smart_crusher)
+    assert outcome.attempted > 0
+    assert outcome.failed == 0
