@@ -125,7 +125,10 @@ class Tokenizer:
         key = _text_key(text)
         cached = self._text_cache.get(key)
         if cached is None:
-            cached = len(self.encoding.encode_ordinary(text))
+            if len(text) < LONG_TEXT:
+                cached = len(self.encoding.encode_ordinary(text))
+            else:  # a numpy buffer of 4 bytes a token instead of a list of int objects
+                cached = len(self.encoding.encode_to_numpy(text, disallowed_special=()))
             self._text_cache.put(key, cached)
         return cached
 

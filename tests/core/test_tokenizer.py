@@ -48,6 +48,7 @@ TEXTS = [
     "\n\n\t  \r\n   trailing spaces   \n",
     "a" * 5000,
     "0123456789" * 300,
+    "log <|endoftext|> naïve 日本語 {\"k\": 1.5e-3}\n" * 200,  # long: counted via the numpy path
 ]
 
 
