@@ -13,15 +13,12 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
+from headroom_core import _cli_render as render
 from headroom_core._version import __version__
 from headroom_core.errors import HeadroomError, ValidationError
-from headroom_core.messages import content_text, validate_messages
-
-if TYPE_CHECKING:
-    from headroom_core.results import SimulationResult
-    from headroom_core.tokenizer import Tokenizer
+from headroom_core.messages import validate_messages
 
 __all__ = ["main"]
 
@@ -29,15 +26,6 @@ DEFAULT_STORE_URL = "sqlite:///headroom.db"
 DEFAULT_REPORT = "headroom-report.html"
 DEFAULT_MODEL = "gpt-4o"
 USAGE_ERROR = 2
-
-# Table rows of the demo, in reading order: (label, roles counted under it).
-MESSAGE_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("system prompt", ("system", "developer")),
-    ("user turns", ("user",)),
-    ("assistant turns", ("assistant",)),
-    ("tool results", ("tool", "function")),
-)
-
 
 class InputError(Exception):
     """A file or argument the user has to fix; reported as one line, exit status 2."""
@@ -95,16 +83,15 @@ def _demo(args: argparse.Namespace) -> int:
     progress.finish()
 
     tokenizer = provider_for_model(model).get_token_counter(model)
-    out = sys.stdout
-    out.write(f"\nHeadroom demo: an on-call agent's last request to {model}, before and after\n\n")
-    out.write(_kind_table(messages, result, tokenizer))
-    out.write("\nTool results:\n")
-    out.write(_tool_table(messages, result.messages_optimized, tokenizer))
-    out.write("\n")
-    _write_savings(out, result)
-    _write_facts(out, sample.get("facts", []), result.messages_optimized)
-    out.write(f"\nMetrics stored in {args.store_url}\n")
-    out.write(f"HTML report written to {report_path}\n")
+    sys.stdout.write(
+        f"\nHeadroom demo: an on-call agent's last request to {model}, before and after\n\n"
+        f"{render.kind_table(messages, result, tokenizer)}\n"
+        f"Tool results:\n{render.tool_table(messages, result.messages_optimized, tokenizer)}\n"
+        f"{render.savings(result)}"
+        f"{render.facts(sample.get('facts', []), result.messages_optimized)}\n"
+        f"Metrics stored in {args.store_url}\n"
+        f"HTML report written to {report_path}\n"
+    )
     return 0
 
 
@@ -121,21 +108,12 @@ def _simulate(args: argparse.Namespace) -> int:
         json.dump(result.summary(), sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
-    out = sys.stdout
-    out.write(f"Plan for {len(messages)} messages to {model} (simulated: nothing was sent)\n\n")
-    rows = [
-        ("tokens before", f"{result.tokens_before:,}"),
-        ("tokens after", f"{result.tokens_after:,}"),
-        ("tokens saved", f"{result.tokens_saved:,} ({result.savings_percent:.1f}%)"),
-        ("cost before", _usd(result.estimated_cost_before_usd)),
-        ("cost after", _usd(result.estimated_cost_after_usd)),
-    ]
-    out.write(_table(("", "value"), rows))
-    out.write("\n")
-    _write_savings(out, result)
-    waste = result.waste_signals.to_dict()
-    out.write("\nWaste signals in the original request (tokens):\n")
-    out.write(_table(("signal", "tokens"), [(k, f"{v:,}") for k, v in waste.items()]))
+    sys.stdout.write(
+        f"Plan for {len(messages)} messages to {model} (simulated: nothing was sent)\n\n"
+        f"{render.plan_table(result)}\n"
+        f"{render.savings(result)}\n"
+        f"Waste signals in the original request (tokens):\n{render.waste_table(result)}"
+    )
     return 0
 
 
@@ -198,128 +176,6 @@ def _read_messages(file: str) -> tuple[list[dict[str, Any]], str | None]:
     except ValidationError as error:
         raise InputError(f"{name}: {error.message}") from None
     return data, model
-
-
-# -- output --------------------------------------------------------------------------------------
-
-
-def _kind_table(
-    messages: Sequence[Mapping[str, Any]], result: SimulationResult, tokenizer: Tokenizer
-) -> str:
-    """Tokens per kind of message before and after, the total and the cost."""
-    before = _tokens_by_kind(messages, tokenizer)
-    after = _tokens_by_kind(result.messages_optimized, tokenizer)
-    rows = []
-    for label, _roles in MESSAGE_KINDS:
-        if before[label] or after[label]:
-            saved = _percent(before[label], after[label])
-            rows.append((label, f"{before[label]:,}", f"{after[label]:,}", saved))
-    framing_before = result.tokens_before - sum(before.values())
-    framing_after = result.tokens_after - sum(after.values())
-    if framing_before or framing_after:
-        rows.append(("request framing", f"{framing_before:,}", f"{framing_after:,}", ""))
-    rows.append(
-        (
-            "total",
-            f"{result.tokens_before:,}",
-            f"{result.tokens_after:,}",
-            f"{result.savings_percent:.1f}%",
-        )
-    )
-    cost_before, cost_after = result.estimated_cost_before_usd, result.estimated_cost_after_usd
-    rows.append(("input cost", _usd(cost_before), _usd(cost_after), ""))
-    return _table(("message kind", "tokens before", "tokens after", "saved"), rows)
-
-
-def _tool_table(
-    original: Sequence[Mapping[str, Any]],
-    optimized: Sequence[Mapping[str, Any]],
-    tokenizer: Tokenizer,
-) -> str:
-    """Tokens of each tool result before and after, matched by tool-call id."""
-    after = {m.get("tool_call_id"): m for m in optimized if m.get("role") == "tool"}
-    rows = []
-    for message in original:
-        call_id = message.get("tool_call_id")
-        if message.get("role") != "tool" or call_id not in after:
-            continue
-        before = tokenizer.count_message(message)
-        now = tokenizer.count_message(after[call_id])
-        label = f"{call_id} {message.get('name', '')}".strip()
-        rows.append((label, f"{before:,}", f"{now:,}", _percent(before, now)))
-    return _table(("tool call", "tokens before", "tokens after", "saved"), rows)
-
-
-def _write_facts(
-    out: TextIO, facts: Sequence[Mapping[str, str]], optimized: Sequence[Mapping[str, Any]]
-) -> None:
-    """Whether each fact the last question needs is still verbatim in the optimized request."""
-    if not facts:
-        return
-    text = "\n".join(content_text(message) for message in optimized)
-    kept = [fact["text"] in text for fact in facts]
-    out.write(
-        f"\nFacts the last question needs, still verbatim after optimization: "
-        f"{sum(kept)}/{len(facts)}\n"
-    )
-    for fact, present in zip(facts, kept, strict=True):
-        out.write(f"  {'kept' if present else 'LOST'}  {fact['text']}  ({fact['why']})\n")
-
-
-def _tokens_by_kind(messages: Sequence[Mapping[str, Any]], tokenizer: Tokenizer) -> dict[str, int]:
-    totals = dict.fromkeys((label for label, _ in MESSAGE_KINDS), 0)
-    for message in messages:
-        for label, roles in MESSAGE_KINDS:
-            if message.get("role") in roles:
-                totals[label] += tokenizer.count_message(message)
-    return totals
-
-
-def _write_savings(out: TextIO, result: SimulationResult) -> None:
-    """Where the savings came from: tokens saved per transform."""
-    if result.failed:
-        out.write(f"Optimization failed, the original messages are sent: {result.error}\n")
-        return
-    savings = sorted(result.transform_savings.items(), key=lambda item: -item[1])
-    if not savings:
-        out.write("No transform changed the request: nothing here was worth compressing.\n")
-        return
-    out.write("Where the savings came from:\n")
-    rows = [
-        (name, f"{saved:,}", _percent_of(saved, result.tokens_before)) for name, saved in savings
-    ]
-    out.write(_table(("transform", "tokens saved", "of request"), rows))
-    if result.transform_savings.get("cache_aligner", 0) < 0:
-        out.write(
-            "  (cache_aligner moved volatile values such as today's date out of the system\n"
-            "  prompt, so the prompt prefix stays identical across requests and provider\n"
-            "  caches hit; that costs a few tokens.)\n"
-        )
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A plain-text table: first column left-aligned, the others right-aligned."""
-    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
-
-    def line(cells: Sequence[str]) -> str:
-        first = str(cells[0]).ljust(widths[0])
-        rest = (str(cell).rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True))
-        return "  " + "  ".join([first, *rest]).rstrip() + "\n"
-
-    rule = "  " + "  ".join("-" * width for width in widths) + "\n"
-    return line(headers) + rule + "".join(line(row) for row in rows)
-
-
-def _percent(before: int, after: int) -> str:
-    return f"{100.0 * (before - after) / before:.1f}%" if before else ""
-
-
-def _percent_of(part: int, whole: int) -> str:
-    return f"{100.0 * part / whole:.1f}%" if whole else ""
-
-
-def _usd(value: float | None) -> str:
-    return "unknown" if value is None else f"${value:.4f}"
 
 
 # -- entry point ---------------------------------------------------------------------------------
