@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import urllib.request
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -173,3 +174,20 @@ def test_serve_records_compress_requests_until_stopped(tmp_path: Path) -> None:
         process.wait(timeout=10)
     with MetricsStore(f"sqlite:///{tmp_path / 'headroom.db'}") as store:
         assert [row.source for row in store.query()] == ["server"]
+
+
+@pytest.mark.postgres
+def test_demo_records_in_postgresql(
+    postgres_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    started = datetime.now(timezone.utc)
+    report = tmp_path / "report.html"
+
+    assert main(["demo", "--store-url", postgres_url, "--report", str(report)]) == 0
+
+    assert "Metrics stored in postgresql" in capsys.readouterr().out
+    assert report.exists()
+    with MetricsStore(postgres_url) as store:
+        rows = store.query(start_time=started, source="cli")
+    assert len(rows) >= 1
+    assert all(row.tokens_after < row.tokens_before for row in rows)
