@@ -48,7 +48,7 @@ _LEGEND_PARTS = {
         f"{LEGEND_START} a table lists objects as rows under a header of their keys (a.b = nested "
         'key), cells split by "|", verbatim unless JSON-quoted'
     ),
-    "constants": '"all rows:" = value in every row',
+    "constants": '"all rows:" = value in every row ("all shown rows:": in every row shown)',
     "defaults": '"blank =" = value of empty cells',
     "absent": "~ = key absent",
     "runs": "last cell xN = row repeated N times",
@@ -283,6 +283,7 @@ def render_table(
     rows_at = list(range(len(table))) if indices is None else list(indices)
     count = len(rows_at)
     constants: list[str] = []
+    shown_constants: list[str] = []  # same in every shown row of a cut table, not in all rows
     defaults: list[str] = []
     shown: list[tuple[str, list[str]]] = []
     for column in table.columns:
@@ -290,7 +291,8 @@ def render_table(
         value, freq = Counter(cells).most_common(1)[0] if cells else (ABSENT, 0)
         if freq == count and count > 1:
             if value != ABSENT:
-                constants.append(f"{column}={value}")
+                same_everywhere = not reduced or _is_constant(table.values(column, cache=False))
+                (constants if same_everywhere else shown_constants).append(f"{column}={value}")
             continue
         if count >= 4 and freq >= DEFAULT_MIN_SHARE * count:
             defaults.append(f"{column}={value}")
@@ -307,6 +309,9 @@ def render_table(
     lines = [where]
     if constants:
         lines.append("all rows: " + "; ".join(constants))
+        used.add("constants")
+    if shown_constants:
+        lines.append("all shown rows: " + "; ".join(shown_constants))
         used.add("constants")
     if defaults:
         lines.append("blank = " + "; ".join(defaults))
@@ -328,6 +333,11 @@ def render_table(
     if marker:
         lines.append(marker)
     return "\n".join(lines)
+
+
+def _is_constant(values: list[Any]) -> bool:
+    first = values[0]
+    return all(type(value) is type(first) and value == first for value in values)
 
 
 def _grouped(body: list[str], parents: list[int], used: set[str]) -> list[str]:

@@ -213,6 +213,7 @@ def test_lossy_keeps_errors_anomalies_relevant_first_last(store: InMemoryOrigina
     for index in result.kept_indices:
         assert records[index]["id"] in result.compressed
     assert "evt_100200" not in result.compressed or 200 in result.kept_indices
+    assert "\nall rows: region=eu-west-1\n" in result.compressed
     assert result.tokens_after < result.tokens_before / 5
 
 
@@ -224,6 +225,17 @@ def test_query_matches_are_not_crowded_out_by_anomalies(store: InMemoryOriginals
     result = SmartCrusher(config, store=store).crush(records, query="evt_100123 and evt_100257")
     assert {123, 257} <= set(result.kept_indices)
     assert "2 relevant" in result.reasons[0]
+
+
+def test_values_shared_only_by_the_shown_rows_say_so(store: InMemoryOriginalsStore) -> None:
+    records = events(300)
+    for record in records[100:]:
+        record["region"] = "us-east-2"
+    config = SmartCrusherConfig(max_items_after_crush=3, keep_first=3, keep_last=0)
+    result = SmartCrusher(config, store=store).crush(records)
+    assert result.kept_indices == [0, 1, 2]
+    assert "\nall shown rows: region=eu-west-1" in result.compressed
+    assert "region in {eu-west-1, us-east-2}" in result.compressed
 
 
 def test_small_reductions_keep_everything(store: InMemoryOriginalsStore) -> None:
