@@ -1,6 +1,7 @@
 // Calls the published headroom-ai client against a running compress service and prints, as one
 // JSON line, either the result or the error the client raised (its class and fields).
-// Input on stdin: {"call": "compress" | "client", "messages": ..., "options": {...}}.
+// Input on stdin: {"call": "compress" | "client" | "simulate" | "health" | "stats",
+// "messages": ..., "options": {...}}.
 // The client reads HEADROOM_BASE_URL and HEADROOM_API_KEY from the environment.
 import { compress, HeadroomClient, HeadroomAuthError, HeadroomCompressError } from "headroom-ai";
 
@@ -9,11 +10,20 @@ for await (const chunk of process.stdin) chunks.push(chunk);
 const request = JSON.parse(Buffer.concat(chunks).toString("utf8"));
 const options = { retries: 0, fallback: false, ...request.options };
 
+const calls = {
+  compress: () => compress(request.messages, options),
+  client: () => new HeadroomClient(options).compress(request.messages, { model: options.model }),
+  simulate: () =>
+    new HeadroomClient(options).chat.completions.simulate({
+      model: options.model ?? "gpt-4o",
+      messages: request.messages,
+    }),
+  health: () => new HeadroomClient(options).health(),
+  stats: () => new HeadroomClient(options).getStats(),
+};
+
 try {
-  const result =
-    request.call === "client"
-      ? await new HeadroomClient(options).compress(request.messages, { model: options.model })
-      : await compress(request.messages, options);
+  const result = await calls[request.call]();
   console.log(JSON.stringify({ ok: true, result }));
 } catch (error) {
   console.log(

@@ -142,3 +142,22 @@ def test_invalid_messages_fail_fast_naming_the_problem(
     assert answer["isCompressError"], answer
     assert answer["statusCode"] == 400
     assert "call_x" in answer["message"]
+
+
+def test_simulate_health_and_stats_through_the_client(
+    node_client: Path, server: HeadroomServer
+) -> None:
+    messages = load_sample_conversation()["messages"]
+
+    simulated = run_client(node_client, server, {"call": "simulate", "messages": messages})
+    assert simulated["ok"], simulated
+    assert simulated["result"]["mode"] == "simulate"
+    assert simulated["result"]["tokensSaved"] > 0
+
+    health = run_client(node_client, server, {"call": "health"})
+    assert health["result"]["status"] == "healthy"
+
+    stats = run_client(node_client, server, {"call": "stats"})
+    assert stats["ok"], stats
+    assert stats["result"]["totalRequests"] >= 1
+    assert stats["result"]["totalTokensSaved"] >= simulated["result"]["tokensSaved"]
