@@ -1,8 +1,9 @@
 """Lossy selection: which rows of an oversized table to keep, and why.
 
-Kept, in order of precedence: error rows, anomalies, the first and last rows, and rows relevant to
+Kept, in order of precedence: error rows, anomalies, the first and last rows, rows relevant to
 the query (exact matches of quoted phrases, identifiers and numbers from the query, then the
-relevance scorer above its threshold), best first, until the row allowance is used.
+relevance scorer above its threshold, best first), and an even sample of the rest until the row
+allowance is used.
 """
 
 from __future__ import annotations
