@@ -1,8 +1,8 @@
 """Which rows of a table must survive lossy selection: errors and statistical anomalies.
 
 Also summarises dropped rows (value ranges, distinct values) for the marker the model reads.
-Everything works column by column with C-speed building blocks (``set``, ``Counter``, one regex
-scan per column, numpy), because it runs on every oversized tool output.
+Everything works column by column with C-speed building blocks (``set``, ``Counter``, substring
+pre-scans, numpy), because it runs on every oversized tool output.
 """
 
 from __future__ import annotations
