@@ -18,6 +18,7 @@ from headroom_core.errors import TransformError
 from headroom_core.retrieval import InMemoryOriginalsStore
 from headroom_core.tokenizer import get_tokenizer
 from headroom_core.transforms import smart_crusher
+from headroom_core.transforms._json.counting import THREAD_MIN_CHARS, count_tokens_split
 from headroom_core.transforms.smart_crusher import CrushResult, SmartCrusher
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -329,6 +330,15 @@ def test_lossless_only_never_drops(store: InMemoryOriginalsStore) -> None:
     result = SmartCrusher(SmartCrusherConfig(lossless_only=True), store=store).crush(events(400))
     assert result.strategy == "lossless"
     assert result.dropped_indices == []
+
+
+@pytest.mark.parametrize("model", ["gpt-4o", "gpt-4"])
+def test_split_counts_are_exact(model: str) -> None:
+    tokenizer = get_tokenizer(model)
+    crushed = SmartCrusher(SmartCrusherConfig(lossless_only=True)).crush(events(3000)).compressed
+    for text in (load("vega_flights_300.json") * 4, crushed * 2):
+        assert len(text) > 2 * THREAD_MIN_CHARS
+        assert count_tokens_split(tokenizer, text) == tokenizer.count_text(text)
 
 
 # -- pass-through and bad input ------------------------------------------------------------------
