@@ -20,7 +20,7 @@ THREAD_MIN_CHARS = 60_000
 
 def count_tokens(tokenizer: Tokenizer, text: str) -> int:
     """Exact tokens of ``text``; exact encoders count into a numpy buffer (4 bytes a token)."""
-    if tokenizer.is_exact and len(text) >= 4096:
+    if getattr(tokenizer, "is_exact", False) and len(text) >= 4096:
         return len(tokenizer.encoding.encode_to_numpy(text, disallowed_special=()))
     return tokenizer.count_text(text)
 
@@ -32,7 +32,7 @@ class BackgroundCount:
         self._value = 0
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
-        if len(text) < THREAD_MIN_CHARS:
+        if len(text) < THREAD_MIN_CHARS or not getattr(tokenizer, "is_exact", False):
             self._value = count_tokens(tokenizer, text)
             return
         tokenizer.encoding  # noqa: B018 - load the vocabulary once, on this thread
@@ -56,7 +56,7 @@ class BackgroundCount:
 
 def count_tokens_split(tokenizer: Tokenizer, text: str) -> int:
     """Exact tokens of ``text``, counting two halves at once when it is large."""
-    if len(text) < 2 * THREAD_MIN_CHARS or not tokenizer.is_exact:
+    if len(text) < 2 * THREAD_MIN_CHARS or not getattr(tokenizer, "is_exact", False):
         return count_tokens(tokenizer, text)
     cut = _safe_cut(text, len(text) // 2)
     if cut is None:
