@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from headroom_core.config import SmartCrusherConfig
-from headroom_core.errors import TransformError
+from headroom_core.errors import HeadroomError, TransformError
 from headroom_core.messages import content_text, last_user_query, tool_call_arguments, with_content
 from headroom_core.relevance import create_scorer
 from headroom_core.results import CrushResult, TransformResult
@@ -136,6 +136,13 @@ class SmartCrusher(Transform):
             tokens_before = counting.result()
             return CrushResult(text, data, tokens_before, tokens_before, "passthrough",
                                ["JSON nested too deeply to encode"])
+        except HeadroomError:
+            raise
+        except Exception as exc:  # e.g. a custom scorer that fails: callers expect our errors
+            raise TransformError(
+                f"SmartCrusher failed on this output: {exc!r}",
+                details={"error": type(exc).__name__, "size": len(text)},
+            ) from exc
         if outcome.tokens >= tokens_before:
             return CrushResult(text, data, tokens_before, tokens_before, "passthrough",
                                ["compact form is not smaller"])

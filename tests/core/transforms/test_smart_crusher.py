@@ -395,6 +395,20 @@ def test_unusable_input_raises_transform_error(data: Any) -> None:
         SmartCrusher().crush(data)
 
 
+class BrokenScorer:
+    """A user-supplied scorer that fails."""
+
+    def score_items(self, items: list[str], query: str) -> list[float]:
+        raise RuntimeError("model server unreachable")
+
+
+def test_a_failing_collaborator_surfaces_as_transform_error() -> None:
+    crusher = SmartCrusher(scorer=BrokenScorer())
+    with pytest.raises(TransformError, match="model server unreachable") as caught:
+        crusher.crush(events(300), query="evt_100007 status")
+    assert caught.value.details["error"] == "RuntimeError"
+
+
 def test_deeply_nested_parsed_data_raises_transform_error() -> None:
     data: Any = []
     for _ in range(5000):
