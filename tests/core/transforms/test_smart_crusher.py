@@ -402,6 +402,26 @@ class BrokenScorer:
         raise RuntimeError("model server unreachable")
 
 
+class DownStore:
+    """An originals store whose database is down."""
+
+    def put(self, items: list[Any], *, tool_name: str | None = None, kind: str = "json") -> str:
+        raise ConnectionError("database is down")
+
+    def get(self, key: str) -> list[Any] | None:
+        return None
+
+
+def test_a_store_that_is_down_costs_the_key_not_the_crush() -> None:
+    result = SmartCrusher(SmartCrusherConfig(max_items_after_crush=10), store=DownStore()).crush(
+        events(300)
+    )
+    assert result.strategy == "lossy"
+    assert result.retrieval_key is None
+    assert "more rows not shown" in result.compressed
+    assert "headroom_retrieve" not in result.compressed
+
+
 def test_a_failing_collaborator_surfaces_as_transform_error() -> None:
     crusher = SmartCrusher(scorer=BrokenScorer())
     with pytest.raises(TransformError, match="model server unreachable") as caught:
