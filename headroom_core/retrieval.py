@@ -175,14 +175,14 @@ class SQLOriginalsStore:
         from sqlalchemy import make_url
 
         from headroom_core._originals_table import StoredOriginals
-        from headroom_core.storage.store import _create_engine
+        from headroom_core.storage import create_sql_engine
 
         self.url = url
         self.ttl_seconds = ttl_seconds
         self.max_entries = max_entries
         self._clock = clock
         self._table = StoredOriginals
-        self._engine = _create_engine(url)  # the metrics store's engine setup: WAL, drivers
+        self._engine = create_sql_engine(url)
         self._safe_url = make_url(url).render_as_string(hide_password=True)
         try:
             StoredOriginals.__table__.create(self._engine, checkfirst=True)  # type: ignore[attr-defined]

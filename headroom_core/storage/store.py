@@ -23,14 +23,13 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import case, event, func, insert, inspect, select, text
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-from sqlalchemy.pool import StaticPool
-from sqlmodel import SQLModel, create_engine
+from sqlalchemy import case, func, insert, inspect, select, text
+from sqlalchemy.engine import make_url
+from sqlmodel import SQLModel
 
-from headroom_core.errors import ConfigurationError, StorageError
+from headroom_core.errors import StorageError
 from headroom_core.results import RequestMetrics, SimulationResult
+from headroom_core.storage.engines import create_sql_engine
 from headroom_core.storage.tables import RequestMetricsRow
 
 __all__ = ["MetricsStore"]
@@ -40,7 +39,6 @@ logger = logging.getLogger(__name__)
 _TABLE = RequestMetricsRow.__table__  # type: ignore[attr-defined]
 _WRITE_ATTEMPTS = 4
 _WARNING_INTERVAL_S = 30.0
-_SQLITE_BUSY_TIMEOUT_MS = 30_000
 _LINGER_S = 0.05
 _STOP = object()
 
@@ -73,7 +71,7 @@ class MetricsStore:
         self.url = url
         self.batch_size = batch_size
         self._max_queue = max_queue
-        self._engine = _create_engine(url)
+        self._engine = create_sql_engine(url)
         self._schema_ready = False
         self._lock = threading.Lock()
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
@@ -360,47 +358,6 @@ class MetricsStore:
                 f"Could not read metrics from {self.safe_url}: {exc}",
                 details={"url": self.safe_url},
             ) from exc
-
-
-def _create_engine(url: str) -> Engine:
-    try:
-        parsed = make_url(url)
-    except ArgumentError as exc:
-        raise ConfigurationError(
-            f"Invalid value for store_url: {url!r}. Allowed: an SQLAlchemy URL such as "
-            "'sqlite:///headroom.db' or 'postgresql+psycopg://user@host/db'.",
-            details={"field": "store_url", "value": url},
-        ) from exc
-    try:
-        if parsed.get_backend_name() == "sqlite":
-            in_memory = parsed.database in (None, "", ":memory:")
-            engine = create_engine(
-                url,
-                connect_args={
-                    "check_same_thread": False,
-                    "timeout": _SQLITE_BUSY_TIMEOUT_MS / 1000,
-                },
-                poolclass=StaticPool if in_memory else None,
-            )
-            event.listen(engine, "connect", _sqlite_pragmas)
-            return engine
-        return create_engine(url, pool_pre_ping=True)
-    except (ImportError, NoSuchModuleError) as exc:
-        raise ConfigurationError(
-            f"The driver for {parsed.drivername!r} is not installed ({exc}). For PostgreSQL "
-            "install the extra: pip install 'headroom-langchain[postgres]'.",
-            details={"field": "store_url", "value": parsed.render_as_string(hide_password=True)},
-        ) from exc
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """WAL lets readers and one writer work at once; busy_timeout makes writers of several
-    processes wait for each other instead of failing."""
-    cursor = dbapi_connection.cursor()
-    cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
 
 
 def _encode(row: dict[str, Any]) -> dict[str, Any]:
