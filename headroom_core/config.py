@@ -28,19 +28,41 @@ __all__ = [
     "RollingWindowConfig",
     "ScoringWeights",
     "SmartCrusherConfig",
+    "configuration_error",
 ]
 
 Mode = Literal["audit", "optimize", "simulate"]
 
 
-def _configuration_error(
+def configuration_error(
     model: type[BaseModel], exc: pydantic.ValidationError
 ) -> ConfigurationError:
-    """Turn pydantic's report into one error naming field, value and what is allowed.
+    """Turn pydantic's report on ``model`` into one error naming field, value and what is allowed.
 
-    A nested config reports its own :class:`ConfigurationError`; its field is prefixed with the
-    path to it, so ``HeadroomConfig(smart_crusher={"keep_first": -1})`` names
+    Every pydantic model that takes user settings (our configs and the framework adapters built
+    on pydantic) reports bad input this way, so users meet one kind of error everywhere. A nested
+    config reports its own :class:`ConfigurationError`; its field is prefixed with the path to
+    it, so ``HeadroomConfig(smart_crusher={"keep_first": -1})`` names
     ``smart_crusher.keep_first``.
+
+    Args:
+        model: The model class that failed to validate (its name appears in the message).
+        exc: The error pydantic raised.
+
+    Returns:
+        The error to raise, with ``details`` holding ``config``, ``field``, ``value``,
+        ``allowed`` and pydantic's full ``errors`` list.
+
+    Example:
+        >>> import pydantic
+        >>> class Budget(pydantic.BaseModel):
+        ...     tokens: int = pydantic.Field(gt=0)
+        >>> try:
+        ...     Budget(tokens=0)
+        ... except pydantic.ValidationError as exc:
+        ...     error = configuration_error(Budget, exc)
+        >>> error.details["field"], error.details["value"]
+        ('tokens', 0)
     """
     errors = exc.errors()
     first = errors[0]
@@ -76,13 +98,13 @@ class _Config(BaseModel):
         try:
             super().__init__(**data)
         except pydantic.ValidationError as exc:
-            raise _configuration_error(type(self), exc) from None
+            raise configuration_error(type(self), exc) from None
 
     def __setattr__(self, name: str, value: Any) -> None:
         try:
             super().__setattr__(name, value)
         except pydantic.ValidationError as exc:
-            raise _configuration_error(type(self), exc) from None
+            raise configuration_error(type(self), exc) from None
 
     @classmethod
     def model_validate(cls, obj: Any, **options: Any) -> Self:
@@ -90,7 +112,7 @@ class _Config(BaseModel):
         try:
             return super().model_validate(obj, **options)
         except pydantic.ValidationError as exc:
-            raise _configuration_error(cls, exc) from None
+            raise configuration_error(cls, exc) from None
 
     @classmethod
     def model_validate_json(cls, json_data: str | bytes | bytearray, **options: Any) -> Self:
@@ -98,7 +120,7 @@ class _Config(BaseModel):
         try:
             return super().model_validate_json(json_data, **options)
         except pydantic.ValidationError as exc:
-            raise _configuration_error(cls, exc) from None
+            raise configuration_error(cls, exc) from None
 
 
 class SmartCrusherConfig(_Config):

@@ -29,7 +29,7 @@ from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import LLM, ToolSelection
 
-from headroom_core.config import HeadroomConfig, _configuration_error
+from headroom_core.config import HeadroomConfig, configuration_error
 from headroom_core.engine import HeadroomEngine
 from headroom_core.errors import ConfigurationError, HeadroomError
 from headroom_core.results import SimulationResult
@@ -113,7 +113,7 @@ class HeadroomLLM(FunctionCallingLLM):
         try:
             super().__init__(**data)
         except pydantic.ValidationError as exc:
-            raise _configuration_error(type(self), exc) from None
+            raise configuration_error(type(self), exc) from None
         self._engine = HeadroomEngine(self.config, store_url=self.store_url, source=METRICS_SOURCE)
 
     @classmethod

@@ -16,7 +16,7 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore, QueryBundle
 from rapidfuzz import fuzz
 
-from headroom_core.config import _configuration_error
+from headroom_core.config import configuration_error
 from headroom_core.providers import provider_for_model
 from headroom_core.relevance import RelevanceScorer, create_scorer
 from headroom_core.results import SimulationResult
@@ -152,7 +152,7 @@ class HeadroomNodePostprocessor(BaseNodePostprocessor):
         try:
             super().__init__(**data)
         except pydantic.ValidationError as exc:
-            raise _configuration_error(type(self), exc) from None
+            raise configuration_error(type(self), exc) from None
         self._tokenizer = get_tokenizer(self.model)
         self._scorer = create_scorer(self.scorer_type)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 from typing import Any
 
+import pydantic
 import pytest
 
 from headroom_core.config import (
@@ -17,6 +18,7 @@ from headroom_core.config import (
     RollingWindowConfig,
     ScoringWeights,
     SmartCrusherConfig,
+    configuration_error,
 )
 from headroom_core.errors import ConfigurationError, HeadroomError
 
@@ -214,6 +216,26 @@ def test_nested_errors_name_the_full_path() -> None:
     with pytest.raises(ConfigurationError) as deep:
         HeadroomConfig(intelligent_context={"scoring_weights": {"recency": -1}})
     assert deep.value.details["field"] == "intelligent_context.scoring_weights.recency"
+
+
+def test_any_pydantic_model_reports_through_configuration_error() -> None:
+    class Budget(pydantic.BaseModel):
+        tokens: int = pydantic.Field(gt=0)
+        name: str
+
+    with pytest.raises(pydantic.ValidationError) as raised:
+        Budget(tokens=0, name=None)
+    error = configuration_error(Budget, raised.value)
+
+    assert isinstance(error, ConfigurationError)
+    assert (error.details["config"], error.details["field"], error.details["value"]) == (
+        "Budget",
+        "tokens",
+        0,
+    )
+    assert str(error).startswith("Invalid value for Budget.tokens: 0. Allowed: ")
+    assert "(and 1 more problem)" in str(error)
+    assert len(error.details["errors"]) == 2
 
 
 def test_dicts_and_json_validate_into_configs() -> None:
