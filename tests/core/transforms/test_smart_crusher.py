@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from headroom_core.config import SmartCrusherConfig
 from headroom_core.errors import TransformError
-from headroom_core.retrieval import InMemoryOriginalsStore
+from headroom_core.retrieval import InMemoryOriginalsStore, SQLOriginalsStore, retrieve
 from headroom_core.tokenizer import get_tokenizer
 from headroom_core.transforms import smart_crusher
 from headroom_core.transforms._json.counting import THREAD_MIN_CHARS, count_tokens_split
@@ -270,6 +270,22 @@ def test_marker_names_dropped_count_ranges_and_key(store: InMemoryOriginalsStore
     assert "latency_ms 20..80" in result.compressed
     assert f'call headroom_retrieve with key "{result.retrieval_key}"' in result.compressed
     assert store.get(result.retrieval_key) == [records[i] for i in result.dropped_indices]
+
+
+def test_dropped_rows_come_back_from_a_sqlite_store(tmp_path: Path) -> None:
+    store = SQLOriginalsStore(f"sqlite:///{tmp_path / 'originals.db'}")
+    try:
+        records = events(200)
+        result = SmartCrusher(SmartCrusherConfig(max_items_after_crush=10), store=store).crush(
+            records
+        )
+        assert retrieve(result.retrieval_key, store=store) == [
+            records[i] for i in result.dropped_indices
+        ]
+        wanted = records[result.dropped_indices[100]]
+        assert retrieve(result.retrieval_key, query=wanted["id"], store=store)[0] == wanted
+    finally:
+        store.close()
 
 
 def test_real_workflow_runs_keep_failed_and_cancelled_runs(store: InMemoryOriginalsStore) -> None:
