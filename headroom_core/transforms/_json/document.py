@@ -95,6 +95,7 @@ class DocumentCrush:
         self.terms = query_terms(query)
         self.words = [word for word in query_words(query) if len(word) >= 4]
         self.shortened: dict[str, tuple[str, str | None]] = {}  # text -> (short text, key)
+        self._signal_cache: dict[int, tuple[dict[str, set[int]], list[float] | None]] = {}
 
     def run(self, tokenizer: Tokenizer, budget: int | None) -> Outcome:
         """Lossless when it fits; else reduce the tables over their allowance."""
@@ -194,14 +195,23 @@ class DocumentCrush:
         shown = kept_rows[table.parent.number]
         return [i for i, parent in enumerate(table.parent_rows) if parent in shown]
 
+    def _signals(self, table: Table) -> tuple[dict[str, set[int]], list[float] | None]:
+        """Rows that must stay (errors, anomalies) and query scores, computed once per table
+        (a budget may render the document several times)."""
+        known = self._signal_cache.get(table.number)
+        if known is None:
+            must_keep: dict[str, set[int]] = {}
+            if self.config.preserve_errors:
+                must_keep["errors"] = error_rows(table)
+            must_keep["anomalies"] = anomaly_rows(table, self.config.anomaly_std_threshold)
+            scores = None
+            if self.query.strip():
+                scores = relevance_scores(row_texts(table), self.query, self._scorer())
+            known = self._signal_cache[table.number] = (must_keep, scores)
+        return known
+
     def _select(self, table: Table, candidates: list[int], allowance: int) -> tuple[list[int], str]:
-        must_keep: dict[str, set[int]] = {}
-        if self.config.preserve_errors:
-            must_keep["errors"] = error_rows(table)
-        must_keep["anomalies"] = anomaly_rows(table, self.config.anomaly_std_threshold)
-        scores = None
-        if self.query.strip():
-            scores = relevance_scores(row_texts(table), self.query, self._scorer())
+        must_keep, scores = self._signals(table)
         selection = select_rows(
             len(table),
             allowance=allowance,
