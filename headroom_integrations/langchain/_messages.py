@@ -2,14 +2,14 @@
 
 The engine works on OpenAI chat-completions dicts. LangChain messages carry more (ids, tool-call
 ids, ``additional_kwargs``, ``response_metadata``, ``usage_metadata``, artifacts, content blocks),
-so the way back does not rebuild messages from dicts: it aligns the optimized dicts with the
-originals and returns the *same objects* for every message the engine left alone, copies with a
-new ``content`` for messages it rewrote, and builds fresh messages only for what it inserted.
+so the way back does not rebuild messages from dicts: it follows the origin tags of
+:mod:`headroom_core.alignment` and returns the *same objects* for every message the engine left
+alone, copies with a new ``content`` for messages it rewrote, and builds fresh messages only for
+what it inserted.
 """
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -24,10 +24,10 @@ from langchain_core.messages import (
     ToolMessage,
     convert_to_messages,
 )
-from rapidfuzz import fuzz
 
+from headroom_core.alignment import align_origins
 from headroom_core.errors import ValidationError
-from headroom_core.messages import ROLES, content_text
+from headroom_core.messages import ROLES
 
 __all__ = ["from_core_messages", "to_core_message", "to_core_messages"]
 
@@ -107,61 +107,26 @@ def from_core_messages(
     """Map the engine's output back onto the original LangChain messages.
 
     Args:
-        optimized: The messages the engine returned.
+        optimized: What the engine returned for ``tag_origins(converted)``
+            (see :mod:`headroom_core.alignment`).
         originals: The LangChain messages that went in.
         converted: ``to_core_messages(originals)`` when the caller already has it.
 
     Returns:
-        One LangChain message per optimized dict: the original object where the dict is unchanged,
-        a copy with the new content where only the content changed, a new message otherwise.
+        One LangChain message per optimized dict: the original object where the engine left
+        the message alone, a copy with the new content where it rewrote the content, a new
+        message where it inserted one.
     """
     converted = list(converted) if converted is not None else to_core_messages(originals)
-    if list(optimized) == converted:
-        return list(originals)
-    result: list[BaseMessage | None] = [None] * len(optimized)
-    matcher = difflib.SequenceMatcher(
-        None,
-        [_fingerprint(m) for m in converted],
-        [_fingerprint(m) for m in optimized],
-        autojunk=False,
-    )
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            result[j1:j2] = originals[i1:i2]
-        elif tag in ("replace", "insert"):
-            _align_changed(optimized, originals, converted, (i1, i2), (j1, j2), result)
-    return [message for message in result if message is not None]
-
-
-def _align_changed(
-    optimized: Sequence[Message],
-    originals: Sequence[BaseMessage],
-    converted: Sequence[Message],
-    source: tuple[int, int],
-    target: tuple[int, int],
-    result: list[BaseMessage | None],
-) -> None:
-    """Pair rewritten dicts with the originals of the same role and tool ids, in order.
-
-    When messages were also dropped in this stretch, the closest text decides between several
-    originals of the same role.
-    """
-    uneven = source[1] - source[0] != target[1] - target[0]
-    next_source = source[0]
-    for j in range(*target):
-        identity = _identity(optimized[j])
-        candidates = [
-            i for i in range(next_source, source[1]) if _identity(converted[i]) == identity
-        ]
-        if not candidates:
-            result[j] = _new_message(optimized[j])
-            continue
-        chosen = candidates[0]
-        if uneven and len(candidates) > 1:
-            text = content_text(optimized[j])
-            chosen = max(candidates, key=lambda i: fuzz.ratio(content_text(converted[i]), text))
-        result[j] = _with_core_content(originals[chosen], optimized[j])
-        next_source = chosen + 1
+    result = []
+    for item in align_origins(optimized, converted):
+        if item.origin is None:
+            result.append(_new_message(item.message))
+        elif item.content_changed:
+            result.append(_with_core_content(originals[item.origin], item.message))
+        else:
+            result.append(originals[item.origin])
+    return result
 
 
 def _with_core_content(original: BaseMessage, core: Message) -> BaseMessage:
@@ -178,16 +143,3 @@ def _new_message(core: Message) -> BaseMessage:
     if core.get("content") is None:
         core["content"] = ""
     return convert_to_messages([core])[0]
-
-
-def _identity(message: Message) -> tuple[Any, ...]:
-    """What a transform never changes: the role, the tool-call ids and the tool-call names."""
-    calls = tuple(
-        (call.get("id"), (call.get("function") or {}).get("name"))
-        for call in message.get("tool_calls") or ()
-    )
-    return (message.get("role"), message.get("tool_call_id"), message.get("name"), calls)
-
-
-def _fingerprint(message: Message) -> str:
-    return json.dumps(message, sort_keys=True, default=str, ensure_ascii=False)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 
+from headroom_core.alignment import tag_origins
 from headroom_integrations.langchain._messages import from_core_messages, to_core_messages
 from headroom_integrations.langchain._savings import SavingsLedger
 
@@ -99,7 +100,7 @@ class MessageOptimizer:
         try:
             converted = to_core_messages(messages)
             result = self.engine.optimize(
-                converted, model, **self._engine_options(request_id, options)
+                tag_origins(converted), model, **self._engine_options(request_id, options)
             )
             return self._finish(result, messages, converted)
         except Exception as error:
@@ -113,7 +114,7 @@ class MessageOptimizer:
         try:
             converted = to_core_messages(messages)
             result = await self.engine.aoptimize(
-                converted, model, **self._engine_options(request_id, options)
+                tag_origins(converted), model, **self._engine_options(request_id, options)
             )
             return self._finish(result, messages, converted)
         except Exception as error:

@@ -26,13 +26,10 @@ from llama_index.core.base.llms.types import (
     VideoBlock,
 )
 
+from headroom_core.alignment import align_origins
 from headroom_core.messages import content_text
 
-__all__ = ["ORIGIN_KEY", "from_core_messages", "to_core_messages"]
-
-ORIGIN_KEY = "headroom_origin"
-"""Key of a core dict holding the index of the ``ChatMessage`` it came from (an int, which the
-tokenizer ignores and the transforms carry along)."""
+__all__ = ["from_core_messages", "to_core_messages"]
 
 _CORE_ROLES = {MessageRole.CHATBOT: "assistant", MessageRole.MODEL: "assistant"}
 # Blocks the model reads besides text; they count as parts. Thinking, cache points and
@@ -41,29 +38,39 @@ _MEDIA = (ImageBlock, AudioBlock, VideoBlock, DocumentBlock)
 
 
 def to_core_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
-    """The engine's view of ``messages``, each dict tagged with its origin index."""
-    return [_to_core(message, index) for index, message in enumerate(messages)]
+    """The engine's view of ``messages`` (inputs are not modified)."""
+    return [_to_core(message) for message in messages]
 
 
 def from_core_messages(
-    optimized: Sequence[Mapping[str, Any]], originals: Sequence[ChatMessage]
+    optimized: Sequence[Mapping[str, Any]],
+    originals: Sequence[ChatMessage],
+    converted: Sequence[Mapping[str, Any]] | None = None,
 ) -> list[ChatMessage]:
-    """LlamaIndex messages for the engine's output, reusing ``originals`` wherever possible."""
+    """LlamaIndex messages for the engine's output, reusing ``originals`` wherever possible.
+
+    Args:
+        optimized: What the engine returned for ``tag_origins(converted)``
+            (see :mod:`headroom_core.alignment`).
+        originals: The messages that went in.
+        converted: ``to_core_messages(originals)`` when the caller already has it.
+    """
+    converted = list(converted) if converted is not None else to_core_messages(originals)
     result = []
-    for message in optimized:
-        origin = message.get(ORIGIN_KEY)
-        if isinstance(origin, int) and 0 <= origin < len(originals):
-            result.append(_with_text(originals[origin], content_text(message)))
+    for item in align_origins(optimized, converted):
+        if item.origin is None:
+            result.append(_from_core(item.message))
+        elif item.content_changed:
+            result.append(_with_text(originals[item.origin], content_text(item.message)))
         else:
-            result.append(_from_core(message))
+            result.append(originals[item.origin])
     return result
 
 
-def _to_core(message: ChatMessage, index: int) -> dict[str, Any]:
+def _to_core(message: ChatMessage) -> dict[str, Any]:
     core: dict[str, Any] = {
         "role": _CORE_ROLES.get(message.role, message.role.value),
         "content": _content(message),
-        ORIGIN_KEY: index,
     }
     tool_calls = _tool_calls(message)
     if tool_calls:

@@ -29,6 +29,7 @@ from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import LLM, ToolSelection
 
+from headroom_core.alignment import tag_origins
 from headroom_core.config import HeadroomConfig, configuration_error
 from headroom_core.engine import HeadroomEngine
 from headroom_core.errors import ConfigurationError, HeadroomError
@@ -240,24 +241,26 @@ class HeadroomLLM(FunctionCallingLLM):
     ) -> list[ChatMessage]:
         originals = list(messages)
         try:
+            converted = to_core_messages(originals)
             result = self._engine.optimize(
-                to_core_messages(originals), self._model_name, **self._options(kwargs)
+                tag_origins(converted), self._model_name, **self._options(kwargs)
             )
         except HeadroomError as exc:
             return self._failed(originals, exc)
-        return self._converted(result, originals)
+        return self._converted(result, originals, converted)
 
     async def _aoptimized(
         self, messages: Sequence[ChatMessage], kwargs: Mapping[str, Any]
     ) -> list[ChatMessage]:
         originals = list(messages)
         try:
+            converted = to_core_messages(originals)
             result = await self._engine.aoptimize(
-                to_core_messages(originals), self._model_name, **self._options(kwargs)
+                tag_origins(converted), self._model_name, **self._options(kwargs)
             )
         except HeadroomError as exc:
             return self._failed(originals, exc)
-        return self._converted(result, originals)
+        return self._converted(result, originals, converted)
 
     def _options(self, kwargs: Mapping[str, Any]) -> dict[str, Any]:
         """Engine options for one call; OpenAI-format tool definitions count against the window."""
@@ -274,9 +277,12 @@ class HeadroomLLM(FunctionCallingLLM):
         }
 
     def _converted(
-        self, result: SimulationResult, originals: list[ChatMessage]
+        self,
+        result: SimulationResult,
+        originals: list[ChatMessage],
+        converted: list[dict[str, Any]],
     ) -> list[ChatMessage]:
-        optimized = from_core_messages(result.messages_optimized, originals)
+        optimized = from_core_messages(result.messages_optimized, originals, converted)
         self._emit(result, len(originals), len(optimized))
         return optimized
 

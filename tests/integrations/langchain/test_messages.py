@@ -12,6 +12,7 @@ from langchain_core.messages import (
     ToolMessage,
 )
 
+from headroom_core.alignment import tag_origins
 from headroom_core.errors import ValidationError
 from headroom_core.messages import validate_messages
 from headroom_integrations.langchain._messages import (
@@ -63,15 +64,13 @@ def test_core_form_is_openai_chat_format(conversation: list) -> None:
 
 
 def test_unchanged_messages_come_back_as_the_same_objects(conversation: list) -> None:
-    core = to_core_messages(conversation)
-
-    back = from_core_messages([dict(m) for m in core], conversation)
+    back = from_core_messages(tag_origins(to_core_messages(conversation)), conversation)
 
     assert all(a is b for a, b in zip(back, conversation, strict=True))
 
 
 def test_rewritten_content_keeps_everything_else(conversation: list) -> None:
-    core = to_core_messages(conversation)
+    core = tag_origins(to_core_messages(conversation))
     core[3] = {**core[3], "content": "[1 run kept]"}
 
     back = from_core_messages(core, conversation)
@@ -85,7 +84,7 @@ def test_rewritten_content_keeps_everything_else(conversation: list) -> None:
 
 
 def test_dropped_and_inserted_messages(conversation: list) -> None:
-    core = to_core_messages(conversation)
+    core = tag_origins(to_core_messages(conversation))
     optimized = [core[0], {"role": "user", "content": "[2 earlier messages dropped]"}, *core[2:]]
 
     back = from_core_messages(optimized, conversation)
@@ -97,20 +96,34 @@ def test_dropped_and_inserted_messages(conversation: list) -> None:
     assert all(a is b for a, b in zip(back[2:], conversation[2:], strict=True))
 
 
-def test_ambiguous_drop_picks_the_closest_original() -> None:
+def test_the_origin_tag_decides_not_the_closest_text() -> None:
     originals = [
         HumanMessage("first question", id="u1"),
         HumanMessage("second, longer question", id="u2"),
     ]
-    optimized = [{"role": "user", "content": "second, longer question (trimmed)"}]
+    first = tag_origins(to_core_messages(originals))[0]
+    optimized = [{**first, "content": "second, longer question (trimmed)"}]
 
     back = from_core_messages(optimized, originals)
 
-    assert [m.id for m in back] == ["u2"]
+    assert [m.id for m in back] == ["u1"]
+    assert back[0].content == "second, longer question (trimmed)"
+
+
+def test_a_message_whose_tool_call_changed_is_a_new_message(conversation: list) -> None:
+    core = tag_origins(to_core_messages(conversation))
+    call = {**core[2]["tool_calls"][0], "id": "call_9"}
+    optimized = [{**core[2], "tool_calls": [call]}]
+
+    back = from_core_messages(optimized, conversation)
+
+    assert back[0] is not conversation[2]
+    assert back[0].id is None
+    assert back[0].tool_calls[0]["id"] == "call_9"
 
 
 def test_list_content_rewrite_keeps_non_text_blocks(conversation: list) -> None:
-    core = to_core_messages(conversation)
+    core = tag_origins(to_core_messages(conversation))
     parts = core[4]["content"]
     core[4] = {**core[4], "content": [{"type": "text", "text": "Screenshot?"}, parts[1]]}
 

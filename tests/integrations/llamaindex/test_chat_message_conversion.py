@@ -13,12 +13,9 @@ from llama_index.core.base.llms.types import (
     ToolCallBlock,
 )
 
+from headroom_core.alignment import tag_origins
 from headroom_core.messages import validate_messages
-from headroom_integrations.llamaindex._messages import (
-    ORIGIN_KEY,
-    from_core_messages,
-    to_core_messages,
-)
+from headroom_integrations.llamaindex._messages import from_core_messages, to_core_messages
 
 
 def conversation() -> list[ChatMessage]:
@@ -71,18 +68,17 @@ def test_the_engine_sees_valid_openai_messages_with_every_tool_call() -> None:
     assert [call["id"] for call in core[3]["tool_calls"]] == ["call_b", "toolu_c"]
     assert json.loads(core[3]["tool_calls"][1]["function"]["arguments"]) == {"path": "/var/log"}
     assert core[4]["tool_call_id"] == "call_a" and core[4]["name"] == "read_log"
-    assert [m[ORIGIN_KEY] for m in core] == list(range(7))
 
 
 def test_unchanged_messages_come_back_as_the_same_objects() -> None:
     messages = conversation()
-    back = from_core_messages(to_core_messages(messages), messages)
+    back = from_core_messages(tag_origins(to_core_messages(messages)), messages)
     assert all(a is b for a, b in zip(back, messages, strict=True))
 
 
 def test_changed_text_keeps_every_other_block_and_kwarg() -> None:
     messages = conversation()
-    core = to_core_messages(messages)
+    core = tag_origins(to_core_messages(messages))
     core[1] = {**core[1], "content": [{"type": "text", "text": "What failed?"}, {"type": "image"}]}
     core[4] = {**core[4], "content": "line 1 [x2]"}
     back = from_core_messages(core, messages)
@@ -97,7 +93,7 @@ def test_changed_text_keeps_every_other_block_and_kwarg() -> None:
 
 def test_dropped_and_engine_made_messages() -> None:
     messages = conversation()
-    core = to_core_messages(messages)
+    core = tag_origins(to_core_messages(messages))
     note = {"role": "system", "content": "Current date: 2026-11-26"}
     back = from_core_messages([core[0], note, *core[4:]], messages)
 

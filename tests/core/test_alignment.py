@@ -1,0 +1,123 @@
+"""align_origins: which engine output came from which original, exactly, by origin tags."""
+
+from __future__ import annotations
+
+import doctest
+
+import headroom_core.alignment
+from headroom_core.alignment import ORIGIN_KEY, AlignedMessage, align_origins, tag_origins
+from headroom_core.engine import HeadroomEngine
+from headroom_core.messages import validate_messages
+from headroom_core.samples import load_sample_conversation
+from headroom_core.tokenizer import count_tokens_messages
+
+CONVERSATION = [
+    {"role": "system", "content": "You are terse."},
+    {"role": "user", "content": "Which run failed?"},
+    {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "list_runs", "arguments": '{"n": 5}'},
+            }
+        ],
+    },
+    {"role": "tool", "tool_call_id": "call_1", "content": '[{"id": 292306455}]'},
+    {"role": "user", "content": "Which run failed?"},
+]
+
+
+def test_tags_are_indices_on_copies() -> None:
+    tagged = tag_origins(CONVERSATION)
+
+    assert [m[ORIGIN_KEY] for m in tagged] == [0, 1, 2, 3, 4]
+    assert all(ORIGIN_KEY not in m for m in CONVERSATION)
+    assert validate_messages(tagged) == tagged
+    assert count_tokens_messages(tagged) == count_tokens_messages(CONVERSATION)
+
+
+def test_untouched_output_maps_one_to_one() -> None:
+    aligned = align_origins(tag_origins(CONVERSATION), CONVERSATION)
+
+    assert aligned == [
+        AlignedMessage(message, index, False) for index, message in enumerate(CONVERSATION)
+    ]
+
+
+def test_rewritten_inserted_and_dropped() -> None:
+    tagged = tag_origins(CONVERSATION)
+    marker = {"role": "user", "content": "[1 earlier message dropped]"}
+    optimized = [tagged[0], marker, tagged[2], {**tagged[3], "content": "[1 run]"}, tagged[4]]
+
+    aligned = align_origins(optimized, CONVERSATION)
+
+    assert [(a.origin, a.content_changed) for a in aligned] == [
+        (0, False),
+        (None, True),
+        (2, False),
+        (3, True),
+        (4, False),
+    ]
+    assert aligned[3].message == {**CONVERSATION[3], "content": "[1 run]"}
+    assert all(ORIGIN_KEY not in a.message for a in aligned)
+
+
+def test_identical_texts_are_told_apart_by_their_tags() -> None:
+    tagged = tag_origins(CONVERSATION)
+
+    aligned = align_origins([tagged[0], tagged[4]], CONVERSATION)
+
+    assert [a.origin for a in aligned] == [0, 4]
+
+
+def test_a_tag_is_trusted_only_while_the_identity_holds() -> None:
+    tagged = tag_origins(CONVERSATION)
+    other_call = {**tagged[3], "tool_call_id": "call_2"}
+    other_role = {**tagged[1], "role": "system"}
+    repeated = tagged[0]
+
+    aligned = align_origins([tagged[0], repeated, other_role, other_call], CONVERSATION)
+
+    assert [a.origin for a in aligned] == [0, None, None, None]
+    assert aligned[3].message["tool_call_id"] == "call_2"
+
+
+def test_malformed_tags_mean_inserted() -> None:
+    message = CONVERSATION[1]
+    tags: list[object] = [None, True, -1, 5, "1", 1.0]
+
+    aligned = align_origins([{**message, ORIGIN_KEY: tag} for tag in tags], CONVERSATION)
+
+    assert [a.origin for a in aligned] == [None] * len(tags)
+    assert all(a.message == message for a in aligned)
+
+
+def test_the_engine_carries_tags_through_every_transform() -> None:
+    sample = load_sample_conversation()
+    originals = sample["messages"]
+    window = count_tokens_messages(originals) // 4
+    engine = HeadroomEngine()
+
+    result = engine.optimize(tag_origins(originals), sample["model"], model_limit=window)
+    aligned = align_origins(result.messages_optimized, originals)
+
+    origins = [a.origin for a in aligned if a.origin is not None]
+    assert origins == sorted(origins)
+    assert any(a.content_changed for a in aligned if a.origin is not None)
+    assert len(origins) < len(originals)
+    assert any(a.origin is None and ORIGIN_KEY not in a.message for a in aligned)
+    assert validate_messages([a.message for a in aligned])
+    for item in aligned:
+        if item.origin is not None:
+            original = originals[item.origin]
+            assert item.message["role"] == original["role"]
+            assert item.message.get("tool_call_id") == original.get("tool_call_id")
+    last_user = max(i for i, m in enumerate(originals) if m["role"] == "user")
+    assert last_user in origins and originals[0]["role"] == "system" and origins[0] == 0
+
+
+def test_module_example_runs() -> None:
+    assert doctest.testmod(headroom_core.alignment).failed == 0
