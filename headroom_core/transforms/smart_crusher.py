@@ -127,11 +127,11 @@ class SmartCrusher(Transform):
                 value, config=self.config, query=query, exact_floats=exact_floats,
                 scorer=self.scorer, store=self.store, tool_name=tool_name,
             )
+            outcome = crush.run(tokenizer, budget)
             tokens_before = counting.result()
             if tokens_before < self.config.min_tokens_to_crush:
                 return CrushResult(text, data, tokens_before, tokens_before, "passthrough",
                                    [f"{tokens_before} tokens, below min_tokens_to_crush"])
-            outcome = crush.run(tokenizer, budget)
         except RecursionError:
             tokens_before = counting.result()
             return CrushResult(text, data, tokens_before, tokens_before, "passthrough",
