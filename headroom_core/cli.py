@@ -27,6 +27,7 @@ DEFAULT_REPORT = "headroom-report.html"
 DEFAULT_MODEL = "gpt-4o"
 USAGE_ERROR = 2
 
+
 class InputError(Exception):
     """A file or argument the user has to fix; reported as one line, exit status 2."""
 
@@ -120,6 +121,10 @@ def _simulate(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from headroom_core.reporting import generate_report
 
+    _check_sqlite_exists(args.store_url)
+    if args.output == "-":
+        sys.stdout.write(generate_report(args.store_url, format=args.format, period=args.period))
+        return 0
     output = args.output or ("headroom-report.md" if args.format == "markdown" else DEFAULT_REPORT)
     path = Path(output).resolve()
     generate_report(args.store_url, format=args.format, period=args.period, output_path=str(path))
@@ -136,6 +141,15 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 # -- input ---------------------------------------------------------------------------------------
+
+
+def _check_sqlite_exists(store_url: str) -> None:
+    """A report of a SQLite file that is not there is a typo, not an empty store."""
+    prefix = "sqlite:///"
+    if store_url.startswith(prefix) and store_url != f"{prefix}:memory:":
+        path = Path(store_url[len(prefix) :])
+        if not path.exists():
+            raise InputError(f"{store_url}: no such database file ({path.resolve()})")
 
 
 def _read_messages(file: str) -> tuple[list[dict[str, Any]], str | None]:
@@ -210,7 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--store-url", default=DEFAULT_STORE_URL, help="metrics store URL")
     report.add_argument("--format", choices=("html", "markdown"), default="html")
     report.add_argument("--period", choices=("hour", "day", "week"), default="day")
-    report.add_argument("--output", help="report path (default: headroom-report.html or .md)")
+    report.add_argument(
+        "--output", help="report path, - for stdout (default: headroom-report.html or .md)"
+    )
     report.set_defaults(handler=_report)
 
     serve = commands.add_parser("serve", help="run the HTTP compress service")

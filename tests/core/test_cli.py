@@ -140,6 +140,22 @@ def test_report_renders_markdown_from_the_store(
     assert "1" in text
 
 
+def test_report_to_stdout_and_a_missing_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store_url = f"sqlite:///{tmp_path / 'metrics.db'}"
+    main(["demo", "--store-url", store_url, "--report", str(tmp_path / "demo.html")])
+    capsys.readouterr()
+
+    assert main(["report", "--store-url", store_url, "--format", "markdown", "--output", "-"]) == 0
+    assert capsys.readouterr().out.startswith("# Headroom savings report")
+
+    missing = f"sqlite:///{tmp_path / 'typo.db'}"
+    assert main(["report", "--store-url", missing]) == 2
+    assert capsys.readouterr().err.startswith(f"headroom: error: {missing}: no such database file")
+    assert not (tmp_path / "typo.db").exists()
+
+
 def test_console_entry_point_exits_2_on_a_bad_file(tmp_path: Path) -> None:
     missing = tmp_path / "missing.json"
     done = subprocess.run(
