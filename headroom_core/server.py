@@ -17,6 +17,7 @@ records metrics with source ``"server"``. The wire format follows the published 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import logging
 import os
@@ -459,6 +460,13 @@ def create_server(
     return HeadroomServer((host, port), engine=engine, api_key=key, max_body_bytes=max_body_bytes)
 
 
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
@@ -476,6 +484,12 @@ def serve(
     Writes one line with the address (useful with ``port=0``) to stderr when it is ready.
     """
     server = create_server(host, port, api_key=api_key, store_url=store_url, config=config)
+    if server.api_key is None and not _is_loopback(host):
+        logger.warning(
+            "The compress service listens on %s without an API key: anyone who can reach it "
+            "can use it. Set --api-key or HEADROOM_API_KEY.",
+            host,
+        )
     auth = "API key required" if server.api_key else "no API key"
     sys.stderr.write(
         f"Headroom compress service on {server.url} ({auth}): POST /v1/compress, "

@@ -1,9 +1,10 @@
-"""The ``headroom`` command, run in-process through ``main()`` and once as a real subprocess."""
+"""The ``headroom`` command, run in-process through ``main()`` and as a real subprocess."""
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -207,3 +208,31 @@ def test_demo_records_in_postgresql(
         rows = store.query(start_time=started, source="cli")
     assert len(rows) >= 1
     assert all(row.tokens_after < row.tokens_before for row in rows)
+
+
+def test_serve_warns_when_exposed_without_a_key(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if key != "HEADROOM_API_KEY"}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "headroom_core.cli",
+            "serve",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "0",
+            "--no-store",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    try:
+        warning, banner = process.stderr.readline(), process.stderr.readline()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert "without an API key" in warning
+    assert "no API key" in banner
