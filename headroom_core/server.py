@@ -62,7 +62,8 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787
 MAX_BODY_BYTES = 20 * 1024 * 1024
 API_KEY_ENV = "HEADROOM_API_KEY"
-RECENT_REQUESTS = 50
+RECENT_REQUESTS = 50  # entries of /stats "recent_requests"
+LATENCY_WINDOW = 1000  # latency figures of /stats cover this many latest requests
 
 # Our errors on the request path -> status. Errors in the caller's request are all typed
 # ``invalid_request_error``: the client raises its ``HeadroomCompressError`` for a 4xx of a type it
@@ -94,7 +95,10 @@ class RequestError(Exception):
 
 
 class ServerStats:
-    """Counters since the server started, in the shape the client's ``proxyStats()`` reads."""
+    """Counters since the server started, in the shape the client's ``proxyStats()`` reads.
+
+    Latency figures cover the latest ``LATENCY_WINDOW`` requests; everything else is a total.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -129,7 +133,7 @@ class ServerStats:
             self._tokens_before += result.tokens_before
             self._tokens_after += result.tokens_after
             self._latencies.append(result.latency_ms)
-            del self._latencies[:-1000]
+            del self._latencies[:-LATENCY_WINDOW]
             self._recent.appendleft(entry)
 
     def record_rejected(self) -> None:
