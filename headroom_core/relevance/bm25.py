@@ -9,26 +9,43 @@ holds the query's terms.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from itertools import compress
 from operator import not_
 
 import numpy as np
 
+from headroom_core._textmemo import LONG_TEXT, text_memo
 from headroom_core.relevance.base import RelevanceScorer, ensure_texts
 from headroom_core.relevance.terms import compound_tokens, search_terms, token_terms
 
 __all__ = ["BM25Scorer"]
 
 
+# Long texts (whole tool outputs, conversation turns) are scored again and again as a
+# conversation grows, so their token counts are remembered; short ones (log lines) are cheaper
+# to tokenise again than to count and look up.
+@text_memo(maxsize=1024)
+def _token_counts(text: str) -> Counter[str]:
+    return Counter(compound_tokens(text))
+
+
+def _tokens(items: Sequence[str]) -> list[list[str] | Counter[str]]:
+    """Per item: its tokens, or (long texts) each distinct token with its number of occurrences."""
+    return [
+        _token_counts(item) if len(item) >= LONG_TEXT else compound_tokens(item) for item in items
+    ]
+
+
 def _matching_tokens(
-    tokens_per_item: list[list[str]], query_index: dict[str, int]
+    tokens: Iterable[str], query_index: dict[str, int]
 ) -> tuple[dict[str, int], np.ndarray]:
     """The distinct tokens holding query terms (token -> row) and each one's query-term counts.
 
     The scan over all distinct tokens runs in C (map, compress); Python only sees the matches.
     """
-    unique = list(set().union(*tokens_per_item))
+    unique = list(tokens)
     terms_of = list(map(token_terms, unique))
     has_query_term = map(not_, map(query_index.keys().isdisjoint, terms_of))
     token_ids: dict[str, int] = {}
@@ -83,25 +100,37 @@ class BM25Scorer(RelevanceScorer):
     ) -> tuple[np.ndarray, np.ndarray]:
         """Counts of each query term per item, and each item's length in tokens."""
         try:
-            tokens_per_item = [compound_tokens(item) for item in items]
+            tokens_per_item = _tokens(items)
         except (TypeError, AttributeError):
             ensure_texts(items, "")
             raise
         lengths = np.fromiter(map(len, tokens_per_item), dtype=np.float64, count=len(items))
         frequencies = np.zeros((len(items), len(query_index)), dtype=np.float64)
-        token_ids, term_counts = _matching_tokens(tokens_per_item, query_index)
-        if not token_ids:
-            return frequencies, lengths
-        occurrences: list[int] = []
+        token_ids, term_counts = _matching_tokens(set().union(*tokens_per_item), query_index)
+        matches: list[int] = []
         per_item = np.empty(len(items), dtype=np.intp)
+        # a distinct token of a long text stands for all its occurrences: where, and how many
+        repeated_at: list[int] = []
+        repeats: list[int] = []
         for row, tokens in enumerate(tokens_per_item):
-            before = len(occurrences)
-            occurrences.extend(map(token_ids.__getitem__, filter(token_ids.__contains__, tokens)))
-            per_item[row] = len(occurrences) - before
-        # Occurrences are grouped by item, so one reduceat sums each item's term counts.
+            before = len(matches)
+            if isinstance(tokens, Counter):
+                lengths[row] = tokens.total()
+                found = list(filter(token_ids.__contains__, tokens))
+                repeated_at.extend(range(before, before + len(found)))
+                repeats.extend(map(tokens.__getitem__, found))
+                matches.extend(map(token_ids.__getitem__, found))
+            else:
+                matches.extend(map(token_ids.__getitem__, filter(token_ids.__contains__, tokens)))
+            per_item[row] = len(matches) - before
+        if not matches:
+            return frequencies, lengths
+        occurrences = term_counts[matches]
+        occurrences[repeated_at] *= np.array(repeats, dtype=np.float64)[:, None]
+        # Matches are grouped by item, so one reduceat sums each item's term counts.
         matched = per_item > 0
         starts = (np.cumsum(per_item) - per_item)[matched]
-        frequencies[matched] = np.add.reduceat(term_counts[occurrences], starts, axis=0)
+        frequencies[matched] = np.add.reduceat(occurrences, starts, axis=0)
         return frequencies, lengths
 
     def _bm25(self, frequencies: np.ndarray, lengths: np.ndarray) -> np.ndarray:
