@@ -8,9 +8,9 @@ from typing import Any, Literal
 from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
 from pydantic import ConfigDict, Field, PrivateAttr
-from rapidfuzz import fuzz, process
 
 from headroom_core.relevance import RelevanceScorer, create_scorer
+from headroom_core.selection import select_within_budget
 from headroom_core.tokenizer import get_tokenizer
 from headroom_integrations.langchain._optimizer import DEFAULT_MODEL
 
@@ -73,31 +73,17 @@ class HeadroomDocumentCompressor(BaseDocumentCompressor):
         """Return the kept documents, most relevant first."""
         if not documents:
             return []
-        texts = [document.page_content for document in documents]
-        scores = self.scorer.score_items(texts, query)
-        tokenizer = get_tokenizer(self.model_name)
-        ranking = sorted(range(len(documents)), key=lambda index: -scores[index])
-        kept: list[Document] = []
-        kept_texts: list[str] = []
-        used = 0
-        for index in ranking:
-            if self.max_documents is not None and len(kept) >= self.max_documents:
-                break
-            if scores[index] < self.min_relevance or self._repeats(texts[index], kept_texts):
-                continue
-            tokens = tokenizer.count_text(texts[index])
-            if used + tokens > self.token_budget:
-                continue
-            used += tokens
-            kept_texts.append(texts[index])
-            kept.append(_scored(documents[index], scores[index]))
-        return kept
-
-    def _repeats(self, text: str, kept_texts: list[str]) -> bool:
-        match = process.extractOne(
-            text, kept_texts, scorer=fuzz.ratio, score_cutoff=self.similarity_threshold
+        selection = select_within_budget(
+            [document.page_content for document in documents],
+            query,
+            scorer=self.scorer,
+            tokenizer=get_tokenizer(self.model_name),
+            token_budget=self.token_budget,
+            top_k=self.max_documents,
+            min_relevance=self.min_relevance,
+            dedup_threshold=self.similarity_threshold,
         )
-        return match is not None
+        return [_scored(documents[pick.index], pick.score) for pick in selection.picks]
 
 
 def _scored(document: Document, score: float) -> Document:

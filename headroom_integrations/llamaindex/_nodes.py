@@ -1,4 +1,4 @@
-"""Helpers over LlamaIndex nodes: the text the LLM sees, score normalisation, safe copies.
+"""Helpers over LlamaIndex nodes: the text the LLM sees and safe copies.
 
 Retrievers may hand out node objects shared with a docstore, so nothing here mutates a node:
 changes are made on copies.
@@ -6,12 +6,11 @@ changes are made on copies.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore
+from llama_index.core.schema import BaseNode, MetadataMode
 
-__all__ = ["METADATA_KEY", "body_text", "llm_text", "normalised_scores", "revised_copy"]
+__all__ = ["METADATA_KEY", "body_text", "llm_text", "revised_copy"]
 
 METADATA_KEY = "headroom"
 """Metadata key holding what Headroom did to a node; hidden from the LLM and the embedder."""
@@ -25,23 +24,6 @@ def llm_text(node: BaseNode) -> str:
 def body_text(node: BaseNode) -> str:
     """The node's own text, without the metadata header."""
     return node.get_content(metadata_mode=MetadataMode.NONE)
-
-
-def normalised_scores(nodes: Sequence[NodeWithScore]) -> list[float] | None:
-    """Retriever scores min-max scaled to [0, 1]; None when the retriever gave no scores.
-
-    Nodes without a score get 0. When all scores are equal they carry no ranking signal and
-    all become 1.
-    """
-    raw = [item.score for item in nodes]
-    present = [score for score in raw if score is not None]
-    if not present:
-        return None
-    low, high = min(present), max(present)
-    span = high - low
-    return [
-        0.0 if score is None else (1.0 if span == 0 else (score - low) / span) for score in raw
-    ]
 
 
 def revised_copy(node: BaseNode, *, text: str | None = None, note: dict[str, Any]) -> BaseNode:

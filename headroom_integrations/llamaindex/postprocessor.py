@@ -14,21 +14,16 @@ from llama_index.core.bridge.pydantic import Field, PrivateAttr
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore, QueryBundle
-from rapidfuzz import fuzz
 
 from headroom_core.config import configuration_error
 from headroom_core.providers import provider_for_model
 from headroom_core.relevance import RelevanceScorer, create_scorer
 from headroom_core.results import SimulationResult
+from headroom_core.selection import Pick, Selection, select_within_budget
 from headroom_core.storage import MetricsStore
 from headroom_core.tokenizer import Tokenizer, get_tokenizer
 from headroom_core.transforms.router import ContentRouter
-from headroom_integrations.llamaindex._nodes import (
-    body_text,
-    llm_text,
-    normalised_scores,
-    revised_copy,
-)
+from headroom_integrations.llamaindex._nodes import body_text, llm_text, revised_copy
 from headroom_integrations.llamaindex.events import HeadroomPostprocessEvent
 
 __all__ = ["HeadroomNodePostprocessor"]
@@ -37,32 +32,29 @@ logger = logging.getLogger(__name__)
 dispatcher = get_dispatcher(__name__)
 
 METRICS_SOURCE = "llamaindex"
-# Compression is tried on a node that does not fit, while the budget still has this much room
-# and until this many compressed nodes in a row still did not fit (each try costs a crush).
-MIN_COMPRESSED_TOKENS = 64
-MAX_COMPRESSION_MISSES = 2
 
 
-@dataclass
-class _Candidate:
-    """A node on its way into the context: its (possibly compressed) text and token cost."""
+@dataclass(frozen=True)
+class _Compressed:
+    """The compressed text of a node that did not fit, and what compressing it saved."""
 
-    position: int
-    node: BaseNode
-    body: str
-    tokens: int
-    compressed_text: str | None = None
-    compression: str | None = None
-    original_tokens: int = 0
-    merged_ids: list[str] = field(default_factory=list)
-    merged_tokens: int = 0
-
-
-@dataclass
-class _Selection:
-    kept: list[_Candidate]
-    scores: list[float]
+    text: str
+    strategy: str
     tokens_before: int
+    tokens_after: int
+
+
+@dataclass
+class _Outcome:
+    """The selection over the input nodes, and the compressed text of those it shrank."""
+
+    selection: Selection
+    compressed: dict[int, _Compressed] = field(default_factory=dict)
+
+    def compressed_picks(self) -> list[_Compressed]:
+        """The compressions of kept nodes (a node compressed but then not kept has none)."""
+        picks = self.selection.picks
+        return [self.compressed[pick.index] for pick in picks if pick.index in self.compressed]
 
 
 class HeadroomNodePostprocessor(BaseNodePostprocessor):
@@ -178,106 +170,71 @@ class HeadroomNodePostprocessor(BaseNodePostprocessor):
         query = query_bundle.query_str if query_bundle is not None else ""
         started = time.perf_counter()
         try:
-            selection = self._select(nodes, query)
-            output = [self._finish(candidate, selection.scores) for candidate in selection.kept]
+            outcome = self._select(nodes, query)
+            output = [self._finish(nodes, pick, outcome) for pick in outcome.selection.picks]
         except Exception as exc:  # fail open: the query still gets its retrieved context
             logger.warning("Headroom node postprocessing failed, nodes passed through: %s", exc)
             self._report(nodes, query, started, error=exc)
             return list(nodes)
-        self._report(nodes, query, started, selection=selection)
+        self._report(nodes, query, started, outcome=outcome)
         return output
 
     # -- selection -----------------------------------------------------------------------------
 
-    def _select(self, nodes: Sequence[NodeWithScore], query: str) -> _Selection:
-        """Score, then walk the nodes best-first: merge duplicates, compress to fit, pack."""
+    def _select(self, nodes: Sequence[NodeWithScore], query: str) -> _Outcome:
+        """Rank, merge duplicates, compress what does not fit, pack (see select_within_budget)."""
         texts = [llm_text(item.node) for item in nodes]
+        bodies = [body_text(item.node) for item in nodes]
         tokens = [self._tokenizer.count_text(text) for text in texts]
-        scores = self._blended_scores(nodes, texts, query)
-        order = sorted(range(len(nodes)), key=lambda index: -scores[index])
-        remaining = self.token_budget if self.token_budget is not None else float("inf")
-        kept: list[_Candidate] = []
-        best: _Candidate | None = None
-        misses = 0
-        for index in order:
-            if scores[index] < self.min_relevance:
-                break
-            if self.top_k is not None and len(kept) >= self.top_k:
-                break
-            node = nodes[index].node
-            candidate = _Candidate(index, node, body_text(node), tokens[index])
-            fits = candidate.tokens <= remaining
-            may_compress = (
-                self.compress_structured
-                and misses < MAX_COMPRESSION_MISSES
-                and remaining >= MIN_COMPRESSED_TOKENS
-            )
-            if not fits and not may_compress:
-                continue
-            if self._absorbed_by(candidate, kept):
-                continue
-            if not fits:
-                self._compress_to_fit(candidate, query, remaining)
-            best = best or candidate
-            if candidate.tokens <= remaining:
-                kept.append(candidate)
-                remaining -= candidate.tokens
-            else:
-                misses += 1
-        if not kept and best is not None:
-            kept.append(best)
-        return _Selection(kept=kept, scores=scores, tokens_before=sum(tokens))
+        compressed: dict[int, _Compressed] = {}
 
-    def _blended_scores(
-        self, nodes: Sequence[NodeWithScore], texts: list[str], query: str
-    ) -> list[float]:
-        retriever = normalised_scores(nodes)
-        if not query.strip():
-            return retriever if retriever is not None else [0.0] * len(nodes)
-        relevance = self._scorer.score_items(texts, query)
-        if retriever is None:
-            return relevance
-        weight = self.retriever_weight
-        return [
-            (1.0 - weight) * ours + weight * theirs
-            for ours, theirs in zip(relevance, retriever, strict=True)
-        ]
+        def shrink(index: int, room: int) -> int | None:
+            found = self._compressed(nodes[index].node, bodies[index], tokens[index], query, room)
+            if found is None:
+                return None
+            compressed[index] = found
+            return found.tokens_after
 
-    def _absorbed_by(self, candidate: _Candidate, kept: list[_Candidate]) -> bool:
-        """Merge ``candidate`` into the first kept node it nearly duplicates; True if it was."""
-        if self.dedup_threshold is None:
-            return False
-        for other in kept:
-            if fuzz.ratio(candidate.body, other.body, score_cutoff=self.dedup_threshold):
-                other.merged_ids.append(candidate.node.node_id)
-                other.merged_tokens += candidate.tokens
-                return True
-        return False
+        selection = select_within_budget(
+            texts,
+            query,
+            scorer=self._scorer,
+            prior_scores=[item.score for item in nodes],
+            prior_weight=self.retriever_weight,
+            token_counts=tokens,
+            token_budget=self.token_budget,
+            top_k=self.top_k,
+            min_relevance=self.min_relevance,
+            dedup_threshold=self.dedup_threshold,
+            dedup_texts=bodies,
+            shrink=shrink if self.compress_structured else None,
+            keep_one=True,
+        )
+        return _Outcome(selection, compressed)
 
-    def _compress_to_fit(self, candidate: _Candidate, query: str, remaining: float) -> None:
-        """Crush structured text inside the node towards ``remaining`` tokens.
+    def _compressed(
+        self, node: BaseNode, body: str, tokens: int, query: str, room: int
+    ) -> _Compressed | None:
+        """Structured text inside ``node`` crushed towards ``room`` tokens, if that is shorter.
 
-        Only the copy made for the output carries the change; prose and code are left alone
-        by the router.
+        Only the copy made for the output will carry the change; prose and code are left
+        alone by the router.
         """
-        if not candidate.body:
-            return
-        header = candidate.node.get_metadata_str(mode=MetadataMode.LLM)
-        budget = max(1, int(remaining) - self._tokenizer.count_text(header) - 2)
+        if not body:
+            return None
+        header = node.get_metadata_str(mode=MetadataMode.LLM)
+        budget = max(1, room - self._tokenizer.count_text(header) - 2)
         result = self._content_router.route(
-            candidate.body, query=query, tokenizer=self._tokenizer, token_budget=budget
+            body, query=query, tokenizer=self._tokenizer, token_budget=budget
         )
         if not result.changed or result.tokens_after >= result.tokens_before:
-            return
-        preview = candidate.node.model_copy()
+            return None
+        preview = node.model_copy()
         preview.set_content(result.compressed)
         compressed_tokens = self._tokenizer.count_text(llm_text(preview))
-        if compressed_tokens >= candidate.tokens:
-            return
-        candidate.compressed_text = result.compressed
-        candidate.compression = result.strategy
-        candidate.original_tokens = candidate.tokens
-        candidate.tokens = compressed_tokens
+        if compressed_tokens >= tokens:
+            return None
+        return _Compressed(result.compressed, result.strategy, tokens, compressed_tokens)
 
     @property
     def _content_router(self) -> ContentRouter:
@@ -288,18 +245,19 @@ class HeadroomNodePostprocessor(BaseNodePostprocessor):
     # -- output and reporting ------------------------------------------------------------------
 
     @staticmethod
-    def _finish(candidate: _Candidate, scores: list[float]) -> NodeWithScore:
+    def _finish(nodes: Sequence[NodeWithScore], pick: Pick, outcome: _Outcome) -> NodeWithScore:
         note: dict[str, Any] = {}
-        if candidate.compression is not None:
-            note["compression"] = candidate.compression
-            note["tokens_before"] = candidate.original_tokens
-            note["tokens_after"] = candidate.tokens
-        if candidate.merged_ids:
-            note["merged_node_ids"] = list(candidate.merged_ids)
-        node = candidate.node
+        compressed = outcome.compressed.get(pick.index)
+        if compressed is not None:
+            note["compression"] = compressed.strategy
+            note["tokens_before"] = compressed.tokens_before
+            note["tokens_after"] = compressed.tokens_after
+        if pick.merged:
+            note["merged_node_ids"] = [nodes[index].node.node_id for index in pick.merged]
+        node = nodes[pick.index].node
         if note:
-            node = revised_copy(node, text=candidate.compressed_text, note=note)
-        return NodeWithScore(node=node, score=scores[candidate.position])
+            node = revised_copy(node, text=compressed.text if compressed else None, note=note)
+        return NodeWithScore(node=node, score=pick.score)
 
     def _report(
         self,
@@ -307,7 +265,7 @@ class HeadroomNodePostprocessor(BaseNodePostprocessor):
         query: str,
         started: float,
         *,
-        selection: _Selection | None = None,
+        outcome: _Outcome | None = None,
         error: Exception | None = None,
     ) -> None:
         """Emit the instrumentation event and queue the metrics row.
@@ -315,17 +273,18 @@ class HeadroomNodePostprocessor(BaseNodePostprocessor):
         After a failure the token counts are unknown (counting may be what failed) and stay 0.
         """
         latency_ms = (time.perf_counter() - started) * 1000.0
-        kept = selection.kept if selection is not None else []
-        before = selection.tokens_before if selection is not None else 0
-        after = sum(candidate.tokens for candidate in kept)
-        savings = _transform_savings(kept, before, after)
+        picks = outcome.selection.picks if outcome is not None else []
+        compressed = outcome.compressed_picks() if outcome is not None else []
+        before = outcome.selection.tokens_before if outcome is not None else 0
+        after = outcome.selection.tokens_after if outcome is not None else 0
+        savings = _transform_savings(outcome) if outcome is not None else {}
         dispatcher.event(
             HeadroomPostprocessEvent(
                 query_str=query,
                 nodes_in=len(nodes),
-                nodes_out=len(kept) if selection is not None else len(nodes),
-                nodes_merged=sum(len(candidate.merged_ids) for candidate in kept),
-                nodes_compressed=sum(candidate.compression is not None for candidate in kept),
+                nodes_out=len(picks) if outcome is not None else len(nodes),
+                nodes_merged=sum(len(pick.merged) for pick in picks),
+                nodes_compressed=len(compressed),
                 tokens_before=before,
                 tokens_after=after,
                 latency_ms=latency_ms,
@@ -336,7 +295,7 @@ class HeadroomNodePostprocessor(BaseNodePostprocessor):
         if store is None:
             return
         provider = provider_for_model(self.model)
-        strategies = sorted({c.compression for c in kept if c.compression is not None})
+        strategies = sorted({c.strategy for c in compressed})
         store.record(
             SimulationResult(
                 tokens_before=before,
@@ -356,10 +315,15 @@ class HeadroomNodePostprocessor(BaseNodePostprocessor):
         )
 
 
-def _transform_savings(kept: list[_Candidate], before: int, after: int) -> dict[str, int]:
+def _transform_savings(outcome: _Outcome) -> dict[str, int]:
     """Tokens saved per step: compression inside kept nodes, duplicate merging, selection."""
-    compression = sum(c.original_tokens - c.tokens for c in kept if c.compression is not None)
-    dedup = sum(candidate.merged_tokens for candidate in kept)
-    selection = max(0, before - after - compression - dedup)
-    savings = {"node_compression": compression, "node_dedup": dedup, "node_selection": selection}
+    selection = outcome.selection
+    compression = sum(c.tokens_before - c.tokens_after for c in outcome.compressed_picks())
+    dedup = sum(selection.token_counts[i] for pick in selection.picks for i in pick.merged)
+    dropped = selection.tokens_before - selection.tokens_after - compression - dedup
+    savings = {
+        "node_compression": compression,
+        "node_dedup": dedup,
+        "node_selection": max(0, dropped),
+    }
     return {step: saved for step, saved in savings.items() if saved > 0}

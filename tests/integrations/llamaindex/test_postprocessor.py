@@ -53,6 +53,21 @@ def test_no_nodes_give_no_nodes() -> None:
     assert HeadroomNodePostprocessor().postprocess_nodes([], query_str="anything") == []
 
 
+def test_a_budget_nothing_fits_still_keeps_the_best_node(hdfs_case: Case) -> None:
+    lines = hdfs_case.content.splitlines()
+    nodes = [
+        NodeWithScore(node=TextNode(id_=f"n{i}", text="\n".join(lines[i * 20 : i * 20 + 20])))
+        for i in range(3)
+    ]
+    postprocessor = HeadroomNodePostprocessor(token_budget=10, compress_structured=False)
+
+    kept = postprocessor.postprocess_nodes(nodes, query_str="Verification succeeded for")
+
+    best = max(nodes, key=lambda item: "Verification succeeded" in item.node.get_content())
+    assert [item.node.node_id for item in kept] == [best.node.node_id]
+    assert kept[0].node is best.node
+
+
 def test_invalid_setting_names_the_field() -> None:
     with pytest.raises(ConfigurationError) as caught:
         HeadroomNodePostprocessor(token_budget=0)
