@@ -10,30 +10,21 @@ from headroom_core.engine import HeadroomEngine
 from headroom_core.messages import validate_messages
 from headroom_core.samples import load_sample_conversation
 from headroom_core.tokenizer import count_tokens_messages
+from tests.support.conversations import build_conversation
 
-CONVERSATION = [
-    {"role": "system", "content": "You are terse."},
-    {"role": "user", "content": "Which run failed?"},
-    {
-        "role": "assistant",
-        "content": None,
-        "tool_calls": [
-            {
-                "id": "call_1",
-                "type": "function",
-                "function": {"name": "list_runs", "arguments": '{"n": 5}'},
-            }
-        ],
-    },
-    {"role": "tool", "tool_call_id": "call_1", "content": '[{"id": 292306455}]'},
-    {"role": "user", "content": "Which run failed?"},
-]
+# system, user, assistant calling call_1, its tool result, assistant answer, user
+CONVERSATION = build_conversation(
+    [
+        {"user_words": 4, "exchanges": [[2]], "reply_words": 5},
+        {"user_words": 4, "exchanges": [], "reply_words": 1},
+    ]
+)
 
 
 def test_tags_are_indices_on_copies() -> None:
     tagged = tag_origins(CONVERSATION)
 
-    assert [m[ORIGIN_KEY] for m in tagged] == [0, 1, 2, 3, 4]
+    assert [m[ORIGIN_KEY] for m in tagged] == list(range(len(CONVERSATION)))
     assert all(ORIGIN_KEY not in m for m in CONVERSATION)
     assert validate_messages(tagged) == tagged
     assert count_tokens_messages(tagged) == count_tokens_messages(CONVERSATION)
@@ -50,7 +41,7 @@ def test_untouched_output_maps_one_to_one() -> None:
 def test_rewritten_inserted_and_dropped() -> None:
     tagged = tag_origins(CONVERSATION)
     marker = {"role": "user", "content": "[1 earlier message dropped]"}
-    optimized = [tagged[0], marker, tagged[2], {**tagged[3], "content": "[1 run]"}, tagged[4]]
+    optimized = [tagged[0], marker, tagged[2], {**tagged[3], "content": "[1 run]"}, *tagged[4:]]
 
     aligned = align_origins(optimized, CONVERSATION)
 
@@ -60,17 +51,19 @@ def test_rewritten_inserted_and_dropped() -> None:
         (2, False),
         (3, True),
         (4, False),
+        (5, False),
     ]
     assert aligned[3].message == {**CONVERSATION[3], "content": "[1 run]"}
     assert all(ORIGIN_KEY not in a.message for a in aligned)
 
 
 def test_identical_texts_are_told_apart_by_their_tags() -> None:
-    tagged = tag_origins(CONVERSATION)
+    asked_twice = [*CONVERSATION, dict(CONVERSATION[1])]
+    tagged = tag_origins(asked_twice)
 
-    aligned = align_origins([tagged[0], tagged[4]], CONVERSATION)
+    aligned = align_origins([tagged[0], tagged[-1]], asked_twice)
 
-    assert [a.origin for a in aligned] == [0, 4]
+    assert [a.origin for a in aligned] == [0, len(CONVERSATION)]
 
 
 def test_a_tag_is_trusted_only_while_the_identity_holds() -> None:
@@ -87,7 +80,7 @@ def test_a_tag_is_trusted_only_while_the_identity_holds() -> None:
 
 def test_malformed_tags_mean_inserted() -> None:
     message = CONVERSATION[1]
-    tags: list[object] = [None, True, -1, 5, "1", 1.0]
+    tags: list[object] = [None, True, -1, len(CONVERSATION), "1", 1.0]
 
     aligned = align_origins([{**message, ORIGIN_KEY: tag} for tag in tags], CONVERSATION)
 
