@@ -13,11 +13,13 @@ import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from headroom_core.config import HeadroomConfig
 from headroom_core.messages import content_text
 from headroom_core.samples import load_sample_conversation
 from headroom_core.server import HeadroomServer, create_server
@@ -48,16 +50,23 @@ def node_client() -> Path:
     return HERE / "compress_client.mjs"
 
 
+@contextmanager
+def running(server: HeadroomServer) -> Iterator[HeadroomServer]:
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HeadroomServer]:
     store = tmp_path_factory.mktemp("npm") / "metrics.db"
-    started = create_server(port=0, api_key=API_KEY, store_url=f"sqlite:///{store}")
-    thread = threading.Thread(target=started.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    yield started
-    started.shutdown()
-    thread.join()
-    started.server_close()
+    with running(create_server(port=0, api_key=API_KEY, store_url=f"sqlite:///{store}")) as up:
+        yield up
 
 
 def run_client(
@@ -161,3 +170,24 @@ def test_simulate_health_and_stats_through_the_client(
     assert stats["ok"], stats
     assert stats["result"]["totalRequests"] >= 1
     assert stats["result"]["totalTokensSaved"] >= simulated["result"]["tokensSaved"]
+
+
+def test_server_errors_are_retried_then_fall_back_to_the_original_messages(
+    node_client: Path,
+) -> None:
+    messages = load_sample_conversation()["messages"]
+    request = {"call": "compress", "messages": messages, "options": {"tokenBudget": 500}}
+    fail_closed = HeadroomConfig(fail_open=False)  # an impossible budget becomes a 500
+
+    with running(create_server(port=0, api_key=API_KEY, config=fail_closed)) as up:
+        strict = run_client(node_client, up, request)
+        options = {"tokenBudget": 500, "fallback": True, "retries": 1}
+        fallback = run_client(node_client, up, {**request, "options": options})
+        served = up.stats.snapshot()["requests"]
+
+    assert strict["isCompressError"], strict
+    assert (strict["statusCode"], strict["errorType"]) == (500, "compression_error")
+    assert fallback["ok"], fallback
+    assert fallback["result"]["compressed"] is False
+    assert fallback["result"]["messages"] == messages
+    assert served["total"] == 3  # one strict call, one failed call and its retry
