@@ -10,9 +10,10 @@ holds the query's terms.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from itertools import compress
+from collections.abc import Sequence
+from itertools import chain, compress
 from operator import not_
+from typing import NamedTuple
 
 import numpy as np
 
@@ -23,23 +24,24 @@ from headroom_core.relevance.terms import compound_tokens, search_terms, token_t
 __all__ = ["BM25Scorer"]
 
 
+class _Counted(NamedTuple):
+    """A long text as BM25 sees it: its length in tokens, and per term how many tokens hold it."""
+
+    length: int
+    terms: Counter[str]
+
+
 # Long texts (whole tool outputs, conversation turns) are scored again and again as a
-# conversation grows, so their token counts are remembered; short ones (log lines) are cheaper
-# to tokenise again than to count and look up.
+# conversation grows, against a new query each time, so their term counts are remembered; short
+# ones (log lines) are cheaper to tokenise again than to count and look up.
 @text_memo(maxsize=1024)
-def _token_counts(text: str) -> Counter[str]:
-    return Counter(compound_tokens(text))
-
-
-def _tokens(items: Sequence[str]) -> list[list[str] | Counter[str]]:
-    """Per item: its tokens, or (long texts) each distinct token with its number of occurrences."""
-    return [
-        _token_counts(item) if len(item) >= LONG_TEXT else compound_tokens(item) for item in items
-    ]
+def _counted(text: str) -> _Counted:
+    tokens = compound_tokens(text)
+    return _Counted(len(tokens), Counter(chain.from_iterable(map(token_terms, tokens))))
 
 
 def _matching_tokens(
-    tokens: Iterable[str], query_index: dict[str, int]
+    tokens: set[str], query_index: dict[str, int]
 ) -> tuple[dict[str, int], np.ndarray]:
     """The distinct tokens holding query terms (token -> row) and each one's query-term counts.
 
@@ -55,6 +57,28 @@ def _matching_tokens(
         columns = [query_index[term] for term in terms if term in query_index]
         counts.append(np.bincount(columns, minlength=len(query_index)))
     return token_ids, np.array(counts, dtype=np.float64).reshape(len(counts), len(query_index))
+
+
+def _token_frequencies(
+    tokens_per_item: list[list[str]], query_index: dict[str, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Counts of each query term per tokenised item, and each item's length in tokens."""
+    lengths = np.fromiter(map(len, tokens_per_item), dtype=np.float64, count=len(tokens_per_item))
+    frequencies = np.zeros((len(tokens_per_item), len(query_index)), dtype=np.float64)
+    token_ids, term_counts = _matching_tokens(set().union(*tokens_per_item), query_index)
+    if not token_ids:
+        return frequencies, lengths
+    occurrences: list[int] = []
+    per_item = np.empty(len(tokens_per_item), dtype=np.intp)
+    for row, tokens in enumerate(tokens_per_item):
+        before = len(occurrences)
+        occurrences.extend(map(token_ids.__getitem__, filter(token_ids.__contains__, tokens)))
+        per_item[row] = len(occurrences) - before
+    # Occurrences are grouped by item, so one reduceat sums each item's term counts.
+    matched = per_item > 0
+    starts = (np.cumsum(per_item) - per_item)[matched]
+    frequencies[matched] = np.add.reduceat(term_counts[occurrences], starts, axis=0)
+    return frequencies, lengths
 
 
 class BM25Scorer(RelevanceScorer):
@@ -100,37 +124,27 @@ class BM25Scorer(RelevanceScorer):
     ) -> tuple[np.ndarray, np.ndarray]:
         """Counts of each query term per item, and each item's length in tokens."""
         try:
-            tokens_per_item = _tokens(items)
+            documents = [
+                _counted(item) if len(item) >= LONG_TEXT else compound_tokens(item)
+                for item in items
+            ]
         except (TypeError, AttributeError):
             ensure_texts(items, "")
             raise
-        lengths = np.fromiter(map(len, tokens_per_item), dtype=np.float64, count=len(items))
+        counted = [row for row, document in enumerate(documents) if type(document) is _Counted]
+        if not counted:
+            return _token_frequencies(documents, query_index)
         frequencies = np.zeros((len(items), len(query_index)), dtype=np.float64)
-        token_ids, term_counts = _matching_tokens(set().union(*tokens_per_item), query_index)
-        matches: list[int] = []
-        per_item = np.empty(len(items), dtype=np.intp)
-        # a distinct token of a long text stands for all its occurrences: where, and how many
-        repeated_at: list[int] = []
-        repeats: list[int] = []
-        for row, tokens in enumerate(tokens_per_item):
-            before = len(matches)
-            if isinstance(tokens, Counter):
-                lengths[row] = tokens.total()
-                found = list(filter(token_ids.__contains__, tokens))
-                repeated_at.extend(range(before, before + len(found)))
-                repeats.extend(map(tokens.__getitem__, found))
-                matches.extend(map(token_ids.__getitem__, found))
-            else:
-                matches.extend(map(token_ids.__getitem__, filter(token_ids.__contains__, tokens)))
-            per_item[row] = len(matches) - before
-        if not matches:
-            return frequencies, lengths
-        occurrences = term_counts[matches]
-        occurrences[repeated_at] *= np.array(repeats, dtype=np.float64)[:, None]
-        # Matches are grouped by item, so one reduceat sums each item's term counts.
-        matched = per_item > 0
-        starts = (np.cumsum(per_item) - per_item)[matched]
-        frequencies[matched] = np.add.reduceat(occurrences, starts, axis=0)
+        lengths = np.zeros(len(items), dtype=np.float64)
+        frequencies[counted] = [
+            [documents[row].terms.get(term, 0) for term in query_index] for row in counted
+        ]
+        lengths[counted] = [documents[row].length for row in counted]
+        tokenised = sorted(set(range(len(items))).difference(counted))
+        if tokenised:
+            frequencies[tokenised], lengths[tokenised] = _token_frequencies(
+                [documents[row] for row in tokenised], query_index
+            )
         return frequencies, lengths
 
     def _bm25(self, frequencies: np.ndarray, lengths: np.ndarray) -> np.ndarray:
