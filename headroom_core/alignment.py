@@ -22,11 +22,13 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["ORIGIN_KEY", "AlignedMessage", "align_origins", "tag_origins"]
+__all__ = ["ORIGIN_KEY", "AlignedMessage", "align_origins", "restore_messages", "tag_origins"]
+
+Native = TypeVar("Native")
 
 ORIGIN_KEY = "headroom_origin"
 """Key of a core dict holding the index of the original message it came from."""
@@ -102,6 +104,39 @@ def align_origins(
         else:
             aligned.append(AlignedMessage(clean, None, True))
     return aligned
+
+
+def restore_messages(
+    optimized: Sequence[Mapping[str, Any]],
+    converted: Sequence[Mapping[str, Any]],
+    originals: Sequence[Native],
+    *,
+    rewrite: Callable[[Native, dict[str, Any]], Native],
+    build: Callable[[dict[str, Any]], Native],
+) -> list[Native]:
+    """The engine's output as an adapter's native messages, reusing the originals.
+
+    Args:
+        optimized: The engine's output for ``tag_origins(converted)``.
+        converted: The core dicts of ``originals``, one per original.
+        originals: The native messages that went in.
+        rewrite: Makes a copy of a native original carrying the content of the optimized dict.
+        build: Makes a native message from a dict the engine inserted.
+
+    Returns:
+        One native message per optimized dict: the original object itself where the engine left
+        it alone, ``rewrite(original, message)`` where it changed the content and
+        ``build(message)`` where it inserted the message.
+    """
+    restored = []
+    for item in align_origins(optimized, converted):
+        if item.origin is None:
+            restored.append(build(item.message))
+        elif item.content_changed:
+            restored.append(rewrite(originals[item.origin], item.message))
+        else:
+            restored.append(originals[item.origin])
+    return restored
 
 
 def _same_identity(message: Mapping[str, Any], original: Mapping[str, Any]) -> bool:

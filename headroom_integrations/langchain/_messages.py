@@ -25,7 +25,7 @@ from langchain_core.messages import (
     convert_to_messages,
 )
 
-from headroom_core.alignment import align_origins
+from headroom_core.alignment import restore_messages
 from headroom_core.errors import ValidationError
 from headroom_core.messages import ROLES
 
@@ -118,15 +118,9 @@ def from_core_messages(
         message where it inserted one.
     """
     converted = list(converted) if converted is not None else to_core_messages(originals)
-    result = []
-    for item in align_origins(optimized, converted):
-        if item.origin is None:
-            result.append(_new_message(item.message))
-        elif item.content_changed:
-            result.append(_with_core_content(originals[item.origin], item.message))
-        else:
-            result.append(originals[item.origin])
-    return result
+    return restore_messages(
+        optimized, converted, originals, rewrite=_with_core_content, build=_new_message
+    )
 
 
 def _with_core_content(original: BaseMessage, core: Message) -> BaseMessage:

@@ -26,7 +26,7 @@ from llama_index.core.base.llms.types import (
     VideoBlock,
 )
 
-from headroom_core.alignment import align_origins
+from headroom_core.alignment import restore_messages
 from headroom_core.messages import content_text
 
 __all__ = ["from_core_messages", "to_core_messages"]
@@ -56,15 +56,7 @@ def from_core_messages(
         converted: ``to_core_messages(originals)`` when the caller already has it.
     """
     converted = list(converted) if converted is not None else to_core_messages(originals)
-    result = []
-    for item in align_origins(optimized, converted):
-        if item.origin is None:
-            result.append(_from_core(item.message))
-        elif item.content_changed:
-            result.append(_with_text(originals[item.origin], content_text(item.message)))
-        else:
-            result.append(originals[item.origin])
-    return result
+    return restore_messages(optimized, converted, originals, rewrite=_with_text, build=_from_core)
 
 
 def _to_core(message: ChatMessage) -> dict[str, Any]:
@@ -128,8 +120,9 @@ def _openai_call(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
     }
 
 
-def _with_text(original: ChatMessage, text: str) -> ChatMessage:
-    """``original`` itself when its text is unchanged, else a copy carrying ``text``."""
+def _with_text(original: ChatMessage, core: Mapping[str, Any]) -> ChatMessage:
+    """``original`` itself when its text is unchanged, else a copy carrying the text of ``core``."""
+    text = content_text(core)
     if text == (original.content or ""):
         return original
     blocks: list[Any] = []

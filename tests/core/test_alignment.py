@@ -5,7 +5,13 @@ from __future__ import annotations
 import doctest
 
 import headroom_core.alignment
-from headroom_core.alignment import ORIGIN_KEY, AlignedMessage, align_origins, tag_origins
+from headroom_core.alignment import (
+    ORIGIN_KEY,
+    AlignedMessage,
+    align_origins,
+    restore_messages,
+    tag_origins,
+)
 from headroom_core.engine import HeadroomEngine
 from headroom_core.messages import validate_messages
 from headroom_core.samples import load_sample_conversation
@@ -55,6 +61,25 @@ def test_rewritten_inserted_and_dropped() -> None:
     ]
     assert aligned[3].message == {**CONVERSATION[3], "content": "[1 run]"}
     assert all(ORIGIN_KEY not in a.message for a in aligned)
+
+
+def test_restore_reuses_originals_rewrites_changed_builds_inserted() -> None:
+    natives = [[f"native {index}"] for index in range(len(CONVERSATION))]
+    tagged = tag_origins(CONVERSATION)
+    marker = {"role": "user", "content": "[1 earlier message dropped]"}
+    optimized = [tagged[0], marker, {**tagged[3], "content": "[1 run]"}, tagged[5]]
+
+    restored = restore_messages(
+        optimized,
+        CONVERSATION,
+        natives,
+        rewrite=lambda native, message: [*native, message["content"]],
+        build=lambda message: ["built", message["content"]],
+    )
+
+    assert restored[0] is natives[0] and restored[3] is natives[5]
+    assert restored[1] == ["built", "[1 earlier message dropped]"]
+    assert restored[2] == ["native 3", "[1 run]"]
 
 
 def test_identical_texts_are_told_apart_by_their_tags() -> None:
