@@ -26,6 +26,7 @@ DEFAULT_STORE_URL = "sqlite:///headroom.db"
 DEFAULT_REPORT = "headroom-report.html"
 DEFAULT_MODEL = "gpt-4o"
 USAGE_ERROR = 2
+INTERRUPTED = 130  # the shell's status for a process stopped by Ctrl-C
 
 
 class InputError(Exception):
@@ -246,7 +247,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: Arguments without the program name; ``sys.argv[1:]`` when None.
 
     Returns:
-        The exit status: 0 on success, 2 for input the user has to fix, 1 for other failures.
+        The exit status: 0 on success, 2 for input the user has to fix, 1 for other failures,
+        130 when interrupted.
     """
     args = build_parser().parse_args(argv)
     try:
@@ -257,6 +259,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HeadroomError as error:
         sys.stderr.write(f"headroom: error: {error.message}\n")
         return 1
+    except KeyboardInterrupt:
+        sys.stderr.write("\nheadroom: interrupted\n")
+        return INTERRUPTED
 
 
 if __name__ == "__main__":
