@@ -145,22 +145,27 @@ def _warmup_case() -> dict[str, Any]:
     return {"id": "warmup", "kind": "json", "query": "", "content": tool_output, "needles": []}
 
 
-def _each(
-    label: str, cases: Sequence[dict[str, Any]], run: Callable[[dict[str, Any]], Outcome | None]
-) -> dict[str, Outcome]:
-    """Run one method over the cases with a progress line on stderr."""
-    outcomes = {}
+def run_interleaved(
+    cases: Sequence[dict[str, Any]], methods: dict[str, Callable[[dict[str, Any]], Outcome | None]]
+) -> Results:
+    """Every method on a case before the next case, so all of them see the same machine load.
+
+    Methods run in the given order (later ones may read earlier results of the same case); a
+    method returning None does not apply to that case.
+    """
+    results: Results = {name: {} for name in methods}
     started = time.perf_counter()
     for number, case in enumerate(cases, 1):
-        sys.stderr.write(f"\r{label}: case {number}/{len(cases)} ({case['id']})".ljust(78))
+        sys.stderr.write(f"\rcase {number}/{len(cases)}: {case['id']}".ljust(78))
         sys.stderr.flush()
-        outcome = run(case)
-        if outcome is not None:
-            outcomes[case["id"]] = outcome
-    sys.stderr.write(
-        f"\r{label}: {len(outcomes)} cases in {time.perf_counter() - started:.1f}s".ljust(78) + "\n"
-    )
-    return outcomes
+        for name, run in methods.items():
+            outcome = run(case)
+            if outcome is not None:
+                results[name][case["id"]] = outcome
+    elapsed = time.perf_counter() - started
+    sys.stderr.write(f"\r{len(cases)} cases x {len(methods)} methods in {elapsed:.1f}s".ljust(78))
+    sys.stderr.write("\n")
+    return results
 
 
 # -- report ----------------------------------------------------------------------------------------
@@ -315,41 +320,42 @@ def main(argv: Sequence[str] | None = None) -> None:
     warmup = _warmup_case()
     engine.optimize(case_messages(warmup), MODEL)
 
-    engine_outputs: dict[str, Messages] = {}
+    engine_outcomes: dict[str, Outcome] = {}
+    engine_outputs: dict[str, Messages] = {}  # what the engine sends: the baselines' budget
 
     def engine_run(case: dict[str, Any]) -> Outcome:
         outcome, engine_outputs[case["id"]] = run_engine(engine, case, tokenizer)
+        engine_outcomes[case["id"]] = outcome
         return outcome
 
-    results: Results = {ENGINE: _each(ENGINE, cases, engine_run)}
-    results["identity"] = _each("identity", cases, lambda case: run_identity(case, tokenizer))
-    results["head truncation"] = _each(
-        "head truncation",
-        cases,
-        lambda case: run_truncation(case, tokenizer, results[ENGINE][case["id"]].tokens_after),
-    )
-    results[TRIM] = _each(
-        TRIM, cases, lambda case: run_trim_messages(case, tokenizer, engine_outputs[case["id"]])
-    )
+    def engine_size(case: dict[str, Any]) -> int:
+        return engine_outcomes[case["id"]].tokens_after
+
+    methods: dict[str, Callable[[dict[str, Any]], Outcome | None]] = {
+        ENGINE: engine_run,
+        "identity": lambda case: run_identity(case, tokenizer),
+        "head truncation": lambda case: run_truncation(case, tokenizer, engine_size(case)),
+        TRIM: lambda case: run_trim_messages(case, tokenizer, engine_outputs[case["id"]]),
+    }
     if not args.no_similarity:
-        baseline = SimilarityBaseline(tokenizer, args.similarity_max_tokens)
-        results[SIMILARITY] = _each(SIMILARITY, cases, baseline.run)
+        methods[SIMILARITY] = SimilarityBaseline(tokenizer, args.similarity_max_tokens).run
+    peer = None
     if args.no_peer:
         pass
     elif (PEER_VENV / "bin" / "python").exists():
         peer = PeerWorker()
-        try:
-            peer.run(warmup, tokenizer)
-            results[PEER_PACKAGE] = _each(
-                PEER_PACKAGE, cases, lambda case: peer.run(case, tokenizer)
-            )
-        finally:
-            peer.close()
+        peer.run(warmup, tokenizer)
+        methods[PEER_PACKAGE] = lambda case: peer.run(case, tokenizer)
     else:
         print(
             f"(peer skipped: no {PEER_VENV}; see benchmarks.tool_outputs_bench --setup-peer)",
             file=sys.stderr,
         )
+    try:
+        results = run_interleaved(cases, methods)
+    finally:
+        if peer is not None:
+            peer.close()
 
     args.output.mkdir(parents=True, exist_ok=True)
     text = summary_markdown(cases, results, args.similarity_max_tokens)
