@@ -16,28 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
-from collections.abc import Callable
 from typing import Any
 
+from benchmarks.relevance_bench import median_ms
 from headroom_core.alignment import align_origins, tag_origins
 from headroom_core.engine import HeadroomEngine
 from headroom_core.samples import load_sample_conversation
 from headroom_core.tokenizer import count_tokens_messages
 
 TARGET_RATIO = 0.5
-
-
-def median_ms(action: Callable[[], Any], rounds: int) -> float:
-    """Median wall time of ``action()`` in milliseconds, after one warm-up call."""
-    action()
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000.0
 
 
 def row(
