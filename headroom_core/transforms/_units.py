@@ -201,6 +201,7 @@ def keep_within_budget(
     options: Iterable[Option],
     total: int,
     skip_misfits: bool,
+    message_tokens: Sequence[int] | None = None,
 ) -> Fit:
     """Keep ``fixed`` positions, then ``options`` in priority order while the request fits.
 
@@ -209,8 +210,9 @@ def keep_within_budget(
     ``skip_misfits`` an option too big for the room left is passed over and smaller ones are still
     tried; otherwise the first misfit ends the selection. ``total`` is the token count of the whole
     request (``tokenizer.count_messages(messages)``); ``tokens`` of the result is exact.
+    ``message_tokens``, when the caller knows them, are the counts of every message.
     """
-    counts: dict[int, int] = {}
+    counts = dict(enumerate(message_tokens)) if message_tokens is not None else {}
 
     def count(position: int) -> int:
         if position not in counts:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from headroom_core._textmemo import text_memo
 from headroom_core.config import IntelligentContextConfig
 from headroom_core.errors import TransformError
 from headroom_core.messages import (
@@ -21,6 +19,7 @@ from headroom_core.messages import (
 from headroom_core.relevance import BM25Scorer, RelevanceScorer
 from headroom_core.results import TransformResult
 from headroom_core.tokenizer import Tokenizer
+from headroom_core.transforms._turn_features import Piece, TurnFeatures, turn_features
 from headroom_core.transforms._units import (
     Conversation,
     Option,
@@ -30,35 +29,25 @@ from headroom_core.transforms._units import (
     split_conversation,
 )
 from headroom_core.transforms.base import Transform
-from headroom_core.transforms.toin import ToolImportanceLearner, salient_terms
+from headroom_core.transforms.toin import ToolImportanceLearner
 
 __all__ = ["IntelligentContextManager"]
 
 logger = logging.getLogger(__name__)
 
-_ERROR = re.compile(
-    r"\b(?:error|errors|exception|traceback|failed|failure|fatal|panic|denied|refused"
-    r"|timed? ?out)\b",
-    re.IGNORECASE,
-)
 # How much a kind of unit is worth on its own: user text carries intent, replies the model's
 # conclusions, raw tool output is the easiest to re-fetch.
 _ROLE_VALUE = {"user": 0.8, "reply": 0.5, "tool": 0.4}
-_RELEVANCE_CHARS = 20_000  # relevance is judged on the head of very long items (bounds the cost)
 _SHARED_TERMS_FOR_FULL_SCORE = 3
 
 
 @dataclass
 class _Item:
-    """A droppable piece: a turn's own messages (user message, replies), or one tool exchange,
-    which ``requires`` its turn's own messages: results never stand without their question."""
+    """A droppable piece of a turn at its positions in the request."""
 
     positions: Sequence[int]
     requires: Sequence[int]
-    kind: str
-    text: str
-    tool_names: list[str] = field(default_factory=list)
-    is_error: bool = False
+    piece: Piece
 
 
 class IntelligentContextManager(Transform):
@@ -149,16 +138,21 @@ class IntelligentContextManager(Transform):
         conversation = split_conversation(messages)
         keep = self.config.keep_last_turns
         free_turns = conversation.turns[:-keep] if len(conversation.turns) > keep else []
-        items = _items(messages, free_turns)
+        features = _features(messages, conversation, tokenizer)
+        items = _items(free_turns, features)
         query = context.get("query") or last_user_query(messages)
-        order = self._drop_order(messages, items, query)  # least important first
+        order = self._drop_order(messages, items, features, query)  # least important first
 
         working = list(messages)
         total = tokens_before
+        tokens = [tokenizer.count_message(messages[unit.start]) for unit in conversation.system]
+        tokens += [count for turn in features for count in turn.tokens]
         if self.config.compress_before_drop:
             details["compressed"], total = self._compress(
                 working, items, order, conversation, budget, total, query, tokenizer
             )
+            for change in details["compressed"]:
+                tokens[change["index"]] = tokenizer.count_message(working[change["index"]])
         system = [p for unit in conversation.system for p in unit.indices]
         protected = conversation.turns[len(free_turns) :]
         fixed = [p for turn in protected for p in turn.indices]
@@ -176,6 +170,7 @@ class IntelligentContextManager(Transform):
             options=options,
             total=total,
             skip_misfits=True,
+            message_tokens=tokens,
         )
         kept = assemble(working, conversation, fit.dropped, fit.marker)
         tokens_after = fit.tokens
@@ -218,27 +213,35 @@ class IntelligentContextManager(Transform):
         )
 
     def _drop_order(
-        self, messages: Sequence[Mapping[str, Any]], items: list[_Item], query: str
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        items: list[_Item],
+        features: list[TurnFeatures],
+        query: str,
     ) -> list[int]:
         """Item positions, least important first (oldest first without importance scoring)."""
         if not self.config.use_importance_scoring:
             return sorted(range(len(items)), key=lambda i: items[i].positions[0])
-        scores = self._scores(messages, items, query)
+        scores = self._scores(messages, items, features, query)
         return sorted(range(len(items)), key=lambda i: (scores[i], items[i].positions[0]))
 
     def _scores(
-        self, messages: Sequence[Mapping[str, Any]], items: list[_Item], query: str
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        items: list[_Item],
+        features: list[TurnFeatures],
+        query: str,
     ) -> list[float]:
         """Weighted importance of each item, in [0, 1]."""
         weights = self.config.scoring_weights
         # a signal with no weight is not computed: relevance and references are the costly ones
         relevance = (
-            self._scorer.score_items([item.text[:_RELEVANCE_CHARS] for item in items], query)
+            self._scorer.score_items([item.piece.relevance_text for item in items], query)
             if query and weights.relevance > 0
             else [0.0] * len(items)
         )
         forward = (
-            _forward_references(messages, items)
+            _forward_references(len(messages), items, features)
             if weights.forward_reference > 0
             else [0] * len(items)
         )
@@ -249,9 +252,9 @@ class IntelligentContextManager(Transform):
             score = (
                 weights.recency * (stop / total)
                 + weights.relevance * min(1.0, max(0.0, relevance[index]))
-                + weights.role * _ROLE_VALUE.get(item.kind, 0.5)
+                + weights.role * _ROLE_VALUE.get(item.piece.kind, 0.5)
                 + weights.tool_value * self._tool_value(item)
-                + weights.error * float(item.is_error or _has_error(item.text))
+                + weights.error * float(item.piece.has_error)
                 + weights.forward_reference
                 * min(1.0, forward[index] / _SHARED_TERMS_FOR_FULL_SCORE)
             )
@@ -259,9 +262,10 @@ class IntelligentContextManager(Transform):
         return scores
 
     def _tool_value(self, item: _Item) -> float:
-        if not item.tool_names or self.toin is None or not self.config.toin_integration:
+        names = item.piece.tool_names
+        if not names or self.toin is None or not self.config.toin_integration:
             return 0.5
-        return sum(self.toin.importance(name) for name in item.tool_names) / len(item.tool_names)
+        return sum(self.toin.importance(name) for name in names) / len(names)
 
     def _compress(
         self,
@@ -337,59 +341,54 @@ def _model_limit(context: Mapping[str, Any]) -> int:
     return provider_for_model(model).get_context_limit(model)
 
 
-def _items(messages: Sequence[Mapping[str, Any]], turns: Sequence[Turn]) -> list[_Item]:
-    """The droppable pieces of ``turns``: each turn's own messages, and each tool exchange."""
+def _features(
+    messages: Sequence[Mapping[str, Any]], conversation: Conversation, tokenizer: Tokenizer
+) -> list[TurnFeatures]:
+    """Features of every turn: remembered by content, unless turns share tool-call ids.
+
+    A piece's tool names and arguments come from the call with its id, the last one made in the
+    whole request; only where no id is made in two turns is that always the turn's own call.
+    """
+    features = [turn_features(messages, turn, tokenizer) for turn in conversation.turns]
+    calls = sum(len(turn.call_ids) for turn in features)
+    system_stop = conversation.system[-1].stop if conversation.system else 0
+    if calls == len(frozenset().union(*(turn.call_ids for turn in features))) and not any(
+        messages[p].get("tool_calls") for p in range(system_stop)
+    ):
+        return features
     names = tool_call_arguments(messages)
-    items: list[_Item] = []
-    for turn in turns:
-        own = [unit for unit in turn.units if unit.kind != "tool"]
-        skeleton = [p for unit in own for p in unit.indices]
-        kind = "user" if any(unit.kind == "user" for unit in own) else "reply"
-        text = "\n".join(content_text(messages[p]) for p in skeleton)
-        if skeleton:  # a turn can be tool exchanges only (calls made before any user message)
-            items.append(_Item(skeleton, (), kind, text))
-        for unit in turn.units:
-            if unit.kind != "tool":
-                continue
-            texts, tools, is_error = [], [], False
-            for position in unit.indices:
-                message = messages[position]
-                texts.append(content_text(message))
-                for call in message.get("tool_calls") or []:
-                    tool, arguments = names.get(str(call.get("id")), ("", ""))
-                    tools.append(tool)
-                    texts.append(arguments)
-                is_error = is_error or bool(message.get("is_error"))
-            items.append(_Item(unit.indices, skeleton, "tool", "\n".join(texts), tools, is_error))
+    return [turn_features(messages, turn, tokenizer, names) for turn in conversation.turns]
+
+
+def _items(free_turns: Sequence[Turn], features: Sequence[TurnFeatures]) -> list[_Item]:
+    """The droppable pieces of ``free_turns`` (the first turns), at their positions."""
+    items = []
+    for turn, known in zip(free_turns, features, strict=False):
+        start = turn.start
+        for piece in known.pieces:
+            items.append(
+                _Item(
+                    positions=[start + p for p in piece.positions],
+                    requires=[start + p for p in piece.requires],
+                    piece=piece,
+                )
+            )
     return items
 
 
-@text_memo(maxsize=4096)
-def _has_error(text: str) -> bool:
-    return bool(_ERROR.search(text))
-
-
-def _forward_references(messages: Sequence[Mapping[str, Any]], items: Sequence[_Item]) -> list[int]:
+def _forward_references(
+    count: int, items: Sequence[_Item], features: Sequence[TurnFeatures]
+) -> list[int]:
     """For each item, how many of its identifier-like terms messages after it repeat."""
-    terms = [salient_terms(_searchable_text(message)) for message in messages]
+    terms = [turn_terms for turn in features for turn_terms in turn.terms]
+    offset = count - len(terms)  # the system block comes first and is never later than an item
     shared = [0] * len(items)
     later: set[str] = set()
-    position = len(messages)
+    position = count
     for index in sorted(range(len(items)), key=lambda i: items[i].positions[-1], reverse=True):
         stop = items[index].positions[-1] + 1
         while position > stop:
             position -= 1
-            later |= terms[position]
-        own = frozenset().union(*(terms[p] for p in items[index].positions))
-        shared[index] = len(own & later)
+            later |= terms[position - offset]
+        shared[index] = len(items[index].piece.terms & later)
     return shared
-
-
-def _searchable_text(message: Mapping[str, Any]) -> str:
-    """A message's text with the arguments of its tool calls."""
-    text = content_text(message)
-    for call in message.get("tool_calls") or []:
-        arguments = (call.get("function") or {}).get("arguments")
-        if isinstance(arguments, str):
-            text += "\n" + arguments
-    return text
