@@ -14,9 +14,9 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from headroom_core._textmemo import BoundedMemo, text_memo
+from headroom_core._textmemo import LONG_TEXT, BoundedMemo, text_memo
 from headroom_core.messages import content_text, tool_call_arguments
-from headroom_core.tokenizer import Tokenizer, _message_key
+from headroom_core.tokenizer import Tokenizer
 from headroom_core.transforms._units import Turn
 from headroom_core.transforms.toin import salient_terms
 
@@ -80,18 +80,30 @@ def turn_features(
     return features
 
 
-def _turn_key(
-    messages: Sequence[Mapping[str, Any]], turn: Turn, tokenizer: Tokenizer
-) -> Hashable | None:
-    """Everything the features depend on, or None when a message cannot be keyed.
+def _turn_key(messages: Sequence[Mapping[str, Any]], turn: Turn, tokenizer: Tokenizer) -> Hashable:
+    """Everything the features depend on.
 
     A turn's units follow from its messages alone (a tool exchange never spans two turns), so
-    its messages' keys and the counter's encoding are all it takes.
+    its messages' contents and the counter's encoding are all it takes.
     """
-    keys = tuple(map(_message_key, messages[turn.start : turn.stop]))
-    if None in keys:
-        return None
-    return tokenizer.encoding_name, tokenizer.estimate_factor, keys
+    contents = tuple(map(_content_key, messages[turn.start : turn.stop]))
+    return tokenizer.encoding_name, tokenizer.estimate_factor, contents
+
+
+def _content_key(message: Mapping[str, Any]) -> tuple[Hashable, ...]:
+    """A message's fields and values; long texts and non-text values by length and hash."""
+    values = [
+        value
+        if value is None or (type(value) is str and len(value) < LONG_TEXT)
+        else _long_key(value)
+        for value in message.values()
+    ]
+    return tuple(message), tuple(values)
+
+
+def _long_key(value: Any) -> tuple[str, int, int]:
+    text = value if isinstance(value, str) else repr(value)
+    return type(value).__name__, len(text), hash(text)
 
 
 def _compute(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
+
+import numpy as np
 
 from headroom_core.config import IntelligentContextConfig
 from headroom_core.errors import TransformError
@@ -41,12 +42,11 @@ _ROLE_VALUE = {"user": 0.8, "reply": 0.5, "tool": 0.4}
 _SHARED_TERMS_FOR_FULL_SCORE = 3
 
 
-@dataclass
-class _Item:
+class _Item(NamedTuple):
     """A droppable piece of a turn at its positions in the request."""
 
-    positions: Sequence[int]
-    requires: Sequence[int]
+    positions: tuple[int, ...]
+    requires: tuple[int, ...]
     piece: Piece
 
 
@@ -223,7 +223,8 @@ class IntelligentContextManager(Transform):
         if not self.config.use_importance_scoring:
             return sorted(range(len(items)), key=lambda i: items[i].positions[0])
         scores = self._scores(messages, items, features, query)
-        return sorted(range(len(items)), key=lambda i: (scores[i], items[i].positions[0]))
+        firsts = [item.positions[0] for item in items]
+        return np.lexsort((firsts, scores)).tolist()
 
     def _scores(
         self,
@@ -231,35 +232,39 @@ class IntelligentContextManager(Transform):
         items: list[_Item],
         features: list[TurnFeatures],
         query: str,
-    ) -> list[float]:
+    ) -> np.ndarray:
         """Weighted importance of each item, in [0, 1]."""
         weights = self.config.scoring_weights
         # a signal with no weight is not computed: relevance and references are the costly ones
         relevance = (
-            self._scorer.score_items([item.piece.relevance_text for item in items], query)
+            np.clip(
+                np.nan_to_num(
+                    self._scorer.score_items([item.piece.relevance_text for item in items], query)
+                ),
+                0.0,
+                1.0,
+            )
             if query and weights.relevance > 0
-            else [0.0] * len(items)
+            else np.zeros(len(items))
         )
         forward = (
             _forward_references(len(messages), items, features)
             if weights.forward_reference > 0
             else [0] * len(items)
         )
-        total = max(1, len(messages))
-        scores = []
-        for index, item in enumerate(items):
-            stop = item.positions[-1] + 1
-            score = (
-                weights.recency * (stop / total)
-                + weights.relevance * min(1.0, max(0.0, relevance[index]))
-                + weights.role * _ROLE_VALUE.get(item.piece.kind, 0.5)
-                + weights.tool_value * self._tool_value(item)
-                + weights.error * float(item.piece.has_error)
-                + weights.forward_reference
-                * min(1.0, forward[index] / _SHARED_TERMS_FOR_FULL_SCORE)
-            )
-            scores.append(score)
-        return scores
+        stops = np.array([item.positions[-1] + 1 for item in items], dtype=np.float64)
+        roles = [_ROLE_VALUE.get(item.piece.kind, 0.5) for item in items]
+        errors = np.array([item.piece.has_error for item in items], dtype=np.float64)
+        # summed in the order of the weights, as one float expression per item would be
+        return (
+            weights.recency * (stops / max(1, len(messages)))
+            + weights.relevance * relevance
+            + weights.role * np.array(roles)
+            + weights.tool_value * np.array([self._tool_value(item) for item in items])
+            + weights.error * errors
+            + weights.forward_reference
+            * np.minimum(1.0, np.array(forward) / _SHARED_TERMS_FOR_FULL_SCORE)
+        )
 
     def _tool_value(self, item: _Item) -> float:
         names = item.piece.tool_names
@@ -364,15 +369,10 @@ def _items(free_turns: Sequence[Turn], features: Sequence[TurnFeatures]) -> list
     """The droppable pieces of ``free_turns`` (the first turns), at their positions."""
     items = []
     for turn, known in zip(free_turns, features, strict=False):
-        start = turn.start
+        shift = turn.start.__add__
         for piece in known.pieces:
-            items.append(
-                _Item(
-                    positions=[start + p for p in piece.positions],
-                    requires=[start + p for p in piece.requires],
-                    piece=piece,
-                )
-            )
+            positions = tuple(map(shift, piece.positions))
+            items.append(_Item(positions, tuple(map(shift, piece.requires)), piece))
     return items
 
 
