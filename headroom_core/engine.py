@@ -9,7 +9,8 @@ still exceeds the model's window minus the output buffer.
 (``tool_output_compression``, ``cache_aligner``, ``intelligent_context`` or ``rolling_window``);
 ``transform_savings`` says what each saved, with tool-output compression broken down by the crusher
 that ran (``smart_crusher``, ``line_crusher``...). A step that adds tokens (the cache aligner may,
-to keep the prefix stable) shows a negative saving.
+to keep the prefix stable) shows a negative saving. ``retrieval_keys`` lists the keys under which
+dropped items were stored and whose markers the optimized messages still show.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any, get_args
 
 from headroom_core.config import HeadroomConfig, Mode
 from headroom_core.errors import ConfigurationError, TransformError
-from headroom_core.messages import validate_messages
+from headroom_core.messages import content_text, validate_messages
 from headroom_core.providers import Provider, provider_for_model
 from headroom_core.results import RequestMetrics, SimulationResult, TransformResult, WasteSignals
 from headroom_core.tokenizer import Tokenizer
@@ -253,6 +254,7 @@ class HeadroomEngine:
             return
         result.messages_optimized = current
         result.tokens_after = tokens_now
+        result.retrieval_keys = _shown_keys(result.retrieval_keys, current)
 
     def _step(
         self, transform: Transform, messages: Messages, request: _Request, result: SimulationResult
@@ -265,6 +267,9 @@ class HeadroomEngine:
             result.stable_prefix_tokens = int(outcome.details.get("stable_prefix_tokens") or 0)
         if not outcome.transforms_applied:
             return messages
+        for key in outcome.details.get("retrieval_keys") or ():
+            if key not in result.retrieval_keys:
+                result.retrieval_keys.append(key)
         for name in outcome.transforms_applied:
             if name not in result.transforms_applied:
                 result.transforms_applied.append(name)
@@ -302,6 +307,7 @@ class HeadroomEngine:
         result.error = f"{stage}: {type(exc).__name__}: {exc}"
         result.transforms_applied = []
         result.transform_savings = {}
+        result.retrieval_keys = []
         result.stable_prefix_hash = None
         result.stable_prefix_tokens = 0
 
@@ -542,6 +548,14 @@ class _Request:
 
 def _has_tool_output(messages: Messages) -> bool:
     return any(message.get("role") in ("tool", "function") for message in messages)
+
+
+def _shown_keys(keys: list[str], messages: Messages) -> list[str]:
+    """The keys still shown in ``messages``: context fitting may have dropped a marker."""
+    if not keys:
+        return keys
+    texts = [content_text(message) for message in messages]
+    return [key for key in keys if any(key in text for text in texts)]
 
 
 def _text_size(messages: Sequence[Mapping[str, Any]]) -> int:

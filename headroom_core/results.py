@@ -119,7 +119,11 @@ class CompressResult:
 
 @dataclass
 class SimulationResult:
-    """The engine's account of one request: what it would send (or sent) and what that saved."""
+    """The engine's account of one request: what it would send (or sent) and what that saved.
+
+    ``retrieval_keys`` are the keys of stored originals whose markers the optimized messages
+    show: each one can be passed to :func:`headroom_core.retrieval.retrieve`.
+    """
 
     tokens_before: int
     tokens_after: int
@@ -127,6 +131,7 @@ class SimulationResult:
     waste_signals: WasteSignals = field(default_factory=WasteSignals)
     messages_optimized: Messages = field(default_factory=list)
     transform_savings: dict[str, int] = field(default_factory=dict)
+    retrieval_keys: list[str] = field(default_factory=list)
     estimated_cost_before_usd: float | None = None
     estimated_cost_after_usd: float | None = None
     model: str = ""
@@ -172,6 +177,7 @@ class SimulationResult:
             "savings_percent": round(self.savings_percent, 2),
             "transforms_applied": list(self.transforms_applied),
             "transform_savings": dict(self.transform_savings),
+            "retrieval_keys": list(self.retrieval_keys),
             "waste_signals": self.waste_signals.to_dict(),
             "estimated_cost_before_usd": self.estimated_cost_before_usd,
             "estimated_cost_after_usd": self.estimated_cost_after_usd,

@@ -6,7 +6,8 @@ records metrics with source ``"server"``. The wire format follows the published 
 
 - ``POST /v1/compress`` with ``{"messages", "model", "token_budget"?, "config"?}`` (OpenAI chat
   messages) answers ``{"messages", "tokens_before", "tokens_after", "tokens_saved",
-  "compression_ratio", "transforms_applied", "ccr_hashes", ...}``.
+  "compression_ratio", "transforms_applied", "ccr_hashes", ...}``; ``ccr_hashes`` are the keys
+  of the dropped items whose markers the compressed messages show.
 - Errors are ``{"error": {"type", "message"}}``; the client turns 401 into ``HeadroomAuthError``
   and a 4xx ``invalid_request_error`` into ``HeadroomCompressError``; on a 5xx it retries, then
   falls back to the original messages.
@@ -412,7 +413,7 @@ def _compress_response(result: SimulationResult) -> dict[str, Any]:
         "tokens_saved": result.tokens_saved,
         "compression_ratio": round(result.compression_ratio, 4),
         "transforms_applied": summary["transforms_applied"],
-        "ccr_hashes": [],
+        "ccr_hashes": summary["retrieval_keys"],
         "transform_savings": summary["transform_savings"],
         "waste_signals": summary["waste_signals"],
         "savings_percent": summary["savings_percent"],

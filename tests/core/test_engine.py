@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,6 +16,7 @@ from headroom_core.config import HeadroomConfig, IntelligentContextConfig, Rolli
 from headroom_core.engine import HeadroomEngine
 from headroom_core.errors import ConfigurationError, TransformError, ValidationError
 from headroom_core.providers import OpenAIProvider
+from headroom_core.retrieval import retrieve
 from headroom_core.storage import MetricsStore
 from headroom_core.tokenizer import Tokenizer
 from headroom_core.transforms import cache_aligner
@@ -92,6 +94,43 @@ def test_optimize_compresses_a_large_json_tool_result_and_keeps_the_pairs():
     assert result.transform_savings and sum(result.transform_savings.values()) > 0
     assert len(result.request_id) == 32 and result.latency_ms > 0
     assert not result.failed
+
+
+def test_optimize_reports_the_key_under_which_the_dropped_rows_are_stored():
+    result = HeadroomEngine().optimize(_tool_conversation(), "gpt-4o")
+
+    [key] = result.retrieval_keys
+    assert result.summary()["retrieval_keys"] == [key]
+    shown = result.messages_optimized[3]["content"]
+    assert f'key "{key}"' in shown
+    dropped = retrieve(key)
+    omitted = int(re.search(r"\[(\d+) more rows not shown", shown).group(1))
+    rows = json.loads(CARS["content"])
+    assert len(dropped) == omitted > 0
+    assert all(item in rows for item in dropped)
+    assert not any(item["Name"] == "volkswagen type 3" for item in dropped), "the answer is shown"
+
+
+def test_audit_reports_no_retrieval_key():
+    result = HeadroomEngine().optimize(_tool_conversation(), "gpt-4o", mode="audit")
+    assert result.retrieval_keys == [] and result.summary()["retrieval_keys"] == []
+
+
+def test_a_key_whose_marker_context_fitting_dropped_is_not_reported():
+    config = HeadroomConfig(
+        context_fitting="rolling",
+        intelligent_context=IntelligentContextConfig(output_buffer_tokens=200),
+    )
+    messages = _tool_conversation() + _chat(turns=30)[1:]
+    engine = HeadroomEngine(config)
+
+    roomy = engine.optimize(messages, "gpt-4o")
+    tight = engine.optimize(messages, "gpt-4o", model_limit=2_000, keep_turns=2)
+
+    assert len(roomy.retrieval_keys) == 1
+    assert "rolling_window" in tight.transforms_applied
+    assert not any(m["role"] == "tool" for m in tight.messages_optimized)
+    assert tight.retrieval_keys == []
 
 
 def test_cost_is_the_providers_estimate_before_and_after():
@@ -181,6 +220,7 @@ def test_fail_open_sends_the_originals_and_records_the_failure(monkeypatch, stor
     assert result.failed and "aligner bug" in result.error
     assert all(a is b for a, b in zip(result.messages_optimized, messages, strict=True))
     assert result.tokens_after == result.tokens_before and result.transforms_applied == []
+    assert result.retrieval_keys == [], "the originals sent show no marker"
     assert "cache_aligner failed" in caplog.text
     store.flush()
     [row] = store.query()

@@ -20,6 +20,7 @@ from headroom_core.samples import load_sample_conversation
 from headroom_core.server import HeadroomServer, create_server
 
 API_KEY = "test-key-123"
+DATA = Path(__file__).parent.parent / "data"
 
 
 @contextmanager
@@ -251,6 +252,28 @@ def test_a_stalled_client_does_not_block_others(server: HeadroomServer) -> None:
         status, body = call(server, "GET", "/health")
     assert status == 200
     assert body["status"] == "healthy"
+
+
+def test_compress_names_the_keys_that_retrieve_answers(server: HeadroomServer) -> None:
+    cars = json.loads((DATA / "engine_cars_200.json").read_text(encoding="utf-8"))
+    call_ = {"id": "c1", "type": "function", "function": {"name": "query_cars", "arguments": "{}"}}
+    messages = [
+        {"role": "user", "content": cars["query"]},
+        {"role": "assistant", "content": None, "tool_calls": [call_]},
+        {"role": "tool", "tool_call_id": "c1", "content": cars["content"]},
+    ]
+    status, body = call(server, "POST", "/v1/compress", {"messages": messages, "model": "gpt-4o"})
+
+    assert status == 200
+    [key] = body["ccr_hashes"]
+    assert f'key "{key}"' in body["messages"][2]["content"]
+    status, found = call(server, "POST", "/v1/retrieve", {"hash": key})
+    assert status == 200
+    rows = json.loads(cars["content"])
+    assert found["count"] == len(found["results"]) > 0
+    assert all(item in rows for item in found["results"])
+    status, matching = call(server, "POST", "/v1/retrieve", {"hash": key, "query": "ford"})
+    assert matching["results"] and all("ford" in item["Name"] for item in matching["results"])
 
 
 def test_retrieve_hands_back_dropped_items(server: HeadroomServer) -> None:
