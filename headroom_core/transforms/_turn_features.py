@@ -44,14 +44,15 @@ class Piece:
     tool_names: tuple[str, ...]
     has_error: bool  # flagged as an error result, or error words in its text
     terms: frozenset[str]  # identifier-like terms of its messages
+    later_terms: frozenset[str]  # those of the turn's messages after its last one
 
 
 @dataclass(frozen=True)
 class TurnFeatures:
-    """Per message of a turn its token count and identifier-like terms; the turn's pieces."""
+    """Per message of a turn its token count; the turn's identifier-like terms; its pieces."""
 
     tokens: tuple[int, ...]
-    terms: tuple[frozenset[str], ...]
+    terms: frozenset[str]
     pieces: tuple[Piece, ...]
     call_ids: frozenset[str]  # ids of the tool calls its messages make
 
@@ -87,7 +88,9 @@ def _turn_key(messages: Sequence[Mapping[str, Any]], turn: Turn, tokenizer: Toke
     its messages' contents and the counter's encoding are all it takes.
     """
     contents = tuple(map(_content_key, messages[turn.start : turn.stop]))
-    return tokenizer.encoding_name, tokenizer.estimate_factor, contents
+    # keyed by the hash, like long texts: hashing and comparing nested tuples on every lookup
+    # would cost as much again
+    return tokenizer.encoding_name, tokenizer.estimate_factor, len(contents), hash(contents)
 
 
 def _content_key(message: Mapping[str, Any]) -> tuple[Hashable, ...]:
@@ -140,7 +143,7 @@ def _compute(
         )
     return TurnFeatures(
         tokens=tuple(map(tokenizer.count_message, messages)),
-        terms=terms,
+        terms=frozenset().union(*terms),
         pieces=tuple(pieces),
         call_ids=call_ids,
     )
@@ -163,6 +166,7 @@ def _piece(
         tool_names=tool_names,
         has_error=is_error or _has_error(text),
         terms=frozenset().union(*(terms[p] for p in positions)),
+        later_terms=frozenset().union(*terms[positions[-1] + 1 :]),
     )
 
 

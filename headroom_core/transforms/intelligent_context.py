@@ -248,7 +248,7 @@ class IntelligentContextManager(Transform):
             else np.zeros(len(items))
         )
         forward = (
-            _forward_references(len(messages), items, features)
+            _forward_references(len(items), features)
             if weights.forward_reference > 0
             else [0] * len(items)
         )
@@ -376,19 +376,13 @@ def _items(free_turns: Sequence[Turn], features: Sequence[TurnFeatures]) -> list
     return items
 
 
-def _forward_references(
-    count: int, items: Sequence[_Item], features: Sequence[TurnFeatures]
-) -> list[int]:
-    """For each item, how many of its identifier-like terms messages after it repeat."""
-    terms = [turn_terms for turn in features for turn_terms in turn.terms]
-    offset = count - len(terms)  # the system block comes first and is never later than an item
-    shared = [0] * len(items)
-    later: set[str] = set()
-    position = count
-    for index in sorted(range(len(items)), key=lambda i: items[i].positions[-1], reverse=True):
-        stop = items[index].positions[-1] + 1
-        while position > stop:
-            position -= 1
-            later |= terms[position - offset]
-        shared[index] = len(items[index].piece.terms & later)
-    return shared
+def _forward_references(items: int, features: Sequence[TurnFeatures]) -> list[int]:
+    """For each of the first ``items`` pieces (turn by turn), how many of its identifier-like
+    terms messages after it repeat: later in its turn, or in any later turn."""
+    shared: list[int] = []
+    later: set[str] = set()  # terms of the turns after the one at hand
+    for turn in reversed(features):
+        for piece in reversed(turn.pieces):
+            shared.append(len(piece.terms & later) + len((piece.terms - later) & piece.later_terms))
+        later |= turn.terms
+    return shared[::-1][:items]
