@@ -65,6 +65,11 @@ class IntelligentContextManager(Transform):
     router, least important first, until the request fits. A system note after the system prompt
     says what was dropped.
 
+    What is known about each turn (token counts, identifier-like terms, each piece's text head and
+    error flag) is remembered by the turn's content in a bounded per-process memo, and BM25
+    remembers the term counts of long texts, so re-fitting a conversation that grew by one turn
+    computes features for the new turn only; scoring is then vectorised arithmetic.
+
     When the kept minimum alone exceeds the budget: ``on_overflow="raise"`` raises
     :class:`TransformError` naming the sizes; ``"best_effort"`` returns the minimum with
     ``details["over_budget"] = True``.
