@@ -33,7 +33,11 @@ class _Counted(NamedTuple):
 
 # Long texts (whole tool outputs, conversation turns) are scored again and again as a
 # conversation grows, against a new query each time, so their term counts are remembered; short
-# ones (log lines) are cheaper to tokenise again than to count and look up.
+# ones (log lines) are cheaper to tokenise again than to count and look up, and huge ones are not
+# kept (term counts take two to three times the text's size).
+_REMEMBERED_CHARS = range(LONG_TEXT, 32_768 + 1)
+
+
 @text_memo(maxsize=1024)
 def _counted(text: str) -> _Counted:
     tokens = compound_tokens(text)
@@ -125,7 +129,7 @@ class BM25Scorer(RelevanceScorer):
         """Counts of each query term per item, and each item's length in tokens."""
         try:
             documents = [
-                _counted(item) if len(item) >= LONG_TEXT else compound_tokens(item)
+                _counted(item) if len(item) in _REMEMBERED_CHARS else compound_tokens(item)
                 for item in items
             ]
         except (TypeError, AttributeError):

@@ -45,11 +45,13 @@ def _workflow_runs() -> list[str]:
     "query",
     ["which run failed on main?", "completed success push", "head_sha", "nothing matches zzz"],
 )
-def test_long_and_short_texts_score_as_plain_bm25_cold_and_remembered(query: str) -> None:
+def test_short_long_and_huge_texts_score_as_plain_bm25_cold_and_remembered(query: str) -> None:
     long_items = _workflow_runs()  # real GitHub API records, each well over 256 characters
     assert min(map(len, long_items)) >= 256
     short_items = [line for item in long_items[:3] for line in item.splitlines()][:40]
-    items = long_items + short_items
+    huge = "\n".join(long_items * 4)  # too big to remember: tokenised on every call
+    assert len(huge) > 32_768
+    items = [*long_items, *short_items, huge]
     expected = _reference(items, query)
     scorer = BM25Scorer()
     assert scorer.score_items(items, query) == pytest.approx(expected, abs=1e-12)
