@@ -28,7 +28,6 @@ _ERROR = re.compile(
     r"|timed? ?out)\b",
     re.IGNORECASE,
 )
-_MEMO: BoundedMemo[TurnFeatures] = BoundedMemo(maxsize=1024)
 
 
 @dataclass(frozen=True)
@@ -55,6 +54,11 @@ class TurnFeatures:
     terms: frozenset[str]
     pieces: tuple[Piece, ...]
     call_ids: frozenset[str]  # ids of the tool calls its messages make
+
+
+# Per turn about 20 KB for a turn with a tool result of a few thousand tokens; pieces keep at most
+# RELEVANCE_CHARS of text each.
+_MEMO: BoundedMemo[TurnFeatures] = BoundedMemo(maxsize=1024)
 
 
 def turn_features(
@@ -85,12 +89,13 @@ def _turn_key(messages: Sequence[Mapping[str, Any]], turn: Turn, tokenizer: Toke
     """Everything the features depend on.
 
     A turn's units follow from its messages alone (a tool exchange never spans two turns), so
-    its messages' contents and the counter's encoding are all it takes.
+    its messages' contents and how the counter counts are all it takes.
     """
     contents = tuple(map(_content_key, messages[turn.start : turn.stop]))
     # keyed by the hash, like long texts: hashing and comparing nested tuples on every lookup
     # would cost as much again
-    return tokenizer.encoding_name, tokenizer.estimate_factor, len(contents), hash(contents)
+    counter = (type(tokenizer), tokenizer.encoding_name, tokenizer.estimate_factor)
+    return counter, len(contents), hash(contents)
 
 
 def _content_key(message: Mapping[str, Any]) -> tuple[Hashable, ...]:

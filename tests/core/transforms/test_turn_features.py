@@ -6,7 +6,7 @@ import copy
 import json
 
 from headroom_core.config import IntelligentContextConfig, ScoringWeights
-from headroom_core.tokenizer import get_tokenizer
+from headroom_core.tokenizer import Tokenizer, get_tokenizer
 from headroom_core.transforms._turn_features import turn_features
 from headroom_core.transforms._units import split_conversation
 from headroom_core.transforms.intelligent_context import IntelligentContextManager
@@ -115,3 +115,18 @@ def test_a_call_id_made_in_two_turns_reads_the_last_call_as_before() -> None:
                 for m in _manager(weights).apply(messages, TOKENIZER, model_limit=budget).messages
             }
             assert [i for i, m in enumerate(messages) if id(m) not in kept] == expected
+
+
+class _PaddedCounter(Tokenizer):
+    """A counter that charges every message ten tokens more (a provider's own accounting)."""
+
+    def count_message(self, message: dict) -> int:
+        return super().count_message(message) + 10
+
+
+def test_features_are_remembered_per_kind_of_counter() -> None:
+    messages = build_conversation([TURN] * 2)
+    turn = split_conversation(messages).turns[0]
+    plain = turn_features(messages, turn, TOKENIZER)
+    padded = turn_features(messages, turn, _PaddedCounter("gpt-4o"))
+    assert [count + 10 for count in plain.tokens] == list(padded.tokens)
