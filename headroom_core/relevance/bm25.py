@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 from itertools import chain, compress
 from operator import not_
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import numpy as np
 
@@ -135,19 +135,21 @@ class BM25Scorer(RelevanceScorer):
         except (TypeError, AttributeError):
             ensure_texts(items, "")
             raise
-        counted = [row for row, document in enumerate(documents) if type(document) is _Counted]
+        counted = [(row, doc) for row, doc in enumerate(documents) if isinstance(doc, _Counted)]
         if not counted:
-            return _token_frequencies(documents, query_index)
+            return _token_frequencies(cast("list[list[str]]", documents), query_index)
         frequencies = np.zeros((len(items), len(query_index)), dtype=np.float64)
         lengths = np.zeros(len(items), dtype=np.float64)
-        frequencies[counted] = [
-            [documents[row].terms.get(term, 0) for term in query_index] for row in counted
+        rows = [row for row, _ in counted]
+        frequencies[rows] = [[doc.terms.get(term, 0) for term in query_index] for _, doc in counted]
+        lengths[rows] = [doc.length for _, doc in counted]
+        tokenised = [
+            (row, doc) for row, doc in enumerate(documents) if not isinstance(doc, _Counted)
         ]
-        lengths[counted] = [documents[row].length for row in counted]
-        tokenised = sorted(set(range(len(items))).difference(counted))
         if tokenised:
-            frequencies[tokenised], lengths[tokenised] = _token_frequencies(
-                [documents[row] for row in tokenised], query_index
+            rows = [row for row, _ in tokenised]
+            frequencies[rows], lengths[rows] = _token_frequencies(
+                [doc for _, doc in tokenised], query_index
             )
         return frequencies, lengths
 

@@ -228,7 +228,7 @@ class IntelligentContextManager(Transform):
         if not self.config.use_importance_scoring:
             return sorted(range(len(items)), key=lambda i: items[i].positions[0])
         scores = self._scores(messages, items, features, query)
-        firsts = [item.positions[0] for item in items]
+        firsts = np.array([item.positions[0] for item in items])
         return np.lexsort((firsts, scores)).tolist()
 
     def _scores(
