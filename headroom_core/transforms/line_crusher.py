@@ -6,11 +6,13 @@ near-identical templates merged) or, for ``path:line:text`` search hits, by file
 output keeps, verbatim: every distinct error / warning / failure line with its context, the first
 and last lines, the lines the query asks about, and one representative per pattern with a note
 ``[xN similar lines; <value ranges>]``. Dropped lines go to the originals store under a key the
-closing marker names.
+closing marker names, unless retrieval is off (``store=None``): then the marker only says what
+was left out.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
@@ -36,6 +38,7 @@ from headroom_core.transforms._lines.selection import (
 )
 from headroom_core.transforms._lines.severity import is_problem_line, problem_flags
 from headroom_core.transforms._lines.templates import templates_of
+from headroom_core.transforms._store_choice import DEFAULT_STORE, StoreChoice, resolve_store
 from headroom_core.transforms._text import looks_binary
 
 if TYPE_CHECKING:
@@ -43,6 +46,8 @@ if TYPE_CHECKING:
     from headroom_core.retrieval import OriginalsStore
 
 __all__ = ["MAX_CRUSH_CHARS", "LineCrusher"]
+
+logger = logging.getLogger(__name__)
 
 #: Inputs longer than this pass through: no model window holds them, and crushing them would
 #: cost more time than the request should spend here.
@@ -63,7 +68,8 @@ class LineCrusher:
         config: Thresholds and budgets; defaults to :class:`LineCrusherConfig`.
         scorer: Relevance scorer for query matching; BM25 by default.
         store: Where dropped lines are kept for retrieval; the process-wide default store when
-            omitted.
+            omitted. None turns retrieval off: nothing is stored and the marker names no key.
+            When the store fails, the marker simply has no key.
 
     Example:
         >>> from headroom_core.transforms import LineCrusher
@@ -81,7 +87,7 @@ class LineCrusher:
         config: LineCrusherConfig | None = None,
         *,
         scorer: RelevanceScorer | None = None,
-        store: OriginalsStore | None = None,
+        store: StoreChoice = DEFAULT_STORE,
     ) -> None:
         self.config = config or LineCrusherConfig()
         self._scorer = scorer
@@ -95,12 +101,10 @@ class LineCrusher:
         return self._scorer
 
     @property
-    def store(self) -> OriginalsStore:
-        """The store receiving dropped lines."""
-        if self._store is None:
-            from headroom_core.retrieval import default_originals_store
-
-            self._store = default_originals_store()
+    def store(self) -> OriginalsStore | None:
+        """The store receiving dropped lines; None when retrieval is off."""
+        if self._store is DEFAULT_STORE:
+            self._store = resolve_store(DEFAULT_STORE)
         return self._store
 
     def crush(
@@ -256,10 +260,7 @@ class LineCrusher:
         ]
         kept_set = set(kept_lines)
         dropped = [index for index in range(len(lines)) if index not in kept_set]
-        key = None
-        if dropped:
-            dropped_lines = [lines[index] for index in dropped]
-            key = self.store.put(dropped_lines, tool_name=output.tool_name, kind="lines")
+        key = self._put([lines[index] for index in dropped], output.tool_name) if dropped else None
         omitted = [
             (group.key, sum(units[m].count for m in group.members)) for group in plan.omitted
         ]
@@ -280,6 +281,17 @@ class LineCrusher:
             dropped_indices=dropped,
             retrieval_key=key,
         )
+
+    def _put(self, dropped_lines: list[str], tool_name: str | None) -> str | None:
+        """The key of the dropped lines; None when retrieval is off or the store failed."""
+        store = self.store
+        if store is None:
+            return None
+        try:
+            return store.put(dropped_lines, tool_name=tool_name, kind="lines")
+        except Exception as exc:  # a store that is down costs the key, never the crush
+            logger.warning("Could not store dropped lines: %s", exc)
+            return None
 
 
 @dataclass

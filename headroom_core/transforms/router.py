@@ -21,6 +21,7 @@ from headroom_core.results import CrushResult
 from headroom_core.tokenizer import Tokenizer, get_tokenizer
 from headroom_core.transforms._json.encoding import is_compact_output
 from headroom_core.transforms._lines.search import is_search_output
+from headroom_core.transforms._store_choice import DEFAULT_STORE, StoreChoice, resolve_store
 from headroom_core.transforms._text import looks_binary
 from headroom_core.transforms.line_crusher import MAX_CRUSH_CHARS, LineCrusher
 from headroom_core.transforms.smart_crusher import SmartCrusher
@@ -70,10 +71,12 @@ class ContentRouter:
     """Detect the kind of a tool output and crush it with the matching crusher.
 
     Args:
-        config: The Headroom config; its ``smart_crusher``, ``line_crusher`` and ``relevance``
-            sections are used.
+        config: The Headroom config; its ``smart_crusher``, ``line_crusher``, ``relevance`` and
+            ``retrieval`` sections are used.
         scorer: Relevance scorer shared by both crushers (from ``config.relevance`` by default).
-        store: Originals store for dropped items (the process-wide default store by default).
+        store: Originals store for dropped items; by default the process-wide store for
+            ``config.retrieval``. None, or ``config.retrieval.enabled`` False, turns retrieval
+            off: nothing is stored and markers name no key.
 
     Example:
         >>> router = ContentRouter()
@@ -88,7 +91,7 @@ class ContentRouter:
         config: HeadroomConfig | None = None,
         *,
         scorer: RelevanceScorer | None = None,
-        store: OriginalsStore | None = None,
+        store: StoreChoice = DEFAULT_STORE,
     ) -> None:
         self.config = config or HeadroomConfig()
         self._scorer = scorer
@@ -105,12 +108,10 @@ class ContentRouter:
         return self._scorer
 
     @property
-    def store(self) -> OriginalsStore:
-        """The store receiving dropped items."""
-        if self._store is None:
-            from headroom_core.retrieval import default_originals_store
-
-            self._store = default_originals_store(self.config.retrieval)
+    def store(self) -> OriginalsStore | None:
+        """The store receiving dropped items; None when retrieval is off."""
+        if self._store is DEFAULT_STORE or not self.config.retrieval.enabled:
+            self._store = resolve_store(self._store, self.config.retrieval)
         return self._store
 
     def detect(self, text: str) -> ContentKind:

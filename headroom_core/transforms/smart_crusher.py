@@ -6,8 +6,9 @@ Lossless: minified JSON where arrays of objects become compact tables (see
 Lossy (only when still too big, see :mod:`~headroom_core.transforms._json.document`): rows are
 chosen by :mod:`~headroom_core.transforms._json.selection` (errors, anomalies, first/last, query
 matches, an even sample); a one-line marker says how many rows were left out, their value ranges
-and the key under which the dropped items can be fetched back (``headroom_retrieve``). Very long
-strings keep their head, tail and the lines that name the query or an error.
+and, unless retrieval is off (``store=None``), the key under which the dropped items can be
+fetched back (``headroom_retrieve``). Very long strings keep their head, tail and the lines that
+name the query or an error.
 
 Budget: ``token_budget`` (argument, else the config) caps the output; without one, tables longer
 than ``max_items_after_crush`` rows are reduced to about that many rows plus every error and
@@ -19,20 +20,23 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from headroom_core.config import SmartCrusherConfig
 from headroom_core.errors import HeadroomError, TransformError
 from headroom_core.messages import content_text, last_user_query, tool_call_arguments, with_content
 from headroom_core.relevance import create_scorer
 from headroom_core.results import CrushResult, TransformResult
-from headroom_core.retrieval import default_originals_store
 from headroom_core.tokenizer import Tokenizer, get_tokenizer
 from headroom_core.transforms._json.counting import BackgroundCount, count_tokens
 from headroom_core.transforms._json.document import DocumentCrush
 from headroom_core.transforms._json.encoding import is_compact_output
 from headroom_core.transforms._json.parse import NotJson, parse_json_text
+from headroom_core.transforms._store_choice import DEFAULT_STORE, StoreChoice, resolve_store
 from headroom_core.transforms.base import Transform
+
+if TYPE_CHECKING:
+    from headroom_core.retrieval import OriginalsStore
 
 __all__ = ["CrushResult", "SmartCrusher"]
 
@@ -52,8 +56,10 @@ class SmartCrusher(Transform):
     Args:
         config: Thresholds and budget; defaults to :class:`SmartCrusherConfig`.
         scorer: A relevance scorer (``score_items(items, query)``); BM25 by default.
-        store: Where dropped items go (``put``/``get``); the process-wide originals store by
-            default. When it is unavailable the marker simply has no retrieval key.
+        store: Where dropped items go (an :class:`~headroom_core.retrieval.OriginalsStore`);
+            the process-wide originals store by default. None turns retrieval off: nothing is
+            stored and markers name no key (they still say what was left out). When the store
+            fails, the marker simply has no retrieval key.
 
     Example:
         >>> crusher = SmartCrusher()
@@ -73,7 +79,7 @@ class SmartCrusher(Transform):
         config: SmartCrusherConfig | None = None,
         *,
         scorer: Any | None = None,
-        store: Any | None = None,
+        store: StoreChoice = DEFAULT_STORE,
     ) -> None:
         self.config = config if config is not None else SmartCrusherConfig()
         self._scorer = scorer
@@ -254,10 +260,11 @@ class SmartCrusher(Transform):
             self._scorer = create_scorer("bm25")
         return self._scorer
 
-    def store(self) -> Any:
-        """The originals store for dropped items (the process-wide one unless one was given)."""
-        if self._store is None:
-            self._store = default_originals_store()
+    def store(self) -> OriginalsStore | None:
+        """The originals store for dropped items (the process-wide one unless one was given),
+        None when retrieval is off."""
+        if self._store is DEFAULT_STORE:
+            self._store = resolve_store(DEFAULT_STORE)
         return self._store
 
 

@@ -29,7 +29,9 @@ class ToolOutputCompressor(Transform):
     """Compress tool outputs (JSON, logs, search results, text) inside a list of chat messages.
 
     Args:
-        config: The Headroom config (crusher settings, ``compress_user_messages``).
+        config: The Headroom config (crusher settings, ``compress_user_messages``, and
+            ``retrieval``: when ``retrieval.enabled`` is False no dropped item is stored and no
+            marker names a key).
         router: The content router to use; one built from ``config`` by default.
 
     Example:

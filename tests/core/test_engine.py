@@ -12,7 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from headroom_core.config import HeadroomConfig, IntelligentContextConfig, RollingWindowConfig
+from headroom_core.config import (
+    HeadroomConfig,
+    IntelligentContextConfig,
+    RetrievalConfig,
+    RollingWindowConfig,
+)
 from headroom_core.engine import HeadroomEngine
 from headroom_core.errors import ConfigurationError, TransformError, ValidationError
 from headroom_core.providers import OpenAIProvider
@@ -109,6 +114,16 @@ def test_optimize_reports_the_key_under_which_the_dropped_rows_are_stored():
     assert len(dropped) == omitted > 0
     assert all(item in rows for item in dropped)
     assert not any(item["Name"] == "volkswagen type 3" for item in dropped), "the answer is shown"
+
+
+def test_with_retrieval_disabled_rows_are_dropped_without_a_key():
+    config = HeadroomConfig(retrieval=RetrievalConfig(enabled=False))
+    result = HeadroomEngine(config).optimize(_tool_conversation(), "gpt-4o")
+
+    shown = result.messages_optimized[3]["content"]
+    assert re.search(r"\[\d+ more rows not shown", shown)
+    assert "headroom_retrieve" not in shown
+    assert result.retrieval_keys == []
 
 
 def test_audit_reports_no_retrieval_key():

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from headroom_core.config import SmartCrusherConfig
 from headroom_core.tokenizer import Tokenizer
@@ -35,6 +35,9 @@ from headroom_core.transforms._json.selection import (
     select_rows,
 )
 from headroom_core.transforms._json.stats import anomaly_rows, error_rows, summarize_rows
+
+if TYPE_CHECKING:
+    from headroom_core.retrieval import OriginalsStore
 
 __all__ = ["DocumentCrush", "Outcome"]
 
@@ -68,7 +71,8 @@ class DocumentCrush:
         query: What the user asked.
         exact_floats: Whether floats must keep their source text (see ``parse``).
         scorer: Returns the relevance scorer (called only when a query needs it).
-        store: Returns the originals store (called only when something is dropped).
+        store: Returns the originals store, or None when retrieval is off (called only when
+            something is dropped).
         tool_name: Stored with dropped items.
     """
 
@@ -80,7 +84,7 @@ class DocumentCrush:
         query: str,
         exact_floats: bool,
         scorer: Callable[[], Any],
-        store: Callable[[], Any],
+        store: Callable[[], OriginalsStore | None],
         tool_name: str | None,
     ) -> None:
         self.config = config
@@ -227,8 +231,10 @@ class DocumentCrush:
         return kept, why
 
     def _put(self, items: list[Any], *, kind: str) -> str | None:
+        """The key of ``items`` in the store; None when retrieval is off or the store failed."""
         try:
-            return self._store().put(items, tool_name=self.tool_name, kind=kind)
+            store = self._store()
+            return None if store is None else store.put(items, tool_name=self.tool_name, kind=kind)
         except Exception as exc:  # a store that is down costs the key, never the crush
             logger.warning("Could not store dropped items: %s", exc)
             return None

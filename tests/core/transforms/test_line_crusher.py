@@ -14,7 +14,7 @@ import pytest
 from headroom_core.config import LineCrusherConfig
 from headroom_core.errors import TransformError
 from headroom_core.relevance import create_scorer, embedding_available
-from headroom_core.retrieval import InMemoryOriginalsStore, retrieve
+from headroom_core.retrieval import InMemoryOriginalsStore, default_originals_store, retrieve
 from headroom_core.tokenizer import get_tokenizer
 from headroom_core.transforms import LineCrusher
 from headroom_core.transforms._lines.severity import is_problem_line
@@ -123,6 +123,21 @@ def test_dropped_lines_come_back_by_key(
     assert retrieve(result.retrieval_key, store=store) == [lines[i] for i in result.dropped_indices]
     found = retrieve(result.retrieval_key, query="authentication failure", store=store)
     assert found and "authentication failure" in found[0]
+
+
+def test_without_a_store_nothing_is_stored_and_the_marker_names_no_key(
+    crusher: LineCrusher,
+) -> None:
+    text = read("linux.log").replace(" combo ", " combo-without-store ")  # lines no test stores
+    with_store = crusher.crush(text)
+    result = LineCrusher(store=None).crush(text)
+
+    assert result.retrieval_key is None
+    assert result.compressed.split("\n")[:-1] == with_store.compressed.split("\n")[:-1]
+    marker = result.compressed.split("\n")[-1]
+    assert marker.startswith(f"[{len(result.dropped_indices)} of {len(text.split(chr(10)))} lines")
+    assert "headroom_retrieve" not in result.compressed and "key" not in marker
+    assert default_originals_store().get(with_store.retrieval_key) is None
 
 
 def test_identical_runs_fold_losslessly(crusher: LineCrusher) -> None:

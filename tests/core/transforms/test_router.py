@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import headroom_core.messages
-from headroom_core.config import HeadroomConfig, LineCrusherConfig
+from headroom_core.config import HeadroomConfig, LineCrusherConfig, RetrievalConfig
 from headroom_core.errors import TransformError
 from headroom_core.retrieval import InMemoryOriginalsStore
 from headroom_core.transforms import ContentRouter
@@ -104,6 +104,20 @@ def test_disabled_crusher_passes_through() -> None:
     result = router.route(read("hdfs.log"))
     assert result.strategy == "passthrough" and "line_crusher is disabled" in result.reasons
     assert router.route(read("gh_subscriptions.json")).strategy == "smart_crusher"
+
+
+@pytest.mark.parametrize("name", ["gh_subscriptions.json", "hdfs.log"])
+def test_disabled_retrieval_stores_nothing_and_names_no_key(name: str) -> None:
+    store = InMemoryOriginalsStore()
+    config = HeadroomConfig(retrieval=RetrievalConfig(enabled=False))
+    result = ContentRouter(config, store=store).route(read(name), profile={"max_items": 5})
+
+    assert result.changed and result.dropped_indices
+    assert result.retrieval_key is None and len(store) == 0
+    assert "headroom_retrieve" not in result.compressed
+    assert ContentRouter(config).store is None
+    kept = ContentRouter(store=store).route(read(name), profile={"max_items": 5})
+    assert kept.retrieval_key is not None and store.get(kept.retrieval_key)
 
 
 def test_skip_compression_profile(router: ContentRouter) -> None:

@@ -15,7 +15,12 @@ from hypothesis import strategies as st
 
 from headroom_core.config import SmartCrusherConfig
 from headroom_core.errors import TransformError
-from headroom_core.retrieval import InMemoryOriginalsStore, SQLOriginalsStore, retrieve
+from headroom_core.retrieval import (
+    InMemoryOriginalsStore,
+    SQLOriginalsStore,
+    default_originals_store,
+    retrieve,
+)
 from headroom_core.tokenizer import get_tokenizer
 from headroom_core.transforms import smart_crusher
 from headroom_core.transforms._json.counting import THREAD_MIN_CHARS, count_tokens_split
@@ -270,6 +275,37 @@ def test_marker_names_dropped_count_ranges_and_key(store: InMemoryOriginalsStore
     assert "latency_ms 20..80" in result.compressed
     assert f'call headroom_retrieve with key "{result.retrieval_key}"' in result.compressed
     assert store.get(result.retrieval_key) == [records[i] for i in result.dropped_indices]
+
+
+def test_without_a_store_nothing_is_stored_and_the_marker_names_no_key(
+    store: InMemoryOriginalsStore,
+) -> None:
+    records = events(300, seed=5150)
+    config = SmartCrusherConfig(max_items_after_crush=10)
+    with_store = SmartCrusher(config, store=store).crush(records)
+    result = SmartCrusher(config, store=None).crush(records)
+
+    assert result.retrieval_key is None
+    assert result.kept_indices == with_store.kept_indices, "retrieval never changes the selection"
+    dropped = len(result.dropped_indices)
+    assert f"[{dropped} more rows not shown" in result.compressed
+    assert "latency_ms 20..80" in result.compressed
+    assert "headroom_retrieve" not in result.compressed and "with key" not in result.compressed
+    assert default_originals_store().get(with_store.retrieval_key) is None
+
+
+def test_without_a_store_a_shortened_string_names_no_key() -> None:
+    files = [{"filename": "tests/test_repo.py", "patch": long_patch()}]
+    result = SmartCrusher(store=None).crush({"files": files}, query="why does it time out?")
+    assert result.strategy == "lossy" and result.retrieval_key is None
+    assert "long text of" in result.compressed and "TimeoutError" in result.compressed
+    assert "headroom_retrieve" not in result.compressed
+
+
+def test_by_default_dropped_rows_go_to_the_process_wide_store() -> None:
+    records = events(200, seed=6262)
+    result = SmartCrusher(SmartCrusherConfig(max_items_after_crush=10)).crush(records)
+    assert retrieve(result.retrieval_key) == [records[i] for i in result.dropped_indices]
 
 
 def test_dropped_rows_come_back_from_a_sqlite_store(tmp_path: Path) -> None:
