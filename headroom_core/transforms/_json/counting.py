@@ -1,9 +1,10 @@
-"""Exact token counts of large texts, fast and without a list of token ids in memory.
+"""Exact token counts of large texts, fast: counted while other work runs, or in two halves at once.
 
-tiktoken releases the GIL while it encodes, so the count of the original output runs on a worker
-thread while the crusher parses and renders, and a large result is counted in two halves at once.
-A text splits exactly at a line break followed by a character that is neither whitespace nor
-``/``: the encoder's pre-tokenizer never joins tokens across such a point.
+The shared tokenizer counts a long text into a numpy buffer (4 bytes a token), never a list of
+token ids. tiktoken releases the GIL while it encodes, so the count of the original output runs on
+a worker thread while the crusher parses and renders, and a large result is counted in two halves
+at once. A text splits exactly at a line break followed by a character that is neither whitespace
+nor ``/``: the encoder's pre-tokenizer never joins tokens across such a point.
 """
 
 from __future__ import annotations
@@ -12,17 +13,10 @@ import threading
 
 from headroom_core.tokenizer import Tokenizer
 
-__all__ = ["BackgroundCount", "count_tokens", "count_tokens_split"]
+__all__ = ["BackgroundCount", "count_tokens_split"]
 
 THREAD_MIN_CHARS = 60_000
 """Below this a thread costs more than it saves."""
-
-
-def count_tokens(tokenizer: Tokenizer, text: str) -> int:
-    """Exact tokens of ``text``; exact encoders count into a numpy buffer (4 bytes a token)."""
-    if getattr(tokenizer, "is_exact", False) and len(text) >= 4096:
-        return len(tokenizer.encoding.encode_to_numpy(text, disallowed_special=()))
-    return tokenizer.count_text(text)
 
 
 class BackgroundCount:
@@ -33,7 +27,7 @@ class BackgroundCount:
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
         if len(text) < THREAD_MIN_CHARS or not getattr(tokenizer, "is_exact", False):
-            self._value = count_tokens(tokenizer, text)
+            self._value = tokenizer.count_text(text)
             return
         tokenizer.encoding  # noqa: B018 - load the vocabulary once, on this thread
         self._thread = threading.Thread(target=self._run, args=(tokenizer, text), daemon=True)
@@ -41,7 +35,7 @@ class BackgroundCount:
 
     def _run(self, tokenizer: Tokenizer, text: str) -> None:
         try:
-            self._value = count_tokens(tokenizer, text)
+            self._value = tokenizer.count_text(text)
         except BaseException as exc:  # re-raised by result() on the caller's thread
             self._error = exc
 
@@ -57,12 +51,12 @@ class BackgroundCount:
 def count_tokens_split(tokenizer: Tokenizer, text: str) -> int:
     """Exact tokens of ``text``, counting two halves at once when it is large."""
     if len(text) < 2 * THREAD_MIN_CHARS or not getattr(tokenizer, "is_exact", False):
-        return count_tokens(tokenizer, text)
+        return tokenizer.count_text(text)
     cut = _safe_cut(text, len(text) // 2)
     if cut is None:
-        return count_tokens(tokenizer, text)
+        return tokenizer.count_text(text)
     first = BackgroundCount(tokenizer, text[:cut])
-    return count_tokens(tokenizer, text[cut:]) + first.result()
+    return tokenizer.count_text(text[cut:]) + first.result()
 
 
 def _safe_cut(text: str, near: int) -> int | None:
