@@ -3,8 +3,8 @@
 A chat is re-sent every turn with one more exchange at the end, so nearly every turn of a request
 was seen before. Each turn's features (token counts, identifier-like terms, droppable pieces with
 their text and error flag) are remembered by the turn's content: a re-fit computes them only for
-new turns. Keys hold no large text (long strings are keyed by length and hash), and the memo is
-bounded; a remembered piece keeps only the head of its text that relevance is judged on.
+new turns. A turn is keyed by a hash of its contents, so no text is kept for the key, and the
+memo is bounded; a remembered piece keeps only the head of its text that relevance is judged on.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from headroom_core._textmemo import LONG_TEXT, BoundedMemo, text_memo
+from headroom_core._textmemo import BoundedMemo, text_memo
 from headroom_core.messages import content_text, tool_call_arguments
 from headroom_core.tokenizer import Tokenizer
 from headroom_core.transforms._units import Turn
@@ -92,26 +92,19 @@ def _turn_key(messages: Sequence[Mapping[str, Any]], turn: Turn, tokenizer: Toke
     its messages' contents and how the counter counts are all it takes.
     """
     contents = tuple(map(_content_key, messages[turn.start : turn.stop]))
-    # keyed by the hash, like long texts: hashing and comparing nested tuples on every lookup
-    # would cost as much again
+    # only the hash is kept, as for long texts: no text stays alive, and a lookup does not hash
+    # and compare the nested contents again
     counter = (type(tokenizer), tokenizer.encoding_name, tokenizer.estimate_factor)
     return counter, len(contents), hash(contents)
 
 
 def _content_key(message: Mapping[str, Any]) -> tuple[Hashable, ...]:
-    """A message's fields and values; long texts and non-text values by length and hash."""
+    """A message's fields and values, any value other than text by its type and repr."""
     values = [
-        value
-        if value is None or (type(value) is str and len(value) < LONG_TEXT)
-        else _long_key(value)
+        value if type(value) is str or value is None else (type(value), repr(value))
         for value in message.values()
     ]
     return tuple(message), tuple(values)
-
-
-def _long_key(value: Any) -> tuple[str, int, int]:
-    text = value if isinstance(value, str) else repr(value)
-    return type(value).__name__, len(text), hash(text)
 
 
 def _compute(
