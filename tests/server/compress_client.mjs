@@ -1,7 +1,7 @@
 // Calls the published headroom-ai client against a running compress service and prints, as one
 // JSON line, either the result or the error the client raised (its class and fields).
-// Input on stdin: {"call": "compress" | "client" | "simulate" | "health" | "stats",
-// "messages": ..., "options": {...}}.
+// Input on stdin: {"call": "compress" | "client" | "simulate" | "health" | "stats" | "retrieve",
+// "messages": ..., "options": {...}, "hash": ..., "query": ...}.
 // The client reads HEADROOM_BASE_URL and HEADROOM_API_KEY from the environment.
 import { compress, HeadroomClient, HeadroomAuthError, HeadroomCompressError } from "headroom-ai";
 
@@ -20,6 +20,7 @@ const calls = {
     }),
   health: () => new HeadroomClient(options).health(),
   stats: () => new HeadroomClient(options).getStats(),
+  retrieve: () => new HeadroomClient(options).retrieve(request.hash, { query: request.query }),
 };
 
 try {

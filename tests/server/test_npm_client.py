@@ -110,6 +110,26 @@ def test_compress_round_trip(node_client: Path, server: HeadroomServer) -> None:
     assert all(fact["text"] in kept for fact in sample["facts"])
 
 
+def test_ccr_hashes_name_the_markers_and_the_client_retrieves_them(
+    node_client: Path, server: HeadroomServer
+) -> None:
+    sample = load_sample_conversation()
+    answer = run_client(
+        node_client,
+        server,
+        {"call": "compress", "messages": sample["messages"], "options": {"model": "gpt-4o"}},
+    )
+    hashes = answer["result"]["ccrHashes"]
+    kept = "\n".join(content_text(message) for message in answer["result"]["messages"])
+    assert hashes and all(f'key "{key}"' in kept for key in hashes)
+
+    for key in hashes:
+        found = run_client(node_client, server, {"call": "retrieve", "hash": key})
+        assert found["ok"], found
+        assert found["result"]["hash"] == key
+        assert found["result"]["count"] == len(found["result"]["results"]) > 0
+
+
 def test_wrong_key_raises_the_client_auth_error(node_client: Path, server: HeadroomServer) -> None:
     messages = [{"role": "user", "content": "hello"}]
     answer = run_client(
