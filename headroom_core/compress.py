@@ -34,7 +34,8 @@ def compress(
         config: Crusher settings; defaults to :class:`HeadroomConfig`.
 
     Returns:
-        A :class:`CompressResult` with the messages to send and the token counts.
+        A :class:`CompressResult` with the messages to send, the token counts and the keys
+        under which dropped items were stored (none when ``config.retrieval.enabled`` is off).
 
     Raises:
         ValidationError: ``messages`` is not a valid chat request, or ``token_budget`` < 1.
@@ -61,4 +62,5 @@ def compress(
         tokens_after=result.tokens_after,
         transforms_applied=result.transforms_applied,
         details={**result.details, "warnings": result.warnings},
+        retrieval_keys=list(result.details.get("retrieval_keys", [])),
     )

@@ -98,13 +98,18 @@ class WasteSignals:
 
 @dataclass
 class CompressResult:
-    """Outcome of :func:`headroom_core.compress`: the messages and what compression saved."""
+    """Outcome of :func:`headroom_core.compress`: the messages and what compression saved.
+
+    ``retrieval_keys`` are the keys the messages' omission markers show, for
+    :func:`headroom_core.retrieval.retrieve`.
+    """
 
     messages: Messages
     tokens_before: int
     tokens_after: int
     transforms_applied: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+    retrieval_keys: list[str] = field(default_factory=list)
 
     @property
     def tokens_saved(self) -> int:

@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from headroom_core import CompressResult, compress
+from headroom_core.config import HeadroomConfig, RetrievalConfig
 from headroom_core.errors import ValidationError
+from headroom_core.retrieval import retrieve
 from headroom_core.tokenizer import Tokenizer
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "lines"
@@ -63,6 +65,24 @@ def test_compress_saves_and_names_the_transform() -> None:
     assert result.tokens_saved > 0
     assert result.transforms_applied == ["tool_output_compression"]
     assert result.details["by_strategy"]["line_crusher"] > 0
+
+
+def test_dropped_lines_come_back_by_the_reported_key() -> None:
+    messages = wrapped("hdfs.log")
+    result = compress(messages)
+
+    [key] = result.retrieval_keys
+    assert f'key "{key}"' in result.messages[3]["content"]
+    original = messages[3]["content"].split("\n")
+    dropped = retrieve(key)
+    assert dropped and all(line in original for line in dropped)
+
+
+def test_with_retrieval_disabled_nothing_names_a_key() -> None:
+    config = HeadroomConfig(retrieval=RetrievalConfig(enabled=False))
+    result = compress(wrapped("hdfs.log"), config=config)
+    assert result.tokens_saved > 0 and result.retrieval_keys == []
+    assert "headroom_retrieve" not in result.messages[3]["content"]
 
 
 def test_model_selects_the_tokenizer() -> None:
