@@ -388,6 +388,6 @@ def _forward_references(items: int, features: Sequence[TurnFeatures]) -> list[in
     later: set[str] = set()  # terms of the turns after the one at hand
     for turn in reversed(features):
         for piece in reversed(turn.pieces):
-            shared.append(len(piece.terms & later) + len((piece.terms - later) & piece.later_terms))
+            shared.append(len(piece.terms & later) + len(piece.terms & (piece.later_terms - later)))
         later |= turn.terms
     return shared[::-1][:items]
