@@ -71,7 +71,7 @@ def _cookbook_count(messages: list[dict[str, Any]], encoding: tiktoken.Encoding)
     for message in messages:
         total += 3
         for key, value in message.items():
-            total += len(encoding.encode(value))
+            total += len(encoding.encode(value, disallowed_special=()))
             if key == "name":
                 total += 1
     return total + 3
