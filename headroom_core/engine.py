@@ -16,14 +16,13 @@ dropped items were stored and whose markers the optimized messages still show.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, Any, TypedDict, get_args
 
 from headroom_core.config import HeadroomConfig, Mode
 from headroom_core.errors import ConfigurationError, TransformError
@@ -34,10 +33,13 @@ from headroom_core.tokenizer import Tokenizer
 from headroom_core.waste import detect_waste
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from headroom_core.storage import MetricsStore
     from headroom_core.transforms.base import Transform
+    from headroom_core.transforms.tool_outputs import ToolOutputCompressor
 
-__all__ = ["HeadroomEngine"]
+__all__ = ["HeadroomEngine", "OptimizeOptions"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +48,19 @@ MODES: tuple[str, ...] = get_args(Mode)
 # Above this much message text, aoptimize() moves the CPU work to a thread so the event loop
 # keeps serving other requests; below it the work takes well under a millisecond.
 ASYNC_THREAD_THRESHOLD_CHARS = 200_000
+
+
+class OptimizeOptions(TypedDict, total=False):
+    """Keyword options of :meth:`HeadroomEngine.optimize` and :meth:`HeadroomEngine.aoptimize`."""
+
+    mode: str | None
+    query: str | None
+    keep_turns: int | None
+    tool_profiles: Mapping[str, Mapping[str, Any]] | None
+    tools: Sequence[Mapping[str, Any]] | None
+    model_limit: int | None
+    request_id: str | None
+    metadata: Mapping[str, Any] | None
 
 
 class HeadroomEngine:
@@ -89,7 +104,7 @@ class HeadroomEngine:
         self.store = store
         self._providers: dict[str, Provider] = {}
         self._tokenizers: dict[tuple[int, str], Tokenizer] = {}
-        self._tool_outputs: Transform | None = None
+        self._tool_outputs: ToolOutputCompressor | None = None
         self._aligners: dict[int, Transform] = {}
         self._fitters: dict[int | None, Transform | None] = {}
         self._stats_lock = threading.Lock()
@@ -113,21 +128,16 @@ class HeadroomEngine:
         self,
         messages: Sequence[Mapping[str, Any]],
         model: str,
-        *,
-        mode: str | None = None,
-        query: str | None = None,
-        keep_turns: int | None = None,
-        tool_profiles: Mapping[str, Mapping[str, Any]] | None = None,
-        tools: Sequence[Mapping[str, Any]] | None = None,
-        model_limit: int | None = None,
-        request_id: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
+        **options: Unpack[OptimizeOptions],
     ) -> SimulationResult:
         """Optimize one request.
 
         Args:
             messages: OpenAI chat messages; never mutated.
             model: Model the request goes to (token counting, window, prices).
+            **options: The keyword options of :class:`OptimizeOptions`.
+
+        Keyword Args:
             mode: ``audit`` (measure only), ``optimize`` (transform) or ``simulate`` (transform,
                 the caller does not call the model); ``config.default_mode`` when None.
             query: What the user asks; by default the last user message.
@@ -147,14 +157,54 @@ class HeadroomEngine:
             ValidationError: The messages are malformed (the caller's error, never swallowed).
             ConfigurationError: ``mode`` or ``keep_turns`` is invalid.
             TransformError: A transform failed and ``config.fail_open`` is False.
+            TypeError: An option is not one of :class:`OptimizeOptions`.
         """
         started = time.perf_counter()
-        mode = mode or self.config.default_mode
+        originals, request, result = self._prepare(messages, model, options)
+        if request is not None:
+            self._run_pipeline(originals, request, result)
+        return self._finish(originals, result, started)
+
+    async def aoptimize(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        model: str,
+        **options: Unpack[OptimizeOptions],
+    ) -> SimulationResult:
+        """:meth:`optimize` for async callers, with the same arguments and behaviour.
+
+        Small requests run inline (the work is CPU-bound and takes well under a millisecond when
+        there is little to compress); the transforms of requests with more than
+        ``ASYNC_THREAD_THRESHOLD_CHARS`` characters of text run in a worker thread so the event
+        loop is not held up.
+        """
+        started = time.perf_counter()
+        originals, request, result = self._prepare(messages, model, options)
+        if request is not None:
+            if _text_size(originals) > ASYNC_THREAD_THRESHOLD_CHARS:
+                await asyncio.to_thread(self._run_pipeline, originals, request, result)
+            else:
+                self._run_pipeline(originals, request, result)
+        return self._finish(originals, result, started)
+
+    def _prepare(
+        self, messages: Sequence[Mapping[str, Any]], model: str, options: OptimizeOptions
+    ) -> tuple[Messages, _Request | None, SimulationResult]:
+        """Check the options, count the request and start its result.
+
+        Returns the validated messages, the pipeline settings (None in audit mode) and the result
+        as it stands before any transform.
+        """
+        unknown = sorted(options.keys() - OptimizeOptions.__annotations__.keys())
+        if unknown:
+            raise TypeError(f"optimize() got unexpected keyword argument(s): {', '.join(unknown)}")
+        mode = options.get("mode") or self.config.default_mode
         if mode not in MODES:
             raise ConfigurationError(
                 f"Invalid value for mode: {mode!r}. Allowed: {', '.join(MODES)}.",
                 details={"field": "mode", "value": mode, "allowed": list(MODES)},
             )
+        keep_turns = options.get("keep_turns")
         if keep_turns is not None and (not isinstance(keep_turns, int) or keep_turns < 1):
             raise ConfigurationError(
                 f"Invalid value for keep_turns: {keep_turns!r}. Allowed: a whole number >= 1.",
@@ -163,6 +213,7 @@ class HeadroomEngine:
         originals = validate_messages(messages)
         provider = self.provider_for(model)
         tokenizer = self._tokenizer_for(provider, model)
+        tools = options.get("tools")
         tokens_before = tokenizer.count_messages(originals, tools=tools)
         result = SimulationResult(
             tokens_before=tokens_before,
@@ -171,64 +222,38 @@ class HeadroomEngine:
             messages_optimized=originals,
             model=model,
             mode=mode,
-            request_id=request_id or uuid.uuid4().hex,
+            request_id=options.get("request_id") or uuid.uuid4().hex,
         )
-        if mode != "audit":
-            request = _Request(
-                model=model,
-                provider=provider,
-                tokenizer=tokenizer,
-                query=query,
-                keep_turns=keep_turns,
-                tool_profiles=tool_profiles,
-                tools=tools,
-                model_limit=model_limit or provider.get_context_limit(model),
-                output_buffer=self.config.intelligent_context.output_buffer_tokens,
-                context=dict(metadata or {}),
-            )
-            self._run_pipeline(originals, request, result)
-        result.estimated_cost_before_usd = provider.estimate_cost(tokens_before, 0, model)
-        result.estimated_cost_after_usd = provider.estimate_cost(result.tokens_after, 0, model)
+        if mode == "audit":
+            return originals, None, result
+        request = _Request(
+            model=model,
+            provider=provider,
+            tokenizer=tokenizer,
+            query=options.get("query"),
+            keep_turns=keep_turns,
+            tool_profiles=options.get("tool_profiles"),
+            tools=tools,
+            model_limit=options.get("model_limit") or provider.get_context_limit(model),
+            output_buffer=self.config.intelligent_context.output_buffer_tokens,
+            context=dict(options.get("metadata") or {}),
+        )
+        return originals, request, result
+
+    def _finish(
+        self, originals: Messages, result: SimulationResult, started: float
+    ) -> SimulationResult:
+        """Price and time the result, then account for it."""
+        provider = self.provider_for(result.model)
+        result.estimated_cost_before_usd = provider.estimate_cost(
+            result.tokens_before, 0, result.model
+        )
+        result.estimated_cost_after_usd = provider.estimate_cost(
+            result.tokens_after, 0, result.model
+        )
         result.latency_ms = (time.perf_counter() - started) * 1000
         self._account(result, originals)
         return result
-
-    async def aoptimize(
-        self,
-        messages: Sequence[Mapping[str, Any]],
-        model: str,
-        *,
-        mode: str | None = None,
-        query: str | None = None,
-        keep_turns: int | None = None,
-        tool_profiles: Mapping[str, Mapping[str, Any]] | None = None,
-        tools: Sequence[Mapping[str, Any]] | None = None,
-        model_limit: int | None = None,
-        request_id: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-    ) -> SimulationResult:
-        """:meth:`optimize` for async callers, with the same arguments and behaviour.
-
-        Small requests run inline (the work is CPU-bound and takes well under a millisecond when
-        there is little to compress); requests with more than ``ASYNC_THREAD_THRESHOLD_CHARS``
-        characters of text run in a worker thread so the event loop is not held up.
-        """
-        run = functools.partial(
-            self.optimize,
-            messages,
-            model,
-            mode=mode,
-            query=query,
-            keep_turns=keep_turns,
-            tool_profiles=tool_profiles,
-            tools=tools,
-            model_limit=model_limit,
-            request_id=request_id,
-            metadata=metadata,
-        )
-        if _text_size(messages) > ASYNC_THREAD_THRESHOLD_CHARS:
-            return await asyncio.to_thread(run)
-        return run()
 
     def _run_pipeline(
         self, messages: Messages, request: _Request, result: SimulationResult
@@ -339,7 +364,7 @@ class HeadroomEngine:
             )
             return WasteSignals()
 
-    def _tool_output_compressor(self) -> Transform:
+    def _tool_output_compressor(self) -> ToolOutputCompressor:
         if self._tool_outputs is None:
             from headroom_core.transforms.tool_outputs import ToolOutputCompressor
 
@@ -384,7 +409,8 @@ class HeadroomEngine:
             intelligent = type(intelligent)(
                 **{**intelligent.model_dump(), "keep_last_turns": keep_turns}
             )
-        return IntelligentContextManager(intelligent)
+        # the tool-output router: its config decides whether crushed results store their originals
+        return IntelligentContextManager(intelligent, router=self._tool_output_compressor().router)
 
     # -- accounting -----------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from headroom_core.transforms._units import (
 )
 from headroom_core.transforms.base import Transform
 from headroom_core.transforms.toin import ToolImportanceLearner
+
+if TYPE_CHECKING:
+    from headroom_core.transforms.router import ContentRouter
 
 __all__ = ["IntelligentContextManager"]
 
@@ -79,7 +82,9 @@ class IntelligentContextManager(Transform):
         toin: Learner of which tools' outputs the model uses; used when ``config.toin_integration``.
         scorer: Relevance of a piece to the query; BM25 by default (see ``create_scorer``).
         router: Tool-output crusher with ``route(text, query=..., tokenizer=..., tool_name=...)``;
-            by default the content router, when available.
+            by default a :class:`~headroom_core.transforms.router.ContentRouter` with the default
+            config. Pass the caller's router so its retrieval settings apply; the keys of the
+            originals it stores are listed in ``details["retrieval_keys"]``.
 
     Example:
         >>> manager = IntelligentContextManager(IntelligentContextConfig(output_buffer_tokens=0))
@@ -102,7 +107,7 @@ class IntelligentContextManager(Transform):
         toin: ToolImportanceLearner | None = None,
         *,
         scorer: RelevanceScorer | None = None,
-        router: Any = None,
+        router: ContentRouter | None = None,
     ) -> None:
         self.config = config or IntelligentContextConfig()
         self.toin = toin
@@ -135,6 +140,7 @@ class IntelligentContextManager(Transform):
             "dropped_messages": 0,
             "dropped_turns": 0,
             "compressed": [],
+            "retrieval_keys": [],
             "over_budget": False,
         }
         if not self.config.enabled or tokens_before <= budget:
@@ -156,6 +162,11 @@ class IntelligentContextManager(Transform):
             details["compressed"], total = self._compress(
                 working, items, order, conversation, budget, total, query, tokenizer
             )
+            details["retrieval_keys"] = [
+                change["retrieval_key"]
+                for change in details["compressed"]
+                if change["retrieval_key"]
+            ]
             for change in details["compressed"]:
                 tokens[change["index"]] = tokenizer.count_message(working[change["index"]])
         system = [p for unit in conversation.system for p in unit.indices]
@@ -328,16 +339,19 @@ class IntelligentContextManager(Transform):
             saved = tokenizer.count_message(message) - tokenizer.count_message(working[position])
             total -= saved
             compressed.append(
-                {"index": position, "strategy": crushed.strategy, "tokens_saved": saved}
+                {
+                    "index": position,
+                    "strategy": crushed.strategy,
+                    "tokens_saved": saved,
+                    "retrieval_key": crushed.retrieval_key,
+                }
             )
         return compressed, total
 
-    def _content_router(self) -> Any:
+    def _content_router(self) -> ContentRouter:
         if self._router is None:
-            try:
-                from headroom_core.transforms.router import ContentRouter
-            except ImportError:
-                return None
+            from headroom_core.transforms.router import ContentRouter
+
             self._router = ContentRouter()
         return self._router
 

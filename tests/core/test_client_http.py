@@ -26,33 +26,11 @@ import vcr
 from headroom_core.client import HeadroomClient
 from headroom_core.reporting import generate_report
 from headroom_core.tokenizer import Tokenizer
+from tests.support.cars import CARS, CARS_SYSTEM, CARS_TOOL_ARGUMENTS, cars_conversation
 from tests.support.openai_server import RecordingLLMServer
 
 CASSETTES = Path(__file__).parent.parent / "cassettes" / "client_http"
-DATA = Path(__file__).parent.parent / "data"
-CARS = json.loads((DATA / "engine_cars_200.json").read_text(encoding="utf-8"))
-SYSTEM = "You are a careful data assistant. Quote numbers exactly as the tools return them."
-TOOL_ARGUMENTS = '{"dataset": "cars", "limit": 200}'
 REPLY = "Received 4 messages (system, user, assistant, tool)."
-
-
-def _openai_conversation() -> list[dict[str, Any]]:
-    return [
-        {"role": "system", "content": SYSTEM},
-        {"role": "user", "content": CARS["query"]},
-        {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [
-                {
-                    "id": "call_cars_1",
-                    "type": "function",
-                    "function": {"name": "query_cars", "arguments": TOOL_ARGUMENTS},
-                }
-            ],
-        },
-        {"role": "tool", "tool_call_id": "call_cars_1", "content": CARS["content"]},
-    ]
 
 
 def _anthropic_conversation() -> list[dict[str, Any]]:
@@ -171,7 +149,7 @@ def test_create_sends_optimized_messages_and_returns_the_reply_unchanged(
 ):
     store_url = f"sqlite:///{tmp_path / 'headroom.db'}"
     client = HeadroomClient(_openai(server, wire), store_url=store_url)
-    messages = _openai_conversation()
+    messages = cars_conversation(named=False)
 
     plan = client.chat.completions.simulate(model="gpt-4o", messages=messages)
     response = client.chat.completions.create(
@@ -182,7 +160,7 @@ def test_create_sends_optimized_messages_and_returns_the_reply_unchanged(
     assert sent["messages"] == plan.messages_optimized, "simulate agrees with what create sent"
     assert _tokens(sent["messages"]) < 0.6 * _tokens(messages)
     assert sent["messages"][3]["tool_call_id"] == "call_cars_1"
-    assert sent["messages"][2]["tool_calls"][0]["function"]["arguments"] == TOOL_ARGUMENTS
+    assert sent["messages"][2]["tool_calls"][0]["function"]["arguments"] == CARS_TOOL_ARGUMENTS
     assert all(needle["text"] in sent["messages"][3]["content"] for needle in CARS["needles"])
     assert (sent["temperature"], sent["seed"], sent["user"]) == (0, 7, "analyst-1")
     assert not any(key.startswith("headroom") for key in sent)
@@ -211,7 +189,7 @@ def test_streaming_passes_the_sdk_stream_through(server, cassette, wire):
     client = HeadroomClient(_openai(server, wire))
     stream = client.chat.completions.create(
         model="gpt-4o",
-        messages=_openai_conversation(),
+        messages=cars_conversation(named=False),
         stream=True,
         stream_options={"include_usage": True},
     )
@@ -222,33 +200,35 @@ def test_streaming_passes_the_sdk_stream_through(server, cassette, wire):
     assert chunks[-1].usage is not None and chunks[-1].usage.prompt_tokens > 0
     [sent] = wire
     assert sent["stream"] is True and sent["stream_options"] == {"include_usage": True}
-    assert _tokens(sent["messages"]) < _tokens(_openai_conversation())
+    assert _tokens(sent["messages"]) < _tokens(cars_conversation(named=False))
 
 
 def test_openai_stream_helper_gets_optimized_messages(server, cassette, wire):
     client = HeadroomClient(_openai(server, wire))
-    with client.chat.completions.stream(model="gpt-4o", messages=_openai_conversation()) as stream:
+    with client.chat.completions.stream(
+        model="gpt-4o", messages=cars_conversation(named=False)
+    ) as stream:
         completion = stream.get_final_completion()
     assert completion.choices[0].message.content == REPLY
     [sent] = wire
     assert sent["stream"] is True
-    assert _tokens(sent["messages"]) < 0.6 * _tokens(_openai_conversation())
+    assert _tokens(sent["messages"]) < 0.6 * _tokens(cars_conversation(named=False))
 
 
 async def test_async_openai_client(server, cassette, wire):
     client = HeadroomClient(_openai(server, wire, asynchronous=True))
     response = await client.chat.completions.create(
-        model="gpt-4o", messages=_openai_conversation(), max_tokens=64
+        model="gpt-4o", messages=cars_conversation(named=False), max_tokens=64
     )
     assert response.to_dict() == _recorded_response(cassette)
     [sent] = wire
     assert sent["max_tokens"] == 64
-    assert _tokens(sent["messages"]) < _tokens(_openai_conversation())
+    assert _tokens(sent["messages"]) < _tokens(cars_conversation(named=False))
 
 
 def test_audit_mode_sends_the_messages_exactly(server, cassette, wire):
     client = HeadroomClient(_openai(server, wire), default_mode="audit")
-    messages = _openai_conversation()
+    messages = cars_conversation(named=False)
     client.chat.completions.create(model="gpt-4o", messages=messages)
     [sent] = wire
     assert sent["messages"] == messages
@@ -260,7 +240,7 @@ def test_tool_profile_and_simulate_mode_per_call(server, wire):
     requests_before = len(server.requests)
     plan = client.chat.completions.create(
         model="gpt-4o",
-        messages=_openai_conversation(),
+        messages=cars_conversation(named=False),
         headroom_mode="simulate",
         headroom_tool_profiles={"query_cars": {"skip_compression": True}},
     )
@@ -272,13 +252,13 @@ def test_anthropic_messages_create(server, cassette, wire):
     client = HeadroomClient(_anthropic(server, wire))
     response = client.messages.create(
         model="claude-sonnet-4-5",
-        system=SYSTEM,
+        system=CARS_SYSTEM,
         messages=_anthropic_conversation(),
         max_tokens=256,
         stop_sequences=["END"],
     )
     [sent] = wire
-    assert sent["system"] == SYSTEM
+    assert sent["system"] == CARS_SYSTEM
     assert (sent["max_tokens"], sent["stop_sequences"]) == (256, ["END"])
     assert [m["role"] for m in sent["messages"]] == ["user", "assistant", "user"]
     assert sent["messages"][1]["content"] == _anthropic_conversation()[1]["content"]
@@ -302,7 +282,7 @@ def test_anthropic_streaming_create_and_stream_helper(server, cassette, wire):
     client = HeadroomClient(_anthropic(server, wire))
     request = {
         "model": "claude-sonnet-4-5",
-        "system": SYSTEM,
+        "system": CARS_SYSTEM,
         "messages": _anthropic_conversation(),
         "max_tokens": 64,
     }
@@ -327,7 +307,10 @@ async def test_async_anthropic_client(server, cassette, wire):
     )
     client = HeadroomClient(original)
     response = await client.messages.create(
-        model="claude-sonnet-4-5", system=SYSTEM, messages=_anthropic_conversation(), max_tokens=64
+        model="claude-sonnet-4-5",
+        system=CARS_SYSTEM,
+        messages=_anthropic_conversation(),
+        max_tokens=64,
     )
     [sent] = wire
     assert len(json.dumps(sent["messages"])) < 0.6 * len(json.dumps(_anthropic_conversation()))
@@ -337,12 +320,14 @@ async def test_async_anthropic_client(server, cassette, wire):
 def test_live_server_receives_the_optimized_request(server, wire):
     client = HeadroomClient(_openai(server, wire))
     first = len(server.requests)
-    response = client.chat.completions.create(model="gpt-4o", messages=_openai_conversation())
+    response = client.chat.completions.create(
+        model="gpt-4o", messages=cars_conversation(named=False)
+    )
     [received] = server.requests[first:]
     assert received["path"] == "/v1/chat/completions"
     assert received["body"] == wire[0]
     assert response.usage.prompt_tokens == _tokens(received["body"]["messages"])
-    assert response.usage.prompt_tokens < 0.6 * _tokens(_openai_conversation())
+    assert response.usage.prompt_tokens < 0.6 * _tokens(cars_conversation(named=False))
 
 
 def test_other_attributes_belong_to_the_original_client(server, wire):

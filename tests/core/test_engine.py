@@ -8,7 +8,6 @@ import logging
 import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
@@ -25,33 +24,11 @@ from headroom_core.retrieval import retrieve
 from headroom_core.storage import MetricsStore
 from headroom_core.tokenizer import Tokenizer
 from headroom_core.transforms import cache_aligner
-
-DATA = Path(__file__).parent.parent / "data"
-CARS = json.loads((DATA / "engine_cars_200.json").read_text(encoding="utf-8"))
-SYSTEM = "You are a careful data assistant. Quote numbers exactly as the tools return them."
-
-
-def _tool_conversation(content: str = CARS["content"], tool: str = "query_cars") -> list[dict]:
-    return [
-        {"role": "system", "content": SYSTEM},
-        {"role": "user", "content": CARS["query"]},
-        {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [
-                {
-                    "id": "call_cars_1",
-                    "type": "function",
-                    "function": {"name": tool, "arguments": '{"dataset": "cars", "limit": 200}'},
-                }
-            ],
-        },
-        {"role": "tool", "tool_call_id": "call_cars_1", "name": tool, "content": content},
-    ]
+from tests.support.cars import CARS, CARS_SYSTEM, cars_conversation
 
 
 def _chat(turns: int, words: int = 60) -> list[dict]:
-    messages = [{"role": "system", "content": SYSTEM}]
+    messages = [{"role": "system", "content": CARS_SYSTEM}]
     for turn in range(turns):
         filler = " ".join(f"fact{turn}-{i}" for i in range(words))
         messages.append({"role": "user", "content": f"Question {turn}: {filler}"})
@@ -67,7 +44,7 @@ def store(tmp_path):
 
 
 def test_audit_measures_and_sends_the_messages_unchanged(store):
-    messages = _tool_conversation()
+    messages = cars_conversation()
     engine = HeadroomEngine(store=store)
     result = engine.optimize(messages, "gpt-4o", mode="audit")
 
@@ -82,7 +59,7 @@ def test_audit_measures_and_sends_the_messages_unchanged(store):
 
 
 def test_optimize_compresses_a_large_json_tool_result_and_keeps_the_pairs():
-    messages = _tool_conversation()
+    messages = cars_conversation()
     untouched = copy.deepcopy(messages)
     result = HeadroomEngine().optimize(messages, "gpt-4o")
 
@@ -90,7 +67,7 @@ def test_optimize_compresses_a_large_json_tool_result_and_keeps_the_pairs():
     assert result.tokens_after < result.tokens_before * 0.6
     out = result.messages_optimized
     assert [m["role"] for m in out][:4] == ["system", "user", "assistant", "tool"]
-    assert out[0]["content"] == SYSTEM and out[1] == messages[1]
+    assert out[0]["content"] == CARS_SYSTEM and out[1] == messages[1]
     assert out[2]["tool_calls"] == messages[2]["tool_calls"]
     assert out[3]["tool_call_id"] == "call_cars_1"
     for needle in CARS["needles"]:
@@ -102,7 +79,7 @@ def test_optimize_compresses_a_large_json_tool_result_and_keeps_the_pairs():
 
 
 def test_optimize_reports_the_key_under_which_the_dropped_rows_are_stored():
-    result = HeadroomEngine().optimize(_tool_conversation(), "gpt-4o")
+    result = HeadroomEngine().optimize(cars_conversation(), "gpt-4o")
 
     [key] = result.retrieval_keys
     assert result.summary()["retrieval_keys"] == [key]
@@ -118,7 +95,7 @@ def test_optimize_reports_the_key_under_which_the_dropped_rows_are_stored():
 
 def test_with_retrieval_disabled_rows_are_dropped_without_a_key():
     config = HeadroomConfig(retrieval=RetrievalConfig(enabled=False))
-    result = HeadroomEngine(config).optimize(_tool_conversation(), "gpt-4o")
+    result = HeadroomEngine(config).optimize(cars_conversation(), "gpt-4o")
 
     shown = result.messages_optimized[3]["content"]
     assert re.search(r"\[\d+ more rows not shown", shown)
@@ -127,7 +104,7 @@ def test_with_retrieval_disabled_rows_are_dropped_without_a_key():
 
 
 def test_audit_reports_no_retrieval_key():
-    result = HeadroomEngine().optimize(_tool_conversation(), "gpt-4o", mode="audit")
+    result = HeadroomEngine().optimize(cars_conversation(), "gpt-4o", mode="audit")
     assert result.retrieval_keys == [] and result.summary()["retrieval_keys"] == []
 
 
@@ -136,7 +113,7 @@ def test_a_key_whose_marker_context_fitting_dropped_is_not_reported():
         context_fitting="rolling",
         intelligent_context=IntelligentContextConfig(output_buffer_tokens=200),
     )
-    messages = _tool_conversation() + _chat(turns=30)[1:]
+    messages = cars_conversation() + _chat(turns=30)[1:]
     engine = HeadroomEngine(config)
 
     roomy = engine.optimize(messages, "gpt-4o")
@@ -148,9 +125,46 @@ def test_a_key_whose_marker_context_fitting_dropped_is_not_reported():
     assert tight.retrieval_keys == []
 
 
+def _fitting_compresses_the_cars_result(retrieval: RetrievalConfig):
+    """Context fitting, not tool-output compression, crushes the cars result (its tool skips the
+    first step), so only the engine's router decides whether the dropped rows are stored."""
+    config = HeadroomConfig(
+        retrieval=retrieval, intelligent_context=IntelligentContextConfig(output_buffer_tokens=200)
+    )
+    messages = cars_conversation() + _chat(turns=2)[1:]
+    return HeadroomEngine(config).optimize(
+        messages,
+        "gpt-4o",
+        model_limit=8_000,
+        keep_turns=3,
+        tool_profiles={"query_cars": {"skip_compression": True}},
+    )
+
+
+def test_context_fitting_reports_the_keys_of_the_results_it_compressed():
+    result = _fitting_compresses_the_cars_result(RetrievalConfig())
+
+    assert result.transforms_applied == ["intelligent_context"]
+    [key] = result.retrieval_keys
+    shown = next(m for m in result.messages_optimized if m["role"] == "tool")["content"]
+    assert f'key "{key}"' in shown
+    rows = json.loads(CARS["content"])
+    assert all(item in rows for item in retrieve(key))
+
+
+def test_context_fitting_honours_retrieval_disabled():
+    result = _fitting_compresses_the_cars_result(RetrievalConfig(enabled=False))
+
+    assert result.transforms_applied == ["intelligent_context"]
+    shown = next(m for m in result.messages_optimized if m["role"] == "tool")["content"]
+    assert re.search(r"\[\d+ more rows not shown", shown)
+    assert "headroom_retrieve" not in shown
+    assert result.retrieval_keys == []
+
+
 def test_cost_is_the_providers_estimate_before_and_after():
     provider = OpenAIProvider()
-    result = HeadroomEngine(provider=provider).optimize(_tool_conversation(), "gpt-4o")
+    result = HeadroomEngine(provider=provider).optimize(cars_conversation(), "gpt-4o")
     assert result.estimated_cost_before_usd == provider.estimate_cost(
         result.tokens_before, 0, "gpt-4o"
     )
@@ -162,14 +176,14 @@ def test_cost_is_the_providers_estimate_before_and_after():
 
 def test_simulate_plans_what_optimize_sends():
     engine = HeadroomEngine()
-    optimized = engine.optimize(_tool_conversation(), "gpt-4o", mode="optimize")
-    simulated = engine.optimize(_tool_conversation(), "gpt-4o", mode="simulate")
+    optimized = engine.optimize(cars_conversation(), "gpt-4o", mode="optimize")
+    simulated = engine.optimize(cars_conversation(), "gpt-4o", mode="simulate")
     assert simulated.messages_optimized == optimized.messages_optimized
     assert simulated.mode == "simulate" and simulated.tokens_after == optimized.tokens_after
 
 
 def test_tool_profile_skips_compression_for_that_tool():
-    messages = _tool_conversation(tool="exact_export")
+    messages = cars_conversation(tool="exact_export")
     result = HeadroomEngine().optimize(
         messages, "gpt-4o", tool_profiles={"exact_export": {"skip_compression": True}}
     )
@@ -227,7 +241,7 @@ class _BrokenAligner(cache_aligner.CacheAligner):
 
 def test_fail_open_sends_the_originals_and_records_the_failure(monkeypatch, store, caplog):
     monkeypatch.setattr(cache_aligner, "CacheAligner", _BrokenAligner)
-    messages = _tool_conversation()
+    messages = cars_conversation()
     engine = HeadroomEngine(store=store)
     with caplog.at_level(logging.WARNING, logger="headroom_core.engine"):
         result = engine.optimize(messages, "gpt-4o")
@@ -247,7 +261,7 @@ def test_fail_closed_raises_a_transform_error_with_the_cause(monkeypatch):
     monkeypatch.setattr(cache_aligner, "CacheAligner", _BrokenAligner)
     engine = HeadroomEngine(HeadroomConfig(fail_open=False))
     with pytest.raises(TransformError, match="cache_aligner") as caught:
-        engine.optimize(_tool_conversation(), "gpt-4o")
+        engine.optimize(cars_conversation(), "gpt-4o")
     assert isinstance(caught.value.__cause__, RuntimeError)
     assert caught.value.details["transform"] == "cache_aligner"
 
@@ -271,9 +285,9 @@ def test_bad_keep_turns_is_a_configuration_error_not_a_silent_fallback():
 def test_summary_and_stats_add_up_over_calls(store):
     engine = HeadroomEngine(store=store)
     results = [
-        engine.optimize(_tool_conversation(), "gpt-4o"),
+        engine.optimize(cars_conversation(), "gpt-4o"),
         engine.optimize(_chat(2), "gpt-4o-mini"),
-        engine.optimize(_tool_conversation(), "gpt-4o", mode="audit"),
+        engine.optimize(cars_conversation(), "gpt-4o", mode="audit"),
     ]
     summary = engine.get_summary()
     assert summary["total_requests"] == 3
@@ -307,8 +321,8 @@ def test_message_content_is_stored_only_when_enabled(tmp_path):
 
 async def test_aoptimize_matches_optimize():
     engine = HeadroomEngine()
-    sync = engine.optimize(_tool_conversation(), "gpt-4o", request_id="same")
-    asynchronous = await engine.aoptimize(_tool_conversation(), "gpt-4o", request_id="same")
+    sync = engine.optimize(cars_conversation(), "gpt-4o", request_id="same")
+    asynchronous = await engine.aoptimize(cars_conversation(), "gpt-4o", request_id="same")
     assert asynchronous.messages_optimized == sync.messages_optimized
     assert asynchronous.tokens_after == sync.tokens_after
 
@@ -331,7 +345,7 @@ def test_one_engine_shared_by_threads_counts_every_request(store):
 @pytest.mark.postgres
 def test_engine_records_into_postgres_with_the_url_alone(postgres_url):
     engine = HeadroomEngine(store_url=postgres_url, source=f"engine-{uuid.uuid4().hex[:10]}")
-    result = engine.optimize(_tool_conversation(), "gpt-4o")
+    result = engine.optimize(cars_conversation(), "gpt-4o")
     assert engine.store.flush()
     [row] = engine.store.query(source=engine.source)
     assert (row.request_id, row.tokens_saved) == (result.request_id, result.tokens_saved)

@@ -7,11 +7,17 @@ import json
 
 import pytest
 
-from headroom_core.config import IntelligentContextConfig, ScoringWeights
+from headroom_core.config import (
+    HeadroomConfig,
+    IntelligentContextConfig,
+    RetrievalConfig,
+    ScoringWeights,
+)
 from headroom_core.errors import TransformError
 from headroom_core.samples import load_sample_conversation
 from headroom_core.tokenizer import get_tokenizer
 from headroom_core.transforms.intelligent_context import IntelligentContextManager
+from headroom_core.transforms.router import ContentRouter
 from headroom_core.transforms.toin import ToolImportanceLearner
 from tests.support.conversations import assert_valid_request, build_conversation
 
@@ -175,12 +181,12 @@ def test_model_limit_defaults_to_the_models_window():
     assert result.messages == messages
 
 
-def test_compresses_tool_results_before_dropping_them():
+def _orders_conversation() -> list[dict]:
     rows = [
         {"id": f"ord_{i}", "status": "ok", "region": "eu-west-1", "amount": i * 3}
         for i in range(300)
     ]
-    messages = [
+    return [
         {"role": "system", "content": "Be exact."},
         {"role": "user", "content": "List orders."},
         {"role": "assistant", "content": None, "tool_calls": [_call("c1", "list_orders")]},
@@ -188,13 +194,38 @@ def test_compresses_tool_results_before_dropping_them():
         {"role": "assistant", "content": "Here they are."},
         {"role": "user", "content": "Which order has amount 300?"},
     ]
+
+
+def _fit_orders(router: ContentRouter | None = None):
+    messages = _orders_conversation()
     budget = TOKENIZER.count_messages(messages) // 2
     config = IntelligentContextConfig(output_buffer_tokens=0, keep_last_turns=1)
-    result = IntelligentContextManager(config).apply(messages, TOKENIZER, model_limit=budget)
+    manager = IntelligentContextManager(config, router=router)
+    return manager.apply(messages, TOKENIZER, model_limit=budget), budget
+
+
+def test_compresses_tool_results_before_dropping_them():
+    result, budget = _fit_orders()
     assert result.tokens_after <= budget
     assert result.details["compressed"], result.details
     assert any(m.get("tool_call_id") == "c1" for m in result.messages)
     assert_valid_request(result.messages)
+
+
+def test_reports_the_keys_of_the_originals_its_router_stored():
+    result, _ = _fit_orders()
+    [key] = result.details["retrieval_keys"]
+    [change] = result.details["compressed"]
+    assert change["retrieval_key"] == key
+    assert key in result.messages[change["index"]]["content"]
+
+
+def test_a_router_without_retrieval_stores_nothing_and_names_no_key():
+    router = ContentRouter(HeadroomConfig(retrieval=RetrievalConfig(enabled=False)))
+    result, _ = _fit_orders(router)
+    [change] = result.details["compressed"]
+    assert result.details["retrieval_keys"] == [] and change["retrieval_key"] is None
+    assert "headroom_retrieve" not in result.messages[change["index"]]["content"]
 
 
 def test_real_agent_conversation_keeps_every_needed_fact_when_compressing_first():
