@@ -22,6 +22,7 @@ from headroom_core.results import SimulationResult
 from headroom_core.selection import Pick, Selection, select_within_budget
 from headroom_core.storage import MetricsStore
 from headroom_core.tokenizer import Tokenizer, get_tokenizer
+from headroom_core.transforms._store_choice import DEFAULT_STORE
 from headroom_core.transforms.router import ContentRouter
 from headroom_integrations.llamaindex._nodes import body_text, llm_text, revised_copy
 from headroom_integrations.llamaindex.events import HeadroomPostprocessEvent
@@ -105,6 +106,9 @@ class HeadroomNodePostprocessor(BaseNodePostprocessor):
             None disables merging.
         compress_structured: Compress JSON, log and search text inside a node that would not
             fit otherwise.
+        retrieval: Store what compression drops and name its key in the node's marker. Off by
+            default: a query engine gives the model no retrieval tool to call with the key. Turn
+            it on when the agent reading the nodes has ``headroom_retrieve``.
         model: Model whose tokenizer counts the budget.
         store_url: Metrics store URL (``sqlite:///headroom.db``, ``postgresql+psycopg://...``);
             None records nothing.
@@ -131,6 +135,9 @@ class HeadroomNodePostprocessor(BaseNodePostprocessor):
     )
     compress_structured: bool = Field(
         default=True, description="Compress structured text of nodes that would not fit."
+    )
+    retrieval: bool = Field(
+        default=False, description="Store dropped items and name their key in markers."
     )
     model: str = Field(default="gpt-4o", description="Model whose tokenizer counts the budget.")
     store_url: str | None = Field(default=None, description="Metrics store URL; None disables.")
@@ -239,7 +246,8 @@ class HeadroomNodePostprocessor(BaseNodePostprocessor):
     @property
     def _content_router(self) -> ContentRouter:
         if self._router is None:
-            self._router = ContentRouter(scorer=self._scorer)
+            store = DEFAULT_STORE if self.retrieval else None
+            self._router = ContentRouter(scorer=self._scorer, store=store)
         return self._router
 
     # -- output and reporting ------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from llama_index.core import VectorStoreIndex
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
@@ -14,6 +16,7 @@ from llama_index.core.schema import (
 )
 
 from headroom_core.errors import ConfigurationError
+from headroom_core.retrieval import retrieve
 from headroom_core.storage import MetricsStore
 from headroom_core.tokenizer import get_tokenizer
 from headroom_integrations.llamaindex import HeadroomNodePostprocessor, HeadroomPostprocessEvent
@@ -112,7 +115,9 @@ def test_near_duplicates_merge_into_the_best_node(hdfs_case: Case) -> None:
     chunk = "\n".join(lines[:40])
     source = RelatedNodeInfo(node_id="hdfs-log")
     first = TextNode(
-        id_="a", text=chunk, metadata={"file": "hdfs.log"},
+        id_="a",
+        text=chunk,
+        metadata={"file": "hdfs.log"},
         relationships={NodeRelationship.SOURCE: source},
     )
     # the same chunk as re-ingested by another pipeline: one line missing
@@ -151,6 +156,32 @@ def test_json_inside_a_node_is_compressed_and_keeps_the_answer(issues_case: Case
     assert note["tokens_after"] == llm_tokens(kept) < original_tokens * 0.6
     for needle in issues_case.needles:
         assert needle in result.get_content()
+
+
+def _compressed_issues_text(issues_case: Case, **settings: bool) -> str:
+    node = TextNode(id_="issues-page-1", text=issues_case.content)
+    [kept] = HeadroomNodePostprocessor(token_budget=8000, **settings).postprocess_nodes(
+        [NodeWithScore(node=node, score=0.7)], query_str=issues_case.query
+    )
+    assert kept.node.metadata["headroom"]["compression"] == "smart_crusher"
+    return kept.node.get_content()
+
+
+def test_compressed_text_names_no_retrieval_key_by_default(issues_case: Case) -> None:
+    text = _compressed_issues_text(issues_case)
+    assert re.search(r"\[\d+ more rows not shown\]", text)
+    assert "headroom_retrieve" not in text and 'key "' not in text
+
+
+def test_retrieval_on_stores_the_dropped_items_under_the_key_the_marker_names(
+    issues_case: Case,
+) -> None:
+    text = _compressed_issues_text(issues_case, retrieval=True)
+    [key] = re.findall(
+        r'\[(\d+) more rows not shown; call headroom_retrieve with key "(\w+)"', text
+    )
+    omitted, key = key
+    assert len(retrieve(key)) == int(omitted)
 
 
 def test_blend_follows_the_retriever_or_the_query(hdfs_case: Case) -> None:
@@ -272,7 +303,9 @@ def test_a_failure_passes_the_nodes_through(
 ) -> None:
     # a text template naming a field LlamaIndex does not fill makes get_content raise
     broken = TextNode(
-        id_="broken", text="x", metadata={"file": "a.log"},
+        id_="broken",
+        text="x",
+        metadata={"file": "a.log"},
         text_template="{metadata_str} {content} {page}",
     )
     fine = TextNode(id_="fine", text=hdfs_case.content[:2000])
