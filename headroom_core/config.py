@@ -168,7 +168,30 @@ class LineCrusherConfig(_Config):
         le=100.0,
         description="rapidfuzz ratio above which two lines are near duplicates.",
     )
-    compress_code: bool = Field(False, description="Code passes through unless this is set.")
+    code_mode: Literal["passthrough", "outline"] = Field(
+        "outline",
+        description=(
+            "What happens to large source code: 'outline' keeps signatures, the file's ends and "
+            "the whole blocks the query points at, every kept line verbatim; 'passthrough' "
+            "leaves code untouched."
+        ),
+    )
+    code_min_tokens: int = Field(
+        1500, ge=0, description="Code smaller than this passes through untouched."
+    )
+    code_min_savings: float = Field(
+        0.25,
+        ge=0.0,
+        le=1.0,
+        description="An outline saving less than this share of the code's tokens is not used.",
+    )
+    compress_code: bool = Field(
+        False,
+        description=(
+            "Crush code line by line like plain text (lossy, blind to its structure), instead "
+            "of following code_mode."
+        ),
+    )
 
 
 class CacheAlignerConfig(_Config):

@@ -1,9 +1,10 @@
 """ContentRouter: tell what a tool output is and send it to the crusher that understands it.
 
 JSON goes to :class:`~headroom_core.transforms.smart_crusher.SmartCrusher`; logs, search results
-and prose go to :class:`~headroom_core.transforms.line_crusher.LineCrusher`; code passes through
-untouched unless ``line_crusher.compress_code`` is set, because a dropped line can change what
-code means.
+and prose go to :class:`~headroom_core.transforms.line_crusher.LineCrusher`; large source code
+goes to :class:`~headroom_core.transforms.code_outline.CodeOutliner`, which keeps every line it
+shows verbatim (``line_crusher.code_mode="passthrough"`` leaves code untouched; smaller code
+always passes through).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from headroom_core.transforms._json.encoding import is_compact_output
 from headroom_core.transforms._lines.search import is_search_output
 from headroom_core.transforms._store_choice import DEFAULT_STORE, StoreChoice, resolve_store
 from headroom_core.transforms._text import looks_binary
+from headroom_core.transforms.code_outline import CodeOutliner
 from headroom_core.transforms.line_crusher import MAX_CRUSH_CHARS, LineCrusher
 from headroom_core.transforms.smart_crusher import SmartCrusher
 
@@ -183,13 +185,19 @@ class ContentRouter:
             return _passthrough(text, tokenizer, "binary content")
         kind = self.detect(text)
         max_items = profile.get("max_items")
-        if kind == "code" and not self.config.line_crusher.compress_code:
-            return _passthrough(
-                text, tokenizer, "code passes through (line_crusher.compress_code is off)"
-            )
         section = "smart_crusher" if kind == "json" else "line_crusher"
         if not getattr(self.config, section).enabled:
             return _passthrough(text, tokenizer, f"{section} is disabled")
+        lines_config = self.config.line_crusher
+        if kind == "code" and not lines_config.compress_code:
+            if lines_config.code_mode == "passthrough":
+                return _passthrough(
+                    text, tokenizer, "code passes through (line_crusher.code_mode is 'passthrough')"
+                )
+            result = self._code_outliner().outline(
+                text, query, tokenizer=tokenizer, tool_name=tool_name
+            )
+            return dataclasses.replace(result, reasons=[f"detected {kind}", *result.reasons])
         if kind == "json":
             result = self._smart_crusher(max_items).crush(
                 text, query, tokenizer=tokenizer, token_budget=token_budget, tool_name=tool_name
@@ -222,6 +230,14 @@ class ContentRouter:
             crusher = SmartCrusher(config, scorer=self.scorer, store=self.store)
             self._crushers[key] = crusher
         return crusher
+
+    def _code_outliner(self) -> CodeOutliner:
+        key = ("code", None)
+        outliner = self._crushers.get(key)
+        if outliner is None:
+            outliner = CodeOutliner(self.config.line_crusher, store=self.store)
+            self._crushers[key] = outliner
+        return outliner
 
     def _line_crusher(self) -> LineCrusher:
         key = ("lines", None)

@@ -86,16 +86,41 @@ def test_logs_and_search_go_to_line_crusher(router: ContentRouter, name: str) ->
     assert result.tokens_after < result.tokens_before
 
 
-def test_code_passes_through_unless_configured() -> None:
-    store = InMemoryOriginalsStore()
-    untouched = ContentRouter(store=store).route(CODE)
-    assert untouched.strategy == "passthrough" and untouched.compressed == CODE
-    assert "code" in untouched.reasons[0]
+def test_large_code_is_outlined_small_code_passes_through() -> None:
+    router = ContentRouter(store=InMemoryOriginalsStore())
+    small = CODE.split("\n\n\ndef ", 2)[0]
+
+    untouched = router.route(small, query="validate_messages")
+    assert untouched.strategy == "passthrough" and untouched.compressed == small
+    assert untouched.reasons[0] == "detected code"
+    large = inspect.getsource(textwrap)
+    outlined = router.route(large, query="How does TextWrapper._wrap_chunks handle long words?")
+    assert outlined.strategy == "code_outline" and outlined.reasons[0] == "detected code"
+    assert outlined.tokens_after < 0.75 * outlined.tokens_before
+    assert outlined.retrieval_key is not None
+    kept = set(large.split("\n"))
+    assert all(line in kept or "omitted" in line for line in outlined.compressed.split("\n"))
+
+
+def test_code_mode_passthrough_and_compress_code_switch_the_outline_off() -> None:
+    large = inspect.getsource(textwrap)
+    off = HeadroomConfig(line_crusher=LineCrusherConfig(code_mode="passthrough"))
+    untouched = ContentRouter(off, store=InMemoryOriginalsStore()).route(large, query="wrap")
+    assert untouched.strategy == "passthrough" and untouched.compressed == large
+    assert "code_mode is 'passthrough'" in untouched.reasons[0]
     config = HeadroomConfig(
         line_crusher=LineCrusherConfig(compress_code=True, max_lines_after_crush=20)
     )
-    crushed = ContentRouter(config, store=store).route(CODE)
+    crushed = ContentRouter(config, store=InMemoryOriginalsStore()).route(large)
     assert crushed.strategy == "line_crusher"
+
+
+def test_non_code_never_reaches_the_outliner() -> None:
+    config = HeadroomConfig(line_crusher=LineCrusherConfig(code_min_tokens=0))
+    router = ContentRouter(config, store=InMemoryOriginalsStore())
+    assert router.route(read("hdfs.log"), query="Requester").strategy == "line_crusher"
+    prose = router.route(PROSE)
+    assert prose.strategy == "passthrough" and prose.compressed == PROSE
 
 
 def test_disabled_crusher_passes_through() -> None:

@@ -1,0 +1,349 @@
+"""CodeOutliner: shrink a large source file to an outline that keeps what the question needs.
+
+Code is never edited: every line of the outline is a line of the file, verbatim. What is left out
+is a run of whole lines, replaced by one marker at the run's indentation::
+
+        ... [lines 120-164 omitted: body of parse_header]
+
+The outline keeps the first and last lines of the file, every definition's signature (with its
+decorators and the first line of its docstring), top-level constants, and the whole body of every
+block the question points at: blocks it names (``get_repo``, ``getRepo``,
+``Repository.get_pulls``), blocks holding lines with an identifier or phrase it quotes, and the
+blocks of the lines BM25 ranks best for it. A closing marker says how much was left out and, when
+retrieval is on, the key under which the left-out runs can be fetched back.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from headroom_core.config import LineCrusherConfig
+from headroom_core.errors import TransformError
+from headroom_core.relevance.bm25 import BM25Scorer
+from headroom_core.results import CrushResult
+from headroom_core.tokenizer import Tokenizer, get_tokenizer
+from headroom_core.transforms._code.blocks import (
+    Block,
+    find_blocks,
+    top_level_constants,
+)
+from headroom_core.transforms._code.focus import CodeFocus
+from headroom_core.transforms._lines.query import focus_text
+from headroom_core.transforms._store_choice import DEFAULT_STORE, StoreChoice, resolve_store
+from headroom_core.transforms._text import looks_binary
+
+if TYPE_CHECKING:
+    from headroom_core.retrieval import OriginalsStore
+
+__all__ = ["CodeOutliner", "is_outline"]
+
+logger = logging.getLogger(__name__)
+
+# Files with lines this long are minified or generated: an outline of them would say nothing.
+_MAX_LINE_CHARS = 1000
+_MAX_MEAN_LINE_CHARS = 200
+# A relevant block longer than this keeps its head and the lines around its matches only.
+_BLOCK_MAX_LINES = 200
+_BLOCK_HEAD_LINES = 30
+_CONTEXT_LINES = 3
+# Error-raising lines this close to a kept match stay too.
+_ERROR_REACH = 10
+# An identifier on more lines than this is a common word of the file: its lines stay, their
+# blocks do not.
+_MANY_HITS = 12
+# Lines BM25 ranks best whose blocks stay, and the share of the best score they must reach.
+_BEST_LINES = 3
+_RELATIVE_RELEVANCE = 0.75
+
+_PYTHON_HINT_RE = re.compile(r"^\s*(?:def|class|import|from\s+\S+\s+import)\b", re.MULTILINE)
+_ERROR_LINE_RE = re.compile(r"\b(?:raise|throw|throws|panic!?|abort|Err\(|errors?\.New|fatal)\b")
+_BARE_CLOSER_RE = re.compile(r"^\s*(?:[)\]}]+[;,]?|end)\s*$")
+_OUTLINE_END_RE = re.compile(r"^\.\.\. \[outline of \d+ lines: ")
+
+
+def is_outline(text: str) -> bool:
+    """Whether ``text`` is already an outline (it ends with the outline's closing marker)."""
+    tail = text.rstrip().rsplit("\n", 1)[-1]
+    return _OUTLINE_END_RE.match(tail) is not None
+
+
+class CodeOutliner:
+    """Outline large source files around the blocks a question points at.
+
+    Args:
+        config: ``code_min_tokens``, ``code_min_savings``, ``keep_first`` and ``keep_last`` are
+            used; defaults to :class:`~headroom_core.config.LineCrusherConfig`.
+        store: Where the left-out runs are kept for retrieval; the process-wide default store
+            when omitted. None turns retrieval off: nothing is stored and the marker names no
+            key. When the store fails, the marker simply has no key.
+
+    Example:
+        >>> import inspect, json.decoder
+        >>> source = inspect.getsource(json.decoder)
+        >>> result = CodeOutliner(store=None).outline(source, "what does py_scanstring return?")
+        >>> result.strategy, result.tokens_after < result.tokens_before
+        ('code_outline', True)
+        >>> "    return ''.join(chunks), end" in result.compressed.splitlines()
+        True
+    """
+
+    name: ClassVar[str] = "code_outline"
+
+    def __init__(
+        self, config: LineCrusherConfig | None = None, *, store: StoreChoice = DEFAULT_STORE
+    ) -> None:
+        self.config = config or LineCrusherConfig()
+        self._store = store
+
+    @property
+    def store(self) -> OriginalsStore | None:
+        """The store receiving left-out lines; None when retrieval is off."""
+        if self._store is DEFAULT_STORE:
+            self._store = resolve_store(DEFAULT_STORE)
+        return self._store
+
+    def outline(
+        self,
+        text: str,
+        query: str = "",
+        *,
+        tokenizer: Tokenizer | None = None,
+        tool_name: str | None = None,
+    ) -> CrushResult:
+        """Outline ``text``, or pass it through with the reason.
+
+        Args:
+            text: The source file (or a large piece of one).
+            query: What the user asked (plus the tool call's arguments).
+            tokenizer: Counts tokens; the shared gpt-4o tokenizer by default.
+            tool_name: Tool that produced the output (recorded with the stored lines).
+
+        Returns:
+            A :class:`CrushResult`; ``strategy`` is ``"code_outline"``, or ``"passthrough"``
+            when the file is small, minified, already an outline, or the outline would not save
+            ``config.code_min_savings`` of its tokens.
+
+        Raises:
+            TransformError: ``text`` is not a string.
+        """
+        if not isinstance(text, str):
+            raise TransformError(
+                f"CodeOutliner.outline needs text (str), got {type(text).__name__}.",
+                details={"type": type(text).__name__},
+            )
+        tokenizer = tokenizer or get_tokenizer()
+        tokens_before = tokenizer.count_text(text)
+        if tokens_before < self.config.code_min_tokens:
+            return _passthrough(text, tokens_before, "below line_crusher.code_min_tokens")
+        if looks_binary(text):
+            return _passthrough(text, tokens_before, "binary content")
+        if is_outline(text):
+            return _passthrough(text, tokens_before, "already an outline")
+        lines = text.split("\n")
+        if _is_minified(lines):
+            return _passthrough(text, tokens_before, "minified or very long lines")
+        python = _PYTHON_HINT_RE.search(text) is not None
+        plan = _Plan(lines, find_blocks(lines, python=python))
+        plan.keep_skeleton(self.config.keep_first, self.config.keep_last)
+        plan.keep_relevant(query)
+        runs = plan.elided_runs()
+        if not runs:
+            return _passthrough(text, tokens_before, "the outline would keep every line")
+        body = plan.render(runs)
+        dropped = [index for start, end in runs for index in range(start, end + 1)]
+        draft = tokenizer.count_text("\n".join([*body, _closing(len(lines), dropped, runs, None)]))
+        if draft > tokens_before * (1 - self.config.code_min_savings):
+            return _passthrough(
+                text, tokens_before, "the outline would save less than code_min_savings"
+            )
+        key = self._put(lines, runs, tool_name)
+        compressed = "\n".join([*body, _closing(len(lines), dropped, runs, key)])
+        dropped_set = set(dropped)
+        return CrushResult(
+            compressed=compressed,
+            original=text,
+            tokens_before=tokens_before,
+            tokens_after=tokenizer.count_text(compressed),
+            strategy=self.name,
+            reasons=[
+                f"outline: kept {len(lines) - len(dropped)} of {len(lines)} lines verbatim, "
+                f"{len(plan.blocks)} definitions, {len(plan.relevant)} relevant blocks whole"
+            ],
+            kept_indices=[index for index in range(len(lines)) if index not in dropped_set],
+            dropped_indices=dropped,
+            retrieval_key=key,
+        )
+
+    def _put(
+        self, lines: list[str], runs: list[tuple[int, int]], tool_name: str | None
+    ) -> str | None:
+        """Store each left-out run with its line range; the key, or None (off or failed)."""
+        store = self.store
+        if store is None:
+            return None
+        items = [
+            {"lines": f"{start + 1}-{end + 1}", "code": "\n".join(lines[start : end + 1])}
+            for start, end in runs
+        ]
+        try:
+            return store.put(items, tool_name=tool_name, kind="code")
+        except Exception as exc:  # a store that is down costs the key, never the outline
+            logger.warning("Could not store the lines left out of an outline: %s", exc)
+            return None
+
+
+@dataclass
+class _Plan:
+    """Which lines of one file the outline keeps."""
+
+    lines: list[str]
+    blocks: list[Block]
+
+    def __post_init__(self) -> None:
+        self.kept: set[int] = set()
+        self.relevant: set[str] = set()
+        self.owner: list[Block | None] = [None] * len(self.lines)
+        for block in sorted(self.blocks, key=lambda b: -b.size):  # inner blocks overwrite outer
+            for index in range(block.header, block.end + 1):
+                self.owner[index] = block
+
+    def keep_skeleton(self, keep_first: int, keep_last: int) -> None:
+        """First and last lines, signatures with decorators, docstring summaries, constants."""
+        count = len(self.lines)
+        self.kept.update(range(min(keep_first, count)))
+        self.kept.update(range(max(0, count - keep_last), count))
+        for block in self.blocks:
+            self.kept.update(range(block.start, block.signature_end + 1))
+            if block.doc is not None:
+                self.kept.add(block.doc)
+            if block.end > block.signature_end and _BARE_CLOSER_RE.match(self.lines[block.end]):
+                self.kept.add(block.end)
+        self.kept.update(top_level_constants(self.lines))
+
+    def keep_relevant(self, query: str) -> None:
+        """The blocks (or lines) the query names, quotes, or BM25 ranks best."""
+        focus = CodeFocus.of(query or "")
+        if not focus:
+            return
+        for block in self.blocks:
+            if focus.names_block(block.name):
+                self._keep_block(block, [])
+        for hits in focus.matching_lines(self.lines).values():
+            if len(hits) > _MANY_HITS:
+                self.kept.update(hits)
+                continue
+            for index in hits:
+                self._keep_around(index)
+        for index in self._best_lines(query):
+            self._keep_around(index)
+
+    def _best_lines(self, query: str) -> list[int]:
+        candidates = [index for index, line in enumerate(self.lines) if line.strip()]
+        texts = [self.lines[index] for index in candidates]
+        scores = BM25Scorer().score_items(texts, focus_text(query))
+        best = max(scores, default=0.0)
+        if best <= 0:
+            return []
+        ranked = sorted(range(len(scores)), key=lambda i: -scores[i])[:_BEST_LINES]
+        return [candidates[i] for i in ranked if scores[i] >= _RELATIVE_RELEVANCE * best]
+
+    def _keep_around(self, index: int) -> None:
+        """A matched line: its whole block, or the lines around it when it is at top level."""
+        block = self.owner[index]
+        if block is None:
+            self._keep_window(index, _CONTEXT_LINES)
+        else:
+            self._keep_block(block, [index])
+
+    def _keep_block(self, block: Block, anchors: list[int]) -> None:
+        """A relevant block whole; a very long one by its head and the lines around ``anchors``."""
+        self.relevant.add(block.name)
+        if block.size <= _BLOCK_MAX_LINES:
+            self.kept.update(range(block.start, block.end + 1))
+            return
+        self.kept.update(
+            range(block.start, min(block.end, block.signature_end + _BLOCK_HEAD_LINES) + 1)
+        )
+        for anchor in anchors:
+            self._keep_window(anchor, _CONTEXT_LINES)
+            low, high = (
+                max(block.start, anchor - _ERROR_REACH),
+                min(block.end, anchor + _ERROR_REACH),
+            )
+            self.kept.update(
+                i for i in range(low, high + 1) if _ERROR_LINE_RE.search(self.lines[i])
+            )
+
+    def _keep_window(self, index: int, reach: int) -> None:
+        self.kept.update(range(max(0, index - reach), min(len(self.lines), index + reach + 1)))
+
+    def elided_runs(self) -> list[tuple[int, int]]:
+        """Runs of left-out lines worth a marker: two or more lines, not all blank."""
+        runs: list[tuple[int, int]] = []
+        start = None
+        for index in range(len(self.lines) + 1):
+            if index < len(self.lines) and index not in self.kept:
+                start = index if start is None else start
+                continue
+            if start is not None:
+                end = index - 1
+                while end > start and not self.lines[end].strip():
+                    end -= 1  # blank lines closing a run stay: they separate what follows
+                if end > start and any(self.lines[i].strip() for i in range(start, end + 1)):
+                    runs.append((start, end))
+                start = None
+        return runs
+
+    def render(self, runs: list[tuple[int, int]]) -> list[str]:
+        """The kept lines verbatim, one marker per run in its place."""
+        out: list[str] = []
+        position = 0
+        for start, end in runs:
+            out.extend(self.lines[position:start])
+            first = next(i for i in range(start, end + 1) if self.lines[i].strip())
+            line = self.lines[first]
+            indent = line[: len(line) - len(line.lstrip(" \t"))]
+            out.append(
+                f"{indent}... [lines {start + 1}-{end + 1} omitted: {self._what(start, end)}]"
+            )
+            position = end + 1
+        out.extend(self.lines[position:])
+        return out
+
+    def _what(self, start: int, end: int) -> str:
+        """``body of NAME`` when the run is all of a block's body, else ``part of NAME``."""
+        first = next(i for i in range(start, end + 1) if self.lines[i].strip())
+        block = self.owner[first]
+        if block is None:
+            return "top-level code"
+        body_start = (block.doc if block.doc is not None else block.signature_end) + 1
+        body_end = block.end - 1 if block.end in self.kept else block.end
+        before = range(body_start, start)
+        whole = end >= body_end and not any(self.lines[i].strip() for i in before)
+        return f"{'body' if whole else 'part'} of {block.name}"
+
+
+def _is_minified(lines: list[str]) -> bool:
+    filled = [len(line) for line in lines if line.strip()]
+    if not filled:
+        return False
+    return max(filled) > _MAX_LINE_CHARS or sum(filled) / len(filled) > _MAX_MEAN_LINE_CHARS
+
+
+def _closing(total: int, dropped: list[int], runs: list[tuple[int, int]], key: str | None) -> str:
+    text = (
+        f"... [outline of {total} lines: {len(dropped)} lines omitted in {len(runs)} places, "
+        "each marked '... [lines A-B omitted: ...]'; every other line is verbatim"
+    )
+    if key:
+        return text + f'; to see omitted lines call headroom_retrieve with key "{key}"]'
+    return text + "; ask for a line range to see it]"
+
+
+def _passthrough(text: str, tokens: int, reason: str) -> CrushResult:
+    return CrushResult(
+        compressed=text, original=text, tokens_before=tokens, tokens_after=tokens, reasons=[reason]
+    )

@@ -1,0 +1,201 @@
+"""CodeOutliner: outlines of real source files keep what the question needs, verbatim."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from headroom_core.config import LineCrusherConfig
+from headroom_core.errors import TransformError
+from headroom_core.retrieval import InMemoryOriginalsStore, retrieve
+from headroom_core.transforms._code.blocks import definition_name
+from headroom_core.transforms.code_outline import CodeOutliner, is_outline
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "code"
+DECODER = (DATA / "json_decoder.py.txt").read_text(encoding="utf-8")
+TEXTWRAP = (DATA / "textwrap.py.txt").read_text(encoding="utf-8")
+RUN_RE = re.compile(
+    r"^\s*\.\.\. \[lines (\d+)-(\d+) omitted: (?:(?:body|part) of \w+|top-level code)\]$"
+)
+
+
+def definitions(source: str) -> dict[str, ast.AST]:
+    tree = ast.parse(source)
+    return {
+        node.name: node
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    }
+
+
+def lines_of(source: str, name: str) -> list[str]:
+    node = definitions(source)[name]
+    return source.split("\n")[node.lineno - 1 : node.end_lineno]  # type: ignore[attr-defined]
+
+
+def restore(outline: str, original: str) -> str:
+    """The original, rebuilt from the outline's verbatim lines and its markers' line ranges."""
+    source = original.split("\n")
+    out: list[str] = []
+    for line in outline.split("\n")[:-1]:  # the last line is the closing marker
+        run = RUN_RE.match(line)
+        out.extend(source[int(run[1]) - 1 : int(run[2])] if run else [line])
+    return "\n".join(out)
+
+
+@pytest.fixture
+def store() -> InMemoryOriginalsStore:
+    return InMemoryOriginalsStore()
+
+
+@pytest.fixture
+def outliner(store: InMemoryOriginalsStore) -> CodeOutliner:
+    return CodeOutliner(store=store)
+
+
+@pytest.mark.parametrize(
+    ("source", "query"),
+    [
+        (DECODER, "what does py_scanstring return?"),
+        (DECODER, ""),
+        (TEXTWRAP, "How does TextWrapper._wrap_chunks handle long words?"),
+    ],
+)
+def test_kept_lines_are_verbatim_and_markers_name_the_lines_they_replace(
+    outliner: CodeOutliner, source: str, query: str
+) -> None:
+    result = outliner.outline(source, query)
+
+    assert result.strategy == "code_outline"
+    assert result.tokens_after <= 0.75 * result.tokens_before
+    assert restore(result.compressed, source) == source
+    assert is_outline(result.compressed)
+    markers = [line for line in result.compressed.split("\n")[:-1] if "omitted:" in line]
+    assert markers and all(RUN_RE.match(line) for line in markers)
+    assert len(result.kept_indices) + len(result.dropped_indices) == len(source.split("\n"))
+
+
+def test_the_function_the_query_names_is_kept_whole(outliner: CodeOutliner) -> None:
+    result = outliner.outline(DECODER, "what does py_scanstring return?")
+
+    body = "\n".join(lines_of(DECODER, "py_scanstring"))
+    assert body in result.compressed
+    assert "    return ''.join(chunks), end" in result.compressed.split("\n")
+    assert "JSONObject" in result.compressed  # others keep their signature ...
+    assert "\n".join(lines_of(DECODER, "JSONObject")) not in result.compressed  # ... not body
+
+
+@pytest.mark.parametrize(
+    "query", ["JSONDecoder.raw_decode: what is returned?", "what does rawDecode do", "`raw_decode`"]
+)
+def test_dotted_camel_and_quoted_names_find_the_block(outliner: CodeOutliner, query: str) -> None:
+    result = outliner.outline(DECODER, query)
+
+    assert "\n".join(lines_of(DECODER, "raw_decode")) in result.compressed
+
+
+def test_lines_matching_a_quoted_phrase_keep_their_block(outliner: CodeOutliner) -> None:
+    result = outliner.outline(DECODER, "where is 'Expecting property name enclosed' raised?")
+
+    assert "\n".join(lines_of(DECODER, "JSONObject")) in result.compressed
+
+
+def test_without_a_query_signatures_docstrings_and_ends_stay(outliner: CodeOutliner) -> None:
+    result = outliner.outline(TEXTWRAP, "")
+    kept = result.compressed.split("\n")
+    source = TEXTWRAP.split("\n")
+
+    for node in definitions(TEXTWRAP).values():
+        assert source[node.lineno - 1] in kept  # type: ignore[attr-defined]
+        docstring = ast.get_docstring(node, clean=False)  # type: ignore[arg-type]
+        if docstring and docstring.strip():
+            summary = next(line for line in docstring.split("\n") if line.strip()).strip()
+            assert any(summary in line for line in kept), summary
+    assert kept[:5] == source[:5]
+    assert kept[-6:-1] == source[-5:]
+
+
+def test_retrieval_key_returns_the_omitted_lines(
+    outliner: CodeOutliner, store: InMemoryOriginalsStore
+) -> None:
+    result = outliner.outline(DECODER, "what does py_scanstring return?")
+    source = DECODER.split("\n")
+
+    assert result.retrieval_key and f'"{result.retrieval_key}"' in result.compressed
+    items = retrieve(result.retrieval_key, store=store)
+    runs = [RUN_RE.match(line) for line in result.compressed.split("\n")]
+    ranges = [f"{run[1]}-{run[2]}" for run in runs if run]
+    assert [item["lines"] for item in items] == ranges
+    for item in items:
+        start, end = map(int, item["lines"].split("-"))
+        assert item["code"] == "\n".join(source[start - 1 : end])
+    found = retrieve(result.retrieval_key, query="memo_get", store=store)
+    assert found and "memo_get" in found[0]["code"]
+
+
+def test_retrieval_off_stores_nothing_and_names_no_key() -> None:
+    result = CodeOutliner(store=None).outline(DECODER, "py_scanstring")
+
+    assert result.changed and result.retrieval_key is None
+    assert "headroom_retrieve" not in result.compressed
+
+
+def test_outlining_an_outline_changes_nothing(outliner: CodeOutliner) -> None:
+    outline = outliner.outline(DECODER, "py_scanstring").compressed
+    eager = CodeOutliner(LineCrusherConfig(code_min_tokens=0), store=None)
+
+    again = eager.outline(outline, "py_scanstring")
+    assert not again.changed and again.compressed == outline
+    assert "already an outline" in again.reasons
+
+
+def test_small_code_passes_through(outliner: CodeOutliner) -> None:
+    small = "\n".join(lines_of(DECODER, "JSONArray"))
+
+    result = outliner.outline(small, "JSONArray")
+    assert not result.changed and result.compressed == small
+    assert "below line_crusher.code_min_tokens" in result.reasons
+
+
+def test_an_outline_saving_too_little_is_not_used() -> None:
+    config = LineCrusherConfig(code_min_savings=0.9)
+
+    result = CodeOutliner(config, store=None).outline(DECODER, "py_scanstring JSONObject")
+    assert not result.changed and result.compressed == DECODER
+
+
+def test_minified_code_passes_through(outliner: CodeOutliner) -> None:
+    minified = ";".join(line.strip() for line in DECODER.split("\n") if line.strip())
+
+    result = outliner.outline(minified, "py_scanstring")
+    assert not result.changed and "minified or very long lines" in result.reasons
+
+
+def test_refuses_what_is_not_text(outliner: CodeOutliner) -> None:
+    with pytest.raises(TransformError, match="needs text"):
+        outliner.outline(b"def f(): pass", "")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("line", "name"),
+    [
+        ("func (r *Repo) GetPulls(ctx context.Context) ([]*Pull, error) {", "GetPulls"),
+        ("pub fn parse_header(input: &str) -> Result<Header, Error> {", "parse_header"),
+        ("    public static List<String> getRepo(String name) throws IOException {", "getRepo"),
+        ("export async function fetchData(url: string): Promise<Data> {", "fetchData"),
+        ("export const handler = async (event) => {", "handler"),
+        ("std::vector<int> Foo::bar(int x) const {", "bar"),
+        ("public function getRepo($name) {", "getRepo"),
+        ("  def get_repo(name)", "get_repo"),
+        ("type Config struct {", "Config"),
+        ("    foo(bar, baz);", None),
+        ("  } else if (ready) {", None),
+        ("    struct outd outd;           /* output structure */", None),
+        ("    default:", None),
+    ],
+)
+def test_definition_lines_across_languages(line: str, name: str | None) -> None:
+    assert definition_name(line) == name
