@@ -10,8 +10,7 @@ the original client's.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from headroom_core.config import HeadroomConfig
 from headroom_core.engine import MODES, HeadroomEngine
@@ -19,6 +18,11 @@ from headroom_core.errors import ConfigurationError, ValidationError
 from headroom_core.providers import AnthropicProvider, OpenAIProvider, Provider
 from headroom_core.providers.anthropic_format import from_anthropic, to_anthropic
 from headroom_core.results import RequestMetrics, SimulationResult
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from headroom_core.engine import MetricsQuery
 
 __all__ = ["HeadroomClient"]
 
@@ -126,16 +130,17 @@ class HeadroomClient:
         stats["config"]["provider"] = type(self.provider).__name__ if self.provider else "auto"
         return stats
 
-    def get_metrics(
-        self,
-        start_time: datetime | None = None,
-        end_time: datetime | None = None,
-        model: str | None = None,
-        mode: str | None = None,
-        limit: int | None = 100,
-    ) -> list[RequestMetrics]:
-        """Stored requests, newest first (empty without a store)."""
-        return self.engine.get_metrics(start_time, end_time, model, mode, limit)
+    def get_metrics(self, **query: Unpack[MetricsQuery]) -> list[RequestMetrics]:
+        """Stored requests, newest first (empty without a store).
+
+        Keyword Args:
+            start_time: Only requests at or after this time (naive datetimes are UTC).
+            end_time: Only requests before this time.
+            model: Only this model.
+            mode: Only this mode.
+            limit: Most rows returned (100 by default); None for all.
+        """
+        return self.engine.get_metrics(**query)
 
     def get_summary(self) -> dict[str, Any]:
         """``total_requests``, ``total_tokens_saved``, ``avg_compression_ratio``,

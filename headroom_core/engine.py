@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from headroom_core.transforms.base import Transform
     from headroom_core.transforms.tool_outputs import ToolOutputCompressor
 
-__all__ = ["HeadroomEngine", "OptimizeOptions"]
+__all__ = ["HeadroomEngine", "MetricsQuery", "OptimizeOptions"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,16 @@ class OptimizeOptions(TypedDict, total=False):
     model_limit: int | None
     request_id: str | None
     metadata: Mapping[str, Any] | None
+
+
+class MetricsQuery(TypedDict, total=False):
+    """Keyword filters of :meth:`HeadroomEngine.get_metrics`."""
+
+    start_time: datetime | None
+    end_time: datetime | None
+    model: str | None
+    mode: str | None
+    limit: int | None
 
 
 class HeadroomEngine:

@@ -81,6 +81,11 @@ class Conversation:
     system: list[Unit]
     turns: list[Turn]
 
+    @property
+    def system_indices(self) -> list[int]:
+        """Positions of the system block's messages."""
+        return [p for unit in self.system for p in unit.indices]
+
 
 def split_conversation(messages: Sequence[Mapping[str, Any]]) -> Conversation:
     """Split validated messages into the system block and turns of atomic units."""
@@ -189,6 +194,15 @@ class Fit:
     tokens: int
     dropped_turns: int = 0
     dropped_tokens: int = 0
+
+    def details(self, budget: int) -> dict[str, Any]:
+        """What the fitting dropped, and whether the kept minimum still exceeds ``budget``."""
+        return {
+            "dropped_messages": len(self.dropped),
+            "dropped_turns": self.dropped_turns,
+            "dropped_tokens": self.dropped_tokens,
+            "over_budget": self.tokens > budget,
+        }
 
 
 def keep_within_budget(

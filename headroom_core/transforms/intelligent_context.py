@@ -169,14 +169,13 @@ class IntelligentContextManager(Transform):
             ]
             for change in details["compressed"]:
                 tokens[change["index"]] = tokenizer.count_message(working[change["index"]])
-        system = [p for unit in conversation.system for p in unit.indices]
         protected = conversation.turns[len(free_turns) :]
         fixed = [p for turn in protected for p in turn.indices]
         options = [Option(items[i].positions, items[i].requires) for i in reversed(order)]
         if self.config.keep_system:
-            fixed += system
+            fixed += conversation.system_indices
         else:
-            options.append(Option(system))
+            options.append(Option(conversation.system_indices))
         fit = keep_within_budget(
             working,
             conversation,
@@ -190,12 +189,7 @@ class IntelligentContextManager(Transform):
         )
         kept = assemble(working, conversation, fit.dropped, fit.marker)
         tokens_after = fit.tokens
-        details.update(
-            dropped_messages=len(fit.dropped),
-            dropped_turns=fit.dropped_turns,
-            dropped_tokens=fit.dropped_tokens,
-            over_budget=tokens_after > budget,
-        )
+        details.update(fit.details(budget))
         if details["over_budget"] and self.config.on_overflow == "raise":
             raise TransformError(
                 "The request cannot fit: the kept minimum (system prompt and last "

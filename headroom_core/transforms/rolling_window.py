@@ -79,11 +79,10 @@ class RollingWindow(Transform):
         by_priority = droppable[::-1] if self.config.drop_oldest_first else droppable
         options = [Option(turn.indices) for turn in by_priority]
         fixed = [p for turn in protected for p in turn.indices]
-        system = [p for unit in conversation.system for p in unit.indices]
         if self.config.preserve_system:
-            fixed += system
-        else:
-            options.insert(0, Option(system))  # dropped only once no turn is left to drop
+            fixed += conversation.system_indices
+        else:  # dropped only once no turn is left to drop
+            options.insert(0, Option(conversation.system_indices))
         fit = keep_within_budget(
             messages,
             conversation,
@@ -96,12 +95,7 @@ class RollingWindow(Transform):
         )
         kept = assemble(messages, conversation, fit.dropped, fit.marker)
         tokens_after = fit.tokens
-        details.update(
-            dropped_turns=fit.dropped_turns,
-            dropped_messages=len(fit.dropped),
-            dropped_tokens=fit.dropped_tokens,
-            over_budget=tokens_after > budget,
-        )
+        details.update(fit.details(budget))
         warnings = []
         if details["over_budget"]:
             warnings.append(

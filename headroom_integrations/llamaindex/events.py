@@ -13,7 +13,26 @@ from llama_index.core.instrumentation.events import BaseEvent
 __all__ = ["HeadroomChatOptimizeEvent", "HeadroomPostprocessEvent"]
 
 
-class HeadroomPostprocessEvent(BaseEvent):
+class _SavingsEvent(BaseEvent):
+    """Token counts before and after a Headroom step, and whether it failed (and passed the input
+    through)."""
+
+    tokens_before: int = 0
+    tokens_after: int = 0
+    failed: bool = False
+
+    @property
+    def tokens_saved(self) -> int:
+        """Tokens removed (never negative)."""
+        return max(0, self.tokens_before - self.tokens_after)
+
+    @classmethod
+    def class_name(cls) -> str:
+        """Stable name of the event type: the class name."""
+        return cls.__name__
+
+
+class HeadroomPostprocessEvent(_SavingsEvent):
     """What :class:`HeadroomNodePostprocessor` did to one set of retrieved nodes.
 
     Token counts are of the nodes' LLM-mode content (metadata header and text), as the response
@@ -25,40 +44,14 @@ class HeadroomPostprocessEvent(BaseEvent):
     nodes_out: int = 0
     nodes_merged: int = 0
     nodes_compressed: int = 0
-    tokens_before: int = 0
-    tokens_after: int = 0
     latency_ms: float = 0.0
-    failed: bool = False
-
-    @property
-    def tokens_saved(self) -> int:
-        """Tokens removed from the context (never negative)."""
-        return max(0, self.tokens_before - self.tokens_after)
-
-    @classmethod
-    def class_name(cls) -> str:
-        """Stable name of the event type."""
-        return "HeadroomPostprocessEvent"
 
 
-class HeadroomChatOptimizeEvent(BaseEvent):
+class HeadroomChatOptimizeEvent(_SavingsEvent):
     """What the engine did to one chat request sent through :class:`HeadroomLLM`."""
 
     model: str = ""
     mode: str = ""
     messages_in: int = 0
     messages_out: int = 0
-    tokens_before: int = 0
-    tokens_after: int = 0
     transforms_applied: list[str] = Field(default_factory=list)
-    failed: bool = False
-
-    @property
-    def tokens_saved(self) -> int:
-        """Tokens removed from the request (never negative)."""
-        return max(0, self.tokens_before - self.tokens_after)
-
-    @classmethod
-    def class_name(cls) -> str:
-        """Stable name of the event type."""
-        return "HeadroomChatOptimizeEvent"

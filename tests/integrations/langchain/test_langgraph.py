@@ -6,21 +6,12 @@ import json
 from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
-from langchain_core.tools import tool
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode
 
-from headroom_core.samples import load_sample_conversation
 from headroom_integrations.langchain import create_headroom_node
 from tests.integrations.langchain._lc_models import ScriptedChatModel
-
-RUNS = next(m["content"] for m in load_sample_conversation()["messages"] if m.get("role") == "tool")
-
-
-@tool
-def list_workflow_runs(repo: str) -> str:
-    """List the CI workflow runs of a repository."""
-    return RUNS
+from tests.support.workflow_agent import QUESTION, RUNS, list_workflow_runs, workflow_model
 
 
 def _graph(model: ScriptedChatModel) -> Any:
@@ -41,20 +32,9 @@ def _graph(model: ScriptedChatModel) -> Any:
     return graph.compile()
 
 
-def _model() -> ScriptedChatModel:
-    call = {
-        "name": "list_workflow_runs",
-        "args": {"repo": "ReDASers/Phishing-Detection"},
-        "id": "c1",
-    }
-    return ScriptedChatModel(
-        replies=[AIMessage("", tool_calls=[call]), AIMessage("Run 292080359 failed.")]
-    )
-
-
 def test_tool_results_in_the_state_are_replaced_by_compressed_ones() -> None:
-    model = _model()
-    question = HumanMessage("Which workflow run failed on the x_spam_flag branch?")
+    model = workflow_model()
+    question = HumanMessage(QUESTION)
 
     state = _graph(model).invoke({"messages": [question]})
 
@@ -73,7 +53,9 @@ def test_tool_results_in_the_state_are_replaced_by_compressed_ones() -> None:
 
 
 async def test_async_graph() -> None:
-    state = await _graph(_model()).ainvoke({"messages": [HumanMessage("Which run failed?")]})
+    state = await _graph(workflow_model()).ainvoke(
+        {"messages": [HumanMessage("Which run failed?")]}
+    )
 
     [tool_message] = [m for m in state["messages"] if isinstance(m, ToolMessage)]
     assert len(tool_message.content) < len(RUNS) / 2

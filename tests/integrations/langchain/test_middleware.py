@@ -12,35 +12,16 @@ from langchain_core.messages import (
     SystemMessage,
     ToolMessage,
 )
-from langchain_core.tools import tool
 
-from headroom_core.samples import load_sample_conversation
 from headroom_integrations.langchain import HeadroomCallbackHandler, HeadroomMiddleware
 from tests.integrations.langchain._lc_models import ScriptedChatModel
+from tests.support.workflow_agent import QUESTION, RUNS, list_workflow_runs, workflow_model
 
-RUNS = next(m["content"] for m in load_sample_conversation()["messages"] if m.get("role") == "tool")
 SYSTEM = "You are the on-call assistant. Quote run ids exactly."
 
 
-@tool
-def list_workflow_runs(repo: str) -> str:
-    """List the CI workflow runs of a repository."""
-    return RUNS
-
-
-def _model() -> ScriptedChatModel:
-    call = {
-        "name": "list_workflow_runs",
-        "args": {"repo": "ReDASers/Phishing-Detection"},
-        "id": "c1",
-    }
-    return ScriptedChatModel(
-        replies=[AIMessage("", tool_calls=[call]), AIMessage("Run 292080359 failed.")]
-    )
-
-
 def _question() -> dict:
-    return {"messages": [HumanMessage("Which workflow run failed on the x_spam_flag branch?")]}
+    return {"messages": [HumanMessage(QUESTION)]}
 
 
 def test_is_agent_middleware() -> None:
@@ -48,7 +29,7 @@ def test_is_agent_middleware() -> None:
 
 
 def test_agent_loop_sends_compressed_tool_results() -> None:
-    model = _model()
+    model = workflow_model()
     middleware = HeadroomMiddleware()
     agent = create_agent(model, [list_workflow_runs], system_prompt=SYSTEM, middleware=[middleware])
     handler = HeadroomCallbackHandler()
@@ -72,7 +53,7 @@ def test_agent_loop_sends_compressed_tool_results() -> None:
 
 
 async def test_async_agent() -> None:
-    model = _model()
+    model = workflow_model()
     agent = create_agent(model, [list_workflow_runs], middleware=[HeadroomMiddleware()])
 
     state = await agent.ainvoke(_question())
@@ -82,7 +63,7 @@ async def test_async_agent() -> None:
 
 
 def test_audit_mode_measures_without_changing_the_request() -> None:
-    model = _model()
+    model = workflow_model()
     middleware = HeadroomMiddleware(mode="audit")
     agent = create_agent(model, [list_workflow_runs], middleware=[middleware])
 

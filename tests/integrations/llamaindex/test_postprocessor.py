@@ -177,10 +177,9 @@ def test_retrieval_on_stores_the_dropped_items_under_the_key_the_marker_names(
     issues_case: Case,
 ) -> None:
     text = _compressed_issues_text(issues_case, retrieval=True)
-    [key] = re.findall(
+    [(omitted, key)] = re.findall(
         r'\[(\d+) more rows not shown; call headroom_retrieve with key "(\w+)"', text
     )
-    omitted, key = key
     assert len(retrieve(key)) == int(omitted)
 
 
