@@ -47,10 +47,10 @@ _MAX_LINE_CHARS = 1000
 _MAX_MEAN_LINE_CHARS = 200
 # A relevant block longer than this keeps its head and the lines around its matches only.
 _BLOCK_MAX_LINES = 200
-_BLOCK_HEAD_LINES = 30
+_HEAD_LINES = 30
 _CONTEXT_LINES = 3
-# Error-raising lines this close to a kept match stay too.
-_ERROR_REACH = 10
+# Lines above an error-raising line kept with it (where its message is built).
+_MESSAGE_LINES = 2
 # An identifier on more lines than this is a common word of the file: its lines stay, their
 # blocks do not.
 _MANY_HITS = 12
@@ -205,6 +205,7 @@ class _Plan:
     def __post_init__(self) -> None:
         self.kept: set[int] = set()
         self.relevant: set[str] = set()
+        self.query = ""
         self.owner: list[Block | None] = [None] * len(self.lines)
         for block in sorted(self.blocks, key=lambda b: -b.size):  # inner blocks overwrite outer
             for index in range(block.header, block.end + 1):
@@ -225,7 +226,8 @@ class _Plan:
 
     def keep_relevant(self, query: str) -> None:
         """The blocks (or lines) the query names, quotes, or BM25 ranks best."""
-        focus = CodeFocus.of(query or "")
+        self.query = query or ""
+        focus = CodeFocus.of(self.query)
         if not focus:
             return
         for block in self.blocks:
@@ -240,8 +242,10 @@ class _Plan:
         for index in self._best_lines(query):
             self._keep_around(index)
 
-    def _best_lines(self, query: str) -> list[int]:
-        candidates = [index for index, line in enumerate(self.lines) if line.strip()]
+    def _best_lines(self, query: str, within: range | None = None) -> list[int]:
+        """The lines BM25 ranks best for ``query`` (in the whole file or ``within`` a block)."""
+        span = within if within is not None else range(len(self.lines))
+        candidates = [index for index in span if self.lines[index].strip()]
         texts = [self.lines[index] for index in candidates]
         scores = BM25Scorer().score_items(texts, focus_text(query))
         best = max(scores, default=0.0)
@@ -259,23 +263,19 @@ class _Plan:
             self._keep_block(block, [index])
 
     def _keep_block(self, block: Block, anchors: list[int]) -> None:
-        """A relevant block whole; a very long one by its head and the lines around ``anchors``."""
+        """A relevant block whole; a very long one by its head, the lines around ``anchors`` and
+        its own best lines for the query, and its error-raising lines with the message above."""
         self.relevant.add(block.name)
         if block.size <= _BLOCK_MAX_LINES:
             self.kept.update(range(block.start, block.end + 1))
             return
-        self.kept.update(
-            range(block.start, min(block.end, block.signature_end + _BLOCK_HEAD_LINES) + 1)
-        )
-        for anchor in anchors:
+        span = range(block.start, block.end + 1)
+        self.kept.update(range(block.start, min(block.end, block.signature_end + _HEAD_LINES) + 1))
+        for anchor in [*anchors, *self._best_lines(self.query, span)]:
             self._keep_window(anchor, _CONTEXT_LINES)
-            low, high = (
-                max(block.start, anchor - _ERROR_REACH),
-                min(block.end, anchor + _ERROR_REACH),
-            )
-            self.kept.update(
-                i for i in range(low, high + 1) if _ERROR_LINE_RE.search(self.lines[i])
-            )
+        for index in span:
+            if _ERROR_LINE_RE.search(self.lines[index]):
+                self.kept.update(range(max(block.start, index - _MESSAGE_LINES), index + 1))
 
     def _keep_window(self, index: int, reach: int) -> None:
         self.kept.update(range(max(0, index - reach), min(len(self.lines), index + reach + 1)))

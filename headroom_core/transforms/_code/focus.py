@@ -59,7 +59,8 @@ class CodeFocus:
                 words.append(part)
                 if _looks_like_code(part):
                     identifiers.append(part)
-                if part.lower() not in _COMMON_WORDS and len(part) > 2:
+                dotted = len(parts) > 1  # ``subprocess.run``: every part names code
+                if dotted or (part.lower() not in _COMMON_WORDS and len(part) > 2):
                     names.add(normalise_name(part))
         for first, second in itertools.pairwise(words):
             if first.lower() not in _COMMON_WORDS and second.lower() not in _COMMON_WORDS:

@@ -12,6 +12,7 @@ from headroom_core.config import LineCrusherConfig
 from headroom_core.errors import TransformError
 from headroom_core.retrieval import InMemoryOriginalsStore, retrieve
 from headroom_core.transforms._code.blocks import definition_name
+from headroom_core.transforms._code.focus import CodeFocus
 from headroom_core.transforms.code_outline import CodeOutliner, is_outline
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "code"
@@ -199,3 +200,20 @@ def test_refuses_what_is_not_text(outliner: CodeOutliner) -> None:
 )
 def test_definition_lines_across_languages(line: str, name: str | None) -> None:
     assert definition_name(line) == name
+
+
+def test_a_long_named_block_keeps_its_head_and_error_lines(outliner: CodeOutliner) -> None:
+    result = outliner.outline(TEXTWRAP, "What does TextWrapper raise for a bad width?")
+    kept = result.compressed.split("\n")
+    block = lines_of(TEXTWRAP, "TextWrapper")
+
+    assert len(block) > 200 and "\n".join(block) not in result.compressed
+    assert block[:10] == kept[kept.index(block[0]) : kept.index(block[0]) + 10]
+    raises = [line for line in block if line.strip().startswith("raise ValueError")]
+    assert raises and all(line in kept for line in raises)
+
+
+def test_dotted_names_count_even_when_the_word_is_common() -> None:
+    assert CodeFocus.of("What does subprocess.run return?").names_block("run")
+    assert not CodeFocus.of("how do I run it").names_block("run")
+    assert CodeFocus.of("getRepo").names_block("get_repo")
