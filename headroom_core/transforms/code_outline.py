@@ -45,6 +45,8 @@ logger = logging.getLogger(__name__)
 # Files with lines this long are minified or generated: an outline of them would say nothing.
 _MAX_LINE_CHARS = 1000
 _MAX_MEAN_LINE_CHARS = 200
+# Scripts, configs and snippets with fewer definitions have no structure to outline.
+_MIN_DEFINITIONS = 2
 # A relevant block longer than this keeps its head and the lines around its matches only.
 _BLOCK_MAX_LINES = 200
 _HEAD_LINES = 30
@@ -123,8 +125,8 @@ class CodeOutliner:
 
         Returns:
             A :class:`CrushResult`; ``strategy`` is ``"code_outline"``, or ``"passthrough"``
-            when the file is small, minified, already an outline, or the outline would not save
-            ``config.code_min_savings`` of its tokens.
+            when the file is small, minified, has no definitions, is already an outline, or the
+            outline would not save ``config.code_min_savings`` of its tokens.
 
         Raises:
             TransformError: ``text`` is not a string.
@@ -147,6 +149,8 @@ class CodeOutliner:
             return _passthrough(text, tokens_before, "minified or very long lines")
         python = _PYTHON_HINT_RE.search(text) is not None
         plan = _Plan(lines, find_blocks(lines, python=python))
+        if len(plan.blocks) < _MIN_DEFINITIONS:
+            return _passthrough(text, tokens_before, "no definitions to outline")
         plan.keep_skeleton(self.config.keep_first, self.config.keep_last)
         plan.keep_relevant(query)
         runs = plan.elided_runs()

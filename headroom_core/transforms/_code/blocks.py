@@ -44,7 +44,8 @@ _CALL_HEADER_RE = re.compile(
 _STATEMENT_WORDS_TEXT = (
     "if else elif for foreach while do switch case catch try return throw new delete "
     "sizeof typeof await yield with match when and or not in is print assert lambda super "
-    "this self synchronized using lock unless until goto break continue"
+    "this self synchronized using lock unless until goto break continue raise except finally "
+    "del defer go select pass"
 )
 _STATEMENT_WORDS = frozenset(_STATEMENT_WORDS_TEXT.split())
 _NOT_A_NAME = _STATEMENT_WORDS | {"function"}

@@ -217,3 +217,11 @@ def test_dotted_names_count_even_when_the_word_is_common() -> None:
     assert CodeFocus.of("What does subprocess.run return?").names_block("run")
     assert not CodeFocus.of("how do I run it").names_block("run")
     assert CodeFocus.of("getRepo").names_block("get_repo")
+
+
+def test_code_without_definitions_passes_through() -> None:
+    body = "\n".join(line[4:] for line in lines_of(DECODER, "py_scanstring")[10:])
+    eager = CodeOutliner(LineCrusherConfig(code_min_tokens=0), store=None)
+
+    result = eager.outline(body, "what does it return?")
+    assert not result.changed and "no definitions to outline" in result.reasons
