@@ -31,6 +31,7 @@ from headroom_core.transforms._code.blocks import (
     top_level_constants,
 )
 from headroom_core.transforms._code.focus import CodeFocus
+from headroom_core.transforms._code.numbering import strip_line_numbers
 from headroom_core.transforms._lines.query import focus_text
 from headroom_core.transforms._store_choice import DEFAULT_STORE, StoreChoice, resolve_store
 from headroom_core.transforms._text import looks_binary
@@ -147,8 +148,10 @@ class CodeOutliner:
         lines = text.split("\n")
         if _is_minified(lines):
             return _passthrough(text, tokens_before, "minified or very long lines")
-        python = _PYTHON_HINT_RE.search(text) is not None
-        plan = _Plan(lines, find_blocks(lines, python=python))
+        listing = strip_line_numbers(lines)
+        code, labels = listing or (lines, list(range(1, len(lines) + 1)))
+        python = _PYTHON_HINT_RE.search("\n".join(code)) is not None
+        plan = _Plan(code, find_blocks(code, python=python))
         if len(plan.blocks) < _MIN_DEFINITIONS:
             return _passthrough(text, tokens_before, "no definitions to outline")
         plan.keep_skeleton(self.config.keep_first, self.config.keep_last)
@@ -156,14 +159,14 @@ class CodeOutliner:
         runs = plan.elided_runs()
         if not runs:
             return _passthrough(text, tokens_before, "the outline would keep every line")
-        body = plan.render(runs)
+        body = plan.render(lines, labels, runs)
         dropped = [index for start, end in runs for index in range(start, end + 1)]
         draft = tokenizer.count_text("\n".join([*body, _closing(len(lines), dropped, runs, None)]))
         if draft > tokens_before * (1 - self.config.code_min_savings):
             return _passthrough(
                 text, tokens_before, "the outline would save less than code_min_savings"
             )
-        key = self._put(lines, runs, tool_name)
+        key = self._put(lines, labels, runs, tool_name)
         compressed = "\n".join([*body, _closing(len(lines), dropped, runs, key)])
         dropped_set = set(dropped)
         return CrushResult(
@@ -182,14 +185,18 @@ class CodeOutliner:
         )
 
     def _put(
-        self, lines: list[str], runs: list[tuple[int, int]], tool_name: str | None
+        self,
+        lines: list[str],
+        labels: list[int],
+        runs: list[tuple[int, int]],
+        tool_name: str | None,
     ) -> str | None:
         """Store each left-out run with its line range; the key, or None (off or failed)."""
         store = self.store
         if store is None:
             return None
         items = [
-            {"lines": f"{start + 1}-{end + 1}", "code": "\n".join(lines[start : end + 1])}
+            {"lines": f"{labels[start]}-{labels[end]}", "code": "\n".join(lines[start : end + 1])}
             for start, end in runs
         ]
         try:
@@ -203,30 +210,30 @@ class CodeOutliner:
 class _Plan:
     """Which lines of one file the outline keeps."""
 
-    lines: list[str]
+    code: list[str]  # the file's lines, line-number prefixes removed
     blocks: list[Block]
 
     def __post_init__(self) -> None:
         self.kept: set[int] = set()
         self.relevant: set[str] = set()
         self.query = ""
-        self.owner: list[Block | None] = [None] * len(self.lines)
+        self.owner: list[Block | None] = [None] * len(self.code)
         for block in sorted(self.blocks, key=lambda b: -b.size):  # inner blocks overwrite outer
             for index in range(block.header, block.end + 1):
                 self.owner[index] = block
 
     def keep_skeleton(self, keep_first: int, keep_last: int) -> None:
         """First and last lines, signatures with decorators, docstring summaries, constants."""
-        count = len(self.lines)
+        count = len(self.code)
         self.kept.update(range(min(keep_first, count)))
         self.kept.update(range(max(0, count - keep_last), count))
         for block in self.blocks:
             self.kept.update(range(block.start, block.signature_end + 1))
             if block.doc is not None:
                 self.kept.add(block.doc)
-            if block.end > block.signature_end and _BARE_CLOSER_RE.match(self.lines[block.end]):
+            if block.end > block.signature_end and _BARE_CLOSER_RE.match(self.code[block.end]):
                 self.kept.add(block.end)
-        self.kept.update(top_level_constants(self.lines))
+        self.kept.update(top_level_constants(self.code))
 
     def keep_relevant(self, query: str) -> None:
         """The blocks (or lines) the query names, quotes, or BM25 ranks best."""
@@ -237,7 +244,7 @@ class _Plan:
         for block in self.blocks:
             if focus.names_block(block.name):
                 self._keep_block(block, [])
-        for hits in focus.matching_lines(self.lines).values():
+        for hits in focus.matching_lines(self.code).values():
             if len(hits) > _MANY_HITS:
                 self.kept.update(hits)
                 continue
@@ -248,9 +255,9 @@ class _Plan:
 
     def _best_lines(self, query: str, within: range | None = None) -> list[int]:
         """The lines BM25 ranks best for ``query`` (in the whole file or ``within`` a block)."""
-        span = within if within is not None else range(len(self.lines))
-        candidates = [index for index in span if self.lines[index].strip()]
-        texts = [self.lines[index] for index in candidates]
+        span = within if within is not None else range(len(self.code))
+        candidates = [index for index in span if self.code[index].strip()]
+        texts = [self.code[index] for index in candidates]
         scores = BM25Scorer().score_items(texts, focus_text(query))
         best = max(scores, default=0.0)
         if best <= 0:
@@ -278,55 +285,57 @@ class _Plan:
         for anchor in [*anchors, *self._best_lines(self.query, span)]:
             self._keep_window(anchor, _CONTEXT_LINES)
         for index in span:
-            if _ERROR_LINE_RE.search(self.lines[index]):
+            if _ERROR_LINE_RE.search(self.code[index]):
                 self.kept.update(range(max(block.start, index - _MESSAGE_LINES), index + 1))
 
     def _keep_window(self, index: int, reach: int) -> None:
-        self.kept.update(range(max(0, index - reach), min(len(self.lines), index + reach + 1)))
+        self.kept.update(range(max(0, index - reach), min(len(self.code), index + reach + 1)))
 
     def elided_runs(self) -> list[tuple[int, int]]:
         """Runs of left-out lines worth a marker: two or more lines, not all blank."""
         runs: list[tuple[int, int]] = []
         start = None
-        for index in range(len(self.lines) + 1):
-            if index < len(self.lines) and index not in self.kept:
+        for index in range(len(self.code) + 1):
+            if index < len(self.code) and index not in self.kept:
                 start = index if start is None else start
                 continue
             if start is not None:
                 end = index - 1
-                while end > start and not self.lines[end].strip():
+                while end > start and not self.code[end].strip():
                     end -= 1  # blank lines closing a run stay: they separate what follows
-                if end > start and any(self.lines[i].strip() for i in range(start, end + 1)):
+                if end > start and any(self.code[i].strip() for i in range(start, end + 1)):
                     runs.append((start, end))
                 start = None
         return runs
 
-    def render(self, runs: list[tuple[int, int]]) -> list[str]:
-        """The kept lines verbatim, one marker per run in its place."""
+    def render(self, lines: list[str], labels: list[int], runs: list[tuple[int, int]]) -> list[str]:
+        """The kept ``lines`` verbatim, one marker per run in its place, naming the run by its
+        line ``labels``."""
         out: list[str] = []
         position = 0
         for start, end in runs:
-            out.extend(self.lines[position:start])
-            first = next(i for i in range(start, end + 1) if self.lines[i].strip())
-            line = self.lines[first]
+            out.extend(lines[position:start])
+            first = next(i for i in range(start, end + 1) if self.code[i].strip())
+            line = self.code[first]
             indent = line[: len(line) - len(line.lstrip(" \t"))]
             out.append(
-                f"{indent}... [lines {start + 1}-{end + 1} omitted: {self._what(start, end)}]"
+                f"{indent}... [lines {labels[start]}-{labels[end]} omitted: "
+                f"{self._what(start, end)}]"
             )
             position = end + 1
-        out.extend(self.lines[position:])
+        out.extend(lines[position:])
         return out
 
     def _what(self, start: int, end: int) -> str:
         """``body of NAME`` when the run is all of a block's body, else ``part of NAME``."""
-        first = next(i for i in range(start, end + 1) if self.lines[i].strip())
+        first = next(i for i in range(start, end + 1) if self.code[i].strip())
         block = self.owner[first]
         if block is None:
             return "top-level code"
         body_start = (block.doc if block.doc is not None else block.signature_end) + 1
         body_end = block.end - 1 if block.end in self.kept else block.end
         before = range(body_start, start)
-        whole = end >= body_end and not any(self.lines[i].strip() for i in before)
+        whole = end >= body_end and not any(self.code[i].strip() for i in before)
         return f"{'body' if whole else 'part'} of {block.name}"
 
 

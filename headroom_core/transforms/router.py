@@ -20,6 +20,7 @@ from headroom_core.config import HeadroomConfig
 from headroom_core.errors import TransformError
 from headroom_core.results import CrushResult
 from headroom_core.tokenizer import Tokenizer, get_tokenizer
+from headroom_core.transforms._code.numbering import strip_line_numbers
 from headroom_core.transforms._json.encoding import is_compact_output
 from headroom_core.transforms._lines.search import is_search_output
 from headroom_core.transforms._store_choice import DEFAULT_STORE, StoreChoice, resolve_store
@@ -138,7 +139,11 @@ class ContentRouter:
             return "search"
         if _share(lines, _LOG_LINE_RE) >= _LOG_SHARE:
             return "log"
-        if _share(lines, _CODE_LINE_RE) >= _CODE_SHARE or _is_python(text):
+        listing = strip_line_numbers(lines)
+        if listing is not None:  # ``cat -n`` style: judge the code after the numbers
+            lines = [line for line in listing[0] if line.strip()]
+            text = "\n".join(listing[0])
+        if lines and (_share(lines, _CODE_LINE_RE) >= _CODE_SHARE or _is_python(text)):
             return "code"
         return "text"
 

@@ -225,3 +225,20 @@ def test_code_without_definitions_passes_through() -> None:
 
     result = eager.outline(body, "what does it return?")
     assert not result.changed and "no definitions to outline" in result.reasons
+
+
+def test_a_numbered_listing_is_outlined_by_its_code_and_keeps_its_numbers(
+    outliner: CodeOutliner,
+) -> None:
+    listing = "\n".join(f"{n:6d}\t{line}" for n, line in enumerate(DECODER.split("\n"), 101))
+
+    result = outliner.outline(listing, "what does py_scanstring return?")
+    node = definitions(DECODER)["py_scanstring"]
+    numbered = listing.split("\n")[node.lineno - 1 : node.end_lineno]  # type: ignore[attr-defined]
+    assert result.changed and "\n".join(numbered) in result.compressed
+    first_run = next(
+        RUN_RE.match(line) for line in result.compressed.split("\n") if RUN_RE.match(line)
+    )
+    start, end = int(first_run[1]), int(first_run[2])
+    assert start > 100 and f"{start - 1:6d}\t" in result.compressed  # the listing's own numbers
+    assert f"{start:6d}\t" not in result.compressed and f"{end:6d}\t" not in result.compressed

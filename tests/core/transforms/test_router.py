@@ -181,3 +181,13 @@ def test_binary_and_huge_inputs_pass_through_fast(router: ContentRouter) -> None
     result = router.route(huge)
     assert time.perf_counter() - start < 1.0
     assert result.strategy == "passthrough" and result.compressed == huge
+
+
+def test_numbered_listings_of_code_are_code(router: ContentRouter) -> None:
+    listing = "\n".join(f"{n:6d}\t{line}" for n, line in enumerate(CODE.split("\n"), 1))
+
+    assert router.detect(listing) == "code"
+    assert (
+        router.detect("\n".join(f"{n}: {line}" for n, line in enumerate(PROSE.split("\n"))))
+        == "text"
+    )
