@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from langchain_core.callbacks import adispatch_custom_event, dispatch_custom_event
-from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, SystemMessage
 
 from headroom_core.config import HeadroomConfig
 from headroom_integrations.langchain._optimizer import (
@@ -117,7 +117,8 @@ def _request_messages(request: ModelRequest) -> list[BaseMessage]:
 
 
 def _optimized_request(request: ModelRequest, optimization: Optimization) -> ModelRequest:
-    messages = optimization.messages
+    # the request's own messages or ones rebuilt from core dicts: all of the AnyMessage kinds
+    messages = cast("list[AnyMessage]", optimization.messages)
     if messages and isinstance(messages[0], SystemMessage) and request.system_message is not None:
         return request.override(system_message=messages[0], messages=messages[1:])
     return request.override(messages=messages)

@@ -106,8 +106,12 @@ class HeadroomTransformer(RunnableSerializable[LanguageModelInput, list[BaseMess
             dispatch_custom_event(SAVINGS_EVENT, optimization.summary, config=config)
             return optimization.messages
 
+        # langchain passes ``config`` by parameter name; its annotation lists positional shapes only
         return self._call_with_config(
-            publish, input, _with_savings(config, optimization.summary), **kwargs
+            publish,  # type: ignore[arg-type]
+            input,
+            _with_savings(config, optimization.summary),
+            **kwargs,
         )
 
     async def ainvoke(
@@ -123,7 +127,10 @@ class HeadroomTransformer(RunnableSerializable[LanguageModelInput, list[BaseMess
             return optimization.messages
 
         return await self._acall_with_config(
-            publish, input, _with_savings(config, optimization.summary), **kwargs
+            publish,  # type: ignore[arg-type]  # ``config`` by name, as in invoke
+            input,
+            _with_savings(config, optimization.summary),
+            **kwargs,
         )
 
     def _options(self) -> dict[str, Any]:
