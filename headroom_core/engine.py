@@ -21,6 +21,7 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypedDict, get_args
 
@@ -28,7 +29,13 @@ from headroom_core.config import HeadroomConfig, Mode
 from headroom_core.errors import ConfigurationError, TransformError
 from headroom_core.messages import content_text, validate_messages
 from headroom_core.providers import Provider, provider_for_model
-from headroom_core.results import RequestMetrics, SimulationResult, TransformResult, WasteSignals
+from headroom_core.results import (
+    RequestMetrics,
+    SavingsTotals,
+    SimulationResult,
+    TransformResult,
+    WasteSignals,
+)
 from headroom_core.tokenizer import Tokenizer
 from headroom_core.waste import detect_waste
 
@@ -118,14 +125,7 @@ class HeadroomEngine:
         self._aligners: dict[int, Transform] = {}
         self._fitters: dict[int | None, Transform | None] = {}
         self._stats_lock = threading.Lock()
-        self._session = {
-            "requests": 0,
-            "tokens_before": 0,
-            "tokens_after": 0,
-            "tokens_saved": 0,
-            "cost_saved_usd": 0.0,
-            "failures": 0,
-        }
+        self._session = SavingsTotals()
         self._session_by_mode = dict.fromkeys(MODES, 0)
         self._session_transforms: dict[str, int] = {}
 
@@ -427,13 +427,7 @@ class HeadroomEngine:
     def _account(self, result: SimulationResult, originals: Messages) -> None:
         """Add the request to the session counters and queue its metrics row (never raises)."""
         with self._stats_lock:
-            session = self._session
-            session["requests"] += 1
-            session["tokens_before"] += result.tokens_before
-            session["tokens_after"] += result.tokens_after
-            session["tokens_saved"] += result.tokens_saved
-            session["cost_saved_usd"] += result.estimated_savings_usd or 0.0
-            session["failures"] += result.failed
+            self._session.add(result)
             self._session_by_mode[result.mode] += 1
             for name, saved in result.transform_savings.items():
                 self._session_transforms[name] = self._session_transforms.get(name, 0) + saved
@@ -452,7 +446,7 @@ class HeadroomEngine:
             (tokens saved per transform).
         """
         with self._stats_lock:
-            session = {**self._session, "by_mode": dict(self._session_by_mode)}
+            session = {**asdict(self._session), "by_mode": dict(self._session_by_mode)}
             transforms = dict(self._session_transforms)
         return {
             "session": session,
@@ -475,18 +469,15 @@ class HeadroomEngine:
             self.store.flush()
             return self.store.summary(**filters)
         with self._stats_lock:
-            session = dict(self._session)
-        requests = session["requests"]
-        ratio = (
-            session["tokens_after"] / session["tokens_before"] if session["tokens_before"] else 1.0
-        )
+            session = replace(self._session)
+        ratio = session.tokens_after / session.tokens_before if session.tokens_before else 1.0
         return {
-            "total_requests": requests,
-            "total_tokens_before": session["tokens_before"],
-            "total_tokens_saved": session["tokens_saved"],
+            "total_requests": session.requests,
+            "total_tokens_before": session.tokens_before,
+            "total_tokens_saved": session.tokens_saved,
             "avg_compression_ratio": ratio,
-            "total_cost_saved_usd": session["cost_saved_usd"],
-            "failures": session["failures"],
+            "total_cost_saved_usd": session.cost_saved_usd,
+            "failures": session.failures,
         }
 
     def get_metrics(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from headroom_core.errors import ConfigurationError
-from headroom_core.results import RequestMetrics
+from headroom_core.results import RequestMetrics, SavingsTotals
 
 __all__ = ["generate_report"]
 
@@ -26,34 +26,13 @@ _RECENT_FAILURES = 10
 
 
 @dataclass
-class _Totals:
-    requests: int = 0
-    tokens_before: int = 0
-    tokens_saved: int = 0
-    cost_saved_usd: float = 0.0
-    failures: int = 0
-
-    def add(self, row: RequestMetrics) -> None:
-        self.requests += 1
-        self.tokens_before += row.tokens_before
-        self.tokens_saved += row.tokens_saved
-        if row.cost_before_usd is not None and row.cost_after_usd is not None:
-            self.cost_saved_usd += row.cost_before_usd - row.cost_after_usd
-        self.failures += row.failed
-
-    @property
-    def savings_percent(self) -> float:
-        return 100.0 * self.tokens_saved / self.tokens_before if self.tokens_before else 0.0
-
-
-@dataclass
 class _Report:
     """Metrics grouped for display."""
 
     period: str
-    total: _Totals = field(default_factory=_Totals)
-    by_period: dict[datetime, _Totals] = field(default_factory=dict)
-    by_model: dict[str, _Totals] = field(default_factory=dict)
+    total: SavingsTotals = field(default_factory=SavingsTotals)
+    by_period: dict[datetime, SavingsTotals] = field(default_factory=dict)
+    by_model: dict[str, SavingsTotals] = field(default_factory=dict)
     by_transform: dict[str, list[int]] = field(default_factory=dict)  # name -> [requests, saved]
     failures: list[RequestMetrics] = field(default_factory=list)
     first: datetime | None = None
@@ -124,8 +103,8 @@ def _aggregate(rows: Sequence[RequestMetrics], period: str) -> _Report:
     report = _Report(period=period)
     for row in sorted(rows, key=lambda r: r.timestamp):
         report.total.add(row)
-        report.by_period.setdefault(_bucket_start(row.timestamp, period), _Totals()).add(row)
-        report.by_model.setdefault(row.model or "(unknown)", _Totals()).add(row)
+        report.by_period.setdefault(_bucket_start(row.timestamp, period), SavingsTotals()).add(row)
+        report.by_model.setdefault(row.model or "(unknown)", SavingsTotals()).add(row)
         for name, saved in row.transform_savings.items():
             entry = report.by_transform.setdefault(name, [0, 0])
             entry[0] += 1

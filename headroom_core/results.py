@@ -14,6 +14,7 @@ __all__ = [
     "CompressResult",
     "CrushResult",
     "RequestMetrics",
+    "SavingsTotals",
     "SimulationResult",
     "TransformResult",
     "WasteSignals",
@@ -216,8 +217,42 @@ class RequestMetrics:
     source: str = ""
     content: Any = None
 
+    @property
+    def estimated_savings_usd(self) -> float | None:
+        """Input cost saved at list prices, None when the model's price was unknown."""
+        if self.cost_before_usd is None or self.cost_after_usd is None:
+            return None
+        return self.cost_before_usd - self.cost_after_usd
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly dict."""
         data = asdict(self)
         data["timestamp"] = self.timestamp.isoformat()
         return data
+
+
+@dataclass
+class SavingsTotals:
+    """Running totals over requests, live (:class:`SimulationResult`) or stored
+    (:class:`RequestMetrics`): one sum behind session stats and reports."""
+
+    requests: int = 0
+    tokens_before: int = 0
+    tokens_after: int = 0
+    tokens_saved: int = 0
+    cost_saved_usd: float = 0.0
+    failures: int = 0
+
+    def add(self, request: SimulationResult | RequestMetrics) -> None:
+        """Count one request; a request of unknown price adds no cost saving."""
+        self.requests += 1
+        self.tokens_before += request.tokens_before
+        self.tokens_after += request.tokens_after
+        self.tokens_saved += request.tokens_saved
+        self.cost_saved_usd += request.estimated_savings_usd or 0.0
+        self.failures += request.failed
+
+    @property
+    def savings_percent(self) -> float:
+        """Tokens saved as a percentage of the tokens before."""
+        return 100.0 * self.tokens_saved / self.tokens_before if self.tokens_before else 0.0
