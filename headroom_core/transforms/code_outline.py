@@ -57,6 +57,8 @@ _MESSAGE_LINES = 2
 # An identifier on more lines than this is a common word of the file: its lines stay, their
 # blocks do not.
 _MANY_HITS = 12
+# A name defined more often than this keeps only its definitions inside other named blocks.
+_MANY_DEFINITIONS = 3
 # Lines BM25 ranks best whose blocks stay, and the share of the best score they must reach.
 _BEST_LINES = 3
 _RELATIVE_RELEVANCE = 0.75
@@ -228,7 +230,7 @@ class _Plan:
         self.kept.update(range(min(keep_first, count)))
         self.kept.update(range(max(0, count - keep_last), count))
         for block in self.blocks:
-            self.kept.update(range(block.start, block.signature_end + 1))
+            self.kept.update(range(block.decorated, block.signature_end + 1))
             if block.doc is not None:
                 self.kept.add(block.doc)
             if block.end > block.signature_end and _BARE_CLOSER_RE.match(self.code[block.end]):
@@ -241,10 +243,11 @@ class _Plan:
         focus = CodeFocus.of(self.query)
         if not focus:
             return
-        for block in self.blocks:
-            if focus.names_block(block.name):
-                self._keep_block(block, [])
-        for hits in focus.matching_lines(self.code).values():
+        for block in self._named_blocks(focus):
+            self._keep_block(block, [])
+        named = {block.header for block in self.blocks if focus.names_block(block.name)}
+        for found in focus.matching_lines(self.code).values():
+            hits = [index for index in found if index not in named]  # chosen above
             if len(hits) > _MANY_HITS:
                 self.kept.update(hits)
                 continue
@@ -252,6 +255,27 @@ class _Plan:
                 self._keep_around(index)
         for index in self._best_lines(query):
             self._keep_around(index)
+
+    def _named_blocks(self, focus: CodeFocus) -> list[Block]:
+        """The blocks the query names. When a name is defined in many places (``mergeFrom`` in
+        every class), the ones inside a block the query also names, if any."""
+        named = [block for block in self.blocks if focus.names_block(block.name)]
+        by_name: dict[str, list[Block]] = {}
+        for block in named:
+            by_name.setdefault(block.name, []).append(block)
+        chosen: list[Block] = []
+        for same in by_name.values():
+            if len(same) > _MANY_DEFINITIONS:
+                inside = [block for block in same if self._inside_named(block, named)]
+                same = inside or same
+            chosen.extend(same)
+        return chosen
+
+    def _inside_named(self, block: Block, named: list[Block]) -> bool:
+        return any(
+            outer.header < block.header and block.end <= outer.end and outer.name != block.name
+            for outer in named
+        )
 
     def _best_lines(self, query: str, within: range | None = None) -> list[int]:
         """The lines BM25 ranks best for ``query`` (in the whole file or ``within`` a block)."""
@@ -332,7 +356,7 @@ class _Plan:
         block = self.owner[first]
         if block is None:
             return "top-level code"
-        body_start = (block.doc if block.doc is not None else block.signature_end) + 1
+        body_start = max(block.signature_end, block.doc or 0) + 1
         body_end = block.end - 1 if block.end in self.kept else block.end
         before = range(body_start, start)
         whole = end >= body_end and not any(self.code[i].strip() for i in before)

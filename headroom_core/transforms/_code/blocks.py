@@ -57,19 +57,25 @@ _UPPER_CONSTANT_RE = re.compile(
     r"^(?:(?:export|const|static|final|pub|public)\s+)*[A-Z][A-Z0-9_]+\s*(?::[^=]+)?="
 )
 _MAX_SIGNATURE_LINES = 30
+_COMMENT_LINE_RE = re.compile(r"^\s*(?:///?|/\*\*?|\*(?!/)|\*/|#(?![!\[]|include|define|if|endif))")
+# A comment line with words in it (not just ``/**`` or ``*``).
+_COMMENT_TEXT_RE = re.compile(r"^\s*(?:///?|/\*\*?|\*|#)\s*[\w@]")
 
 
 @dataclass(frozen=True)
 class Block:
     """One definition: its name and 0-based line span.
 
-    ``start`` is the first decorator/annotation line, ``header`` the definition line,
-    ``signature_end`` the last line of its signature, ``end`` its last line (inclusive), and
-    ``doc`` the first line of its docstring when it has one.
+    ``start`` is the first line of the comment documenting it from above (Javadoc, JSDoc, Go and
+    Rust doc comments), else of its decorators/annotations; ``decorated`` the first decorator or
+    annotation line, else the header; ``header`` the definition line; ``signature_end`` the last
+    line of its signature; ``end`` its last line (inclusive); ``doc`` the summary line of its
+    docstring or doc comment, when it has one.
     """
 
     name: str
     start: int
+    decorated: int
     header: int
     signature_end: int
     end: int
@@ -77,7 +83,7 @@ class Block:
 
     @property
     def size(self) -> int:
-        """Lines from the first decorator to the end."""
+        """Lines from the first comment or decorator line to the end."""
         return self.end - self.start + 1
 
 
@@ -128,7 +134,7 @@ def _python_blocks(lines: list[str]) -> list[Block] | None:
             if lines[doc].strip() in ('"""', "'''", 'r"""', "r'''") and doc + 1 < len(lines):
                 doc += 1  # the summary starts on the next line
         end = (node.end_lineno or node.lineno) - 1
-        blocks.append(Block(node.name, start, header, min(signature_end, end), end, doc))
+        blocks.append(Block(node.name, start, start, header, min(signature_end, end), end, doc))
     return sorted(blocks, key=lambda block: block.header)
 
 
@@ -144,10 +150,11 @@ def _shaped_blocks(lines: list[str]) -> list[Block]:
         if signature_end + 1 < len(lines) and lines[signature_end + 1].strip() == "{":
             signature_end += 1  # a brace on its own line opens the body
         end = _block_end(lines, indents, index, signature_end)
-        start = index
-        while start > 0 and _ANNOTATION_RE.match(lines[start - 1]):
-            start -= 1
-        blocks.append(Block(name, start, index, signature_end, end))
+        decorated = index
+        while decorated > 0 and _ANNOTATION_RE.match(lines[decorated - 1]):
+            decorated -= 1
+        start, doc = _doc_comment_above(lines, decorated)
+        blocks.append(Block(name, start, decorated, index, signature_end, end, doc))
     return blocks
 
 
@@ -199,6 +206,17 @@ def _is_call(line: str) -> bool:
     if _OPERATOR_RE.search(stripped) or stripped.endswith(";"):
         return True  # a condition or a statement
     return len(head.split()) < 2 and not stripped.endswith("{")  # ``foo(a, b)``: no return type
+
+
+def _doc_comment_above(lines: list[str], decorated: int) -> tuple[int, int | None]:
+    """Where the comment right above a definition starts, and its summary line (or None)."""
+    start = decorated
+    while start > 0 and _COMMENT_LINE_RE.match(lines[start - 1]):
+        start -= 1
+    if start == decorated:
+        return decorated, None
+    summary = next((i for i in range(start, decorated) if _COMMENT_TEXT_RE.search(lines[i])), start)
+    return start, summary
 
 
 def _signature_end(lines: list[str], header: int) -> int:

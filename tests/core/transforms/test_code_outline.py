@@ -242,3 +242,24 @@ def test_a_numbered_listing_is_outlined_by_its_code_and_keeps_its_numbers(
     start, end = int(first_run[1]), int(first_run[2])
     assert start > 100 and f"{start - 1:6d}\t" in result.compressed  # the listing's own numbers
     assert f"{start:6d}\t" not in result.compressed and f"{end:6d}\t" not in result.compressed
+
+
+def test_brace_code_keeps_the_named_method_of_the_named_class(outliner: CodeOutliner) -> None:
+    php = (DATA / "entity_pb.php.txt").read_text(encoding="utf-8")
+    source = php.split("\n")
+
+    result = outliner.outline(php, "What does mergeFrom do in class PathElement?")
+    kept = result.compressed.split("\n")
+    assert result.changed and restore(result.compressed, php) == php
+    headers = [i for i, line in enumerate(source) if "public function mergeFrom(" in line]
+    assert len(headers) > 3 and all(source[i] in kept for i in headers)
+    owner = max(i for i, line in enumerate(source) if "class PathElement " in line)
+    chosen = min(i for i in headers if i > owner)
+    body = source[chosen : source.index("    }", chosen) + 1]
+    assert "\n".join(body) in result.compressed
+    whole = [
+        i
+        for i in headers
+        if "\n".join(source[i : source.index("    }", i) + 1]) in result.compressed
+    ]
+    assert chosen in whole and len(whole) < len(headers)  # not every class's mergeFrom
