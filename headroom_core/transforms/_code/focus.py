@@ -20,6 +20,11 @@ _COMMON_WORDS_TEXT = (
     "class def value values type call calls called run new main init"
 )
 _COMMON_WORDS = frozenset(_COMMON_WORDS_TEXT.split())
+_FILE_EXTENSIONS_TEXT = (
+    "py pyi js jsx mjs cjs ts tsx go rs java kt scala c h cc cpp hpp cs rb php swift m sh "
+    "txt md json yaml yml toml xml html css sql"
+)
+_FILE_EXTENSIONS = frozenset(_FILE_EXTENSIONS_TEXT.split())
 _CAMEL_RE = re.compile(r"[a-z0-9][A-Z]")
 _WORD_RE = re.compile(r"^[A-Za-z_$][\w$]*$")
 
@@ -48,9 +53,9 @@ class CodeFocus:
         identifiers: list[str] = list(quoted_phrases(query))
         words: list[str] = []
         for token in compound_tokens(query):
-            if "/" in token:
-                continue  # a path names a file, not a definition
             parts = [part for part in re.split(r"[.:\-]+", token) if part]
+            if "/" in token or (len(parts) > 1 and parts[-1].lower() in _FILE_EXTENSIONS):
+                continue  # a path or file name names a file, not a definition
             if len(parts) > 1 and all(_WORD_RE.match(part) for part in parts):
                 identifiers.append(token)
             for part in parts:

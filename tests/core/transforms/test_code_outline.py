@@ -263,3 +263,9 @@ def test_brace_code_keeps_the_named_method_of_the_named_class(outliner: CodeOutl
         if "\n".join(source[i : source.index("    }", i) + 1]) in result.compressed
     ]
     assert chosen in whole and len(whole) < len(headers)  # not every class's mergeFrom
+
+
+def test_file_names_in_the_query_name_no_definition() -> None:
+    focus = CodeFocus.of('read_file {"path": "Repository.py"} How does get_pulls page?')
+    assert not focus.names_block("Repository")
+    assert focus.names_block("get_pulls")
