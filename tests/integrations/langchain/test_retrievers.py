@@ -66,3 +66,19 @@ async def test_async_path_matches_sync(documents: list[Document]) -> None:
     both = await compressor.acompress_documents(documents, "get_repo_installation")
 
     assert [d.page_content for d in both] == [d.page_content for d in sync]
+
+
+def test_documents_are_kept_verbatim_so_no_marker_names_a_retrieval_key(
+    documents: list[Document],
+) -> None:
+    """The compressor selects documents and never rewrites one: a retrieval chain has no
+    ``headroom_retrieve`` tool, so no text may point the model at one."""
+    rows = [{"path": d.metadata["path"], "line": d.metadata["line"]} for d in documents]
+    table = Document(json.dumps(rows * 20, indent=2), metadata={"path": "index.json"})
+    compressor = HeadroomDocumentCompressor(token_budget=2_000)
+
+    kept = compressor.compress_documents([table, *documents], "get_repo index")
+
+    originals = {d.page_content for d in (table, *documents)}
+    assert kept and all(d.page_content in originals for d in kept)
+    assert not any("headroom_retrieve" in d.page_content for d in kept)
