@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from headroom_core import engine as engine_module
 from headroom_core.config import (
     HeadroomConfig,
     IntelligentContextConfig,
@@ -319,12 +320,26 @@ def test_message_content_is_stored_only_when_enabled(tmp_path):
     assert {"original": messages, "optimized": messages} in contents
 
 
-async def test_aoptimize_matches_optimize():
+@pytest.mark.parametrize("threshold", [10**9, 0], ids=["inline", "worker-thread"])
+async def test_aoptimize_matches_optimize(monkeypatch, threshold):
+    monkeypatch.setattr(engine_module, "ASYNC_THREAD_THRESHOLD_CHARS", threshold)
     engine = HeadroomEngine()
     sync = engine.optimize(cars_conversation(), "gpt-4o", request_id="same")
     asynchronous = await engine.aoptimize(cars_conversation(), "gpt-4o", request_id="same")
     assert asynchronous.messages_optimized == sync.messages_optimized
     assert asynchronous.tokens_after == sync.tokens_after
+    assert (
+        asynchronous.retrieval_keys and asynchronous.transforms_applied == sync.transforms_applied
+    )
+    assert engine.get_stats()["session"]["requests"] == 2
+
+
+async def test_an_unknown_option_is_a_type_error_in_both_forms():
+    engine = HeadroomEngine()
+    with pytest.raises(TypeError, match="quer"):
+        engine.optimize(cars_conversation(), "gpt-4o", quer="typo")
+    with pytest.raises(TypeError, match="quer"):
+        await engine.aoptimize(cars_conversation(), "gpt-4o", quer="typo")
 
 
 def test_one_engine_shared_by_threads_counts_every_request(store):
