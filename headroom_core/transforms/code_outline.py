@@ -62,6 +62,8 @@ _MANY_DEFINITIONS = 3
 # Lines BM25 ranks best whose blocks stay, and the share of the best score they must reach.
 _BEST_LINES = 3
 _RELATIVE_RELEVANCE = 0.75
+# Query text BM25 ranks lines against (a question; not a pasted document).
+_MAX_QUERY_CHARS = 2000
 
 _PYTHON_HINT_RE = re.compile(r"^\s*(?:def|class|import|from\s+\S+\s+import)\b", re.MULTILINE)
 _ERROR_LINE_RE = re.compile(r"\b(?:raise|throw|throws|panic!?|abort|Err\(|errors?\.New|fatal)\b")
@@ -282,7 +284,7 @@ class _Plan:
         span = within if within is not None else range(len(self.code))
         candidates = [index for index in span if self.code[index].strip()]
         texts = [self.code[index] for index in candidates]
-        scores = BM25Scorer().score_items(texts, focus_text(query))
+        scores = BM25Scorer().score_items(texts, focus_text(query)[:_MAX_QUERY_CHARS])
         best = max(scores, default=0.0)
         if best <= 0:
             return []

@@ -25,6 +25,8 @@ _FILE_EXTENSIONS_TEXT = (
     "txt md json yaml yml toml xml html css sql"
 )
 _FILE_EXTENSIONS = frozenset(_FILE_EXTENSIONS_TEXT.split())
+# Each identifier is searched in every line: a long pasted query must not make that slow.
+_MAX_IDENTIFIERS = 32
 _CAMEL_RE = re.compile(r"[a-z0-9][A-Z]")
 _WORD_RE = re.compile(r"^[A-Za-z_$][\w$]*$")
 
@@ -70,7 +72,7 @@ class CodeFocus:
         for first, second in itertools.pairwise(words):
             if first.lower() not in _COMMON_WORDS and second.lower() not in _COMMON_WORDS:
                 names.add(normalise_name(first + second))
-        return cls(frozenset(names), tuple(dict.fromkeys(identifiers)))
+        return cls(frozenset(names), tuple(dict.fromkeys(identifiers))[:_MAX_IDENTIFIERS])
 
     def __bool__(self) -> bool:
         return bool(self.names or self.identifiers)
@@ -84,7 +86,11 @@ class CodeFocus:
         found: dict[str, list[int]] = {}
         for identifier in self.identifiers:
             pattern = re.compile(rf"(?<![\w$]){re.escape(identifier)}(?![\w$])")
-            hits = [index for index, line in enumerate(lines) if pattern.search(line)]
+            hits = [
+                index
+                for index, line in enumerate(lines)
+                if identifier in line and pattern.search(line)
+            ]
             if hits:
                 found[identifier] = hits
         return found
