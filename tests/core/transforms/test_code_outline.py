@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from headroom_core.config import LineCrusherConfig
-from headroom_core.errors import TransformError
+from headroom_core.errors import ConfigurationError, TransformError
 from headroom_core.retrieval import InMemoryOriginalsStore, retrieve
 from headroom_core.transforms._code.blocks import definition_name
 from headroom_core.transforms._code.focus import CodeFocus
@@ -269,3 +269,11 @@ def test_file_names_in_the_query_name_no_definition() -> None:
     focus = CodeFocus.of('read_file {"path": "Repository.py"} How does get_pulls page?')
     assert not focus.names_block("Repository")
     assert focus.names_block("get_pulls")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("code_mode", "summary"), ("code_min_tokens", -1), ("code_min_savings", 2)]
+)
+def test_code_settings_are_validated(field: str, value: object) -> None:
+    with pytest.raises(ConfigurationError, match=field):
+        LineCrusherConfig(**{field: value})
