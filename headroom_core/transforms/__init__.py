@@ -10,6 +10,7 @@ _EXPORTS: dict[str, str] = {
     "SmartCrusher": "headroom_core.transforms.smart_crusher",
     "CrushResult": "headroom_core.transforms.smart_crusher",
     "LineCrusher": "headroom_core.transforms.line_crusher",
+    "CodeOutliner": "headroom_core.transforms.code_outline",
     "ContentRouter": "headroom_core.transforms.router",
     "ToolOutputCompressor": "headroom_core.transforms.tool_outputs",
     "CacheAligner": "headroom_core.transforms.cache_aligner",
