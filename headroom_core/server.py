@@ -206,6 +206,8 @@ class HeadroomServer(ThreadingHTTPServer):
     def url(self) -> str:
         """Base URL clients use, e.g. ``http://127.0.0.1:8787``."""
         host, port = self.server_address[:2]
+        if isinstance(host, bytes):
+            host = host.decode()
         return f"http://{host}:{port}"
 
     def server_close(self) -> None:

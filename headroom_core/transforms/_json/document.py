@@ -107,7 +107,7 @@ class DocumentCrush:
         if config.lossless_only or budget is not None:
             outcome = self._render({}, lossy=False)
             outcome.tokens = count_tokens_split(tokenizer, outcome.text)
-            if config.lossless_only or outcome.tokens <= budget:
+            if config.lossless_only or budget is None or outcome.tokens <= budget:
                 return outcome
             share = 1.0
             for _ in range(4):  # shrink the row allowances until the output fits the budget
