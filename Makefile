@@ -23,6 +23,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check headroom_core headroom_integrations tests benchmarks
+	$(BIN)/mypy headroom_core headroom_integrations
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
