@@ -42,6 +42,7 @@ _PYTHON_HINT_RE = re.compile(r"^(?:def|class|import|from\s+\S+\s+import)\b", re.
 _SAMPLE_CHARS = 32_768
 _LOG_SHARE = 0.5
 _CODE_SHARE = 0.3
+_PROSE_SHARE = 0.5
 
 _LOG_LINE_RE = re.compile(
     r"""
@@ -65,6 +66,18 @@ _CODE_LINE_RE = re.compile(
     | ^\s*(?://|/\*|\*/|@\w+|\"\"\"|\'\'\')                  # comments, decorators, docstrings
     | ^\s*[\w.\[\]'"]+\s*(?:[-+*/%|&^]|<<|>>|//|\*\*)?=(?!=)\s*\S  # assignment
     | ^\s+(?:\#|\*\s|.*[:,(\[]\s*$|\S.*[\w\])]\(.*\)\s*$)       # indented comment, call, open line
+    """,
+    re.VERBOSE,
+)
+# A Markdown code fence: three or more backticks or tildes, indented at most three spaces.
+_FENCE_RE = re.compile(r"^ {0,3}(?:`{3,}|~{3,})", re.MULTILINE)
+_PROSE_LINE_RE = re.compile(
+    r"""
+    ^\#{1,6}\s+\S                                   # heading
+    | ^\s{0,3}(?:[-*+]|\d{1,3}[.)])\s+\S               # list item
+    | ^\s{0,3}>                                       # quote
+    | ^\s*\|.*\|\s*$                                  # table row
+    | ^\s{0,3}[^\W\d_][\w'’,-]*(?:\s+[\w'’,.;:()-]+){3,}  # a line of words
     """,
     re.VERBOSE,
 )
@@ -122,7 +135,9 @@ class ContentRouter:
 
         JSON must parse (or be SmartCrusher's compact form of JSON); search results are mostly
         ``path:line:text``; logs are mostly lines with timestamps or levels; code has syntax on
-        many lines (or parses as Python); anything else is text.
+        many lines (or parses as Python); anything else is text. Markdown whose code sits only
+        inside fenced blocks, between paragraphs, headings and lists, is text: its answer lives
+        in the prose, which a code outline would elide.
         """
         if not isinstance(text, str):
             raise TransformError(
@@ -143,9 +158,13 @@ class ContentRouter:
         if listing is not None:  # ``cat -n`` style: judge the code after the numbers
             lines = [line for line in listing[0] if line.strip()]
             text = "\n".join(listing[0])
-        if lines and (_share(lines, _CODE_LINE_RE) >= _CODE_SHARE or _is_python(text)):
+        if not lines:
+            return "text"
+        if _share(lines, _CODE_LINE_RE) >= _CODE_SHARE and (
+            listing is not None or not _is_fenced_prose(text)
+        ):
             return "code"
-        return "text"
+        return "code" if _is_python(text) else "text"
 
     def route(
         self,
@@ -253,17 +272,46 @@ class ContentRouter:
         return crusher
 
 
-def _sample_lines(text: str) -> list[str]:
-    """Non-empty lines from the start and the middle of ``text`` (headers are not typical)."""
+def _sample_pieces(text: str) -> list[tuple[int, list[str]]]:
+    """Lines from the start and the middle of ``text`` (headers are not typical), each run with
+    the offset in ``text`` where it starts."""
     half = _SAMPLE_CHARS // 2
-    middle = len(text) // 2
-    pieces = [text[:half]]
+    pieces = [(0, text[:half])]
     if len(text) > _SAMPLE_CHARS:
-        pieces.append(text[middle : middle + half].split("\n", 1)[-1])
-    lines = []
-    for piece in pieces:
-        lines += [line for line in piece.split("\n")[: _SAMPLE_LINES // 2] if line.strip()]
-    return lines
+        middle = len(text) // 2
+        piece = text[middle : middle + half]
+        skip = piece.find("\n") + 1  # start at a whole line
+        pieces.append((middle + skip, piece[skip:]))
+    return [(start, piece.split("\n")[: _SAMPLE_LINES // 2]) for start, piece in pieces]
+
+
+def _sample_lines(text: str) -> list[str]:
+    """Non-empty lines from the start and the middle of ``text``."""
+    return [line for _, lines in _sample_pieces(text) for line in lines if line.strip()]
+
+
+def _is_fenced_prose(text: str) -> bool:
+    """Whether ``text`` is Markdown-like prose with its code only inside fenced blocks: outside
+    the fences, most sampled lines are prose (headings, list items, quotes, tables, words) and
+    too few look like code to call the whole code.
+
+    The caller still asks whether such text parses as Python, so a module whose docstrings
+    hold fenced examples stays code.
+    """
+    if _FENCE_RE.search(text) is None:
+        return False
+    outside = []
+    for start, lines in _sample_pieces(text):
+        fenced = len(_FENCE_RE.findall(text, 0, start)) % 2 == 1
+        for line in lines:
+            if _FENCE_RE.match(line):
+                fenced = not fenced
+            elif not fenced and line.strip():
+                outside.append(line)
+    return bool(outside) and (
+        _share(outside, _PROSE_LINE_RE) >= _PROSE_SHARE
+        and _share(outside, _CODE_LINE_RE) < _CODE_SHARE
+    )
 
 
 def _is_python(text: str) -> bool:

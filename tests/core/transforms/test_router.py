@@ -19,6 +19,9 @@ from headroom_core.retrieval import InMemoryOriginalsStore
 from headroom_core.transforms import ContentRouter
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "lines"
+MARKDOWN = (DATA.parent / "prose" / "openai_responses_websocket_README.md").read_text(
+    encoding="utf-8"
+)
 CODE = inspect.getsource(headroom_core.messages)
 PROSE = (
     "LLM applications waste most of their input tokens. Agents paste large tool results,\n"
@@ -63,6 +66,30 @@ def test_detects_prose_as_text(router: ContentRouter) -> None:
     assert router.detect(PROSE) == "text"
     assert router.detect((DATA / "README.md").read_text(encoding="utf-8")) == "text"
     assert router.detect("") == "text"
+
+
+def test_markdown_with_fenced_code_is_text(router: ContentRouter) -> None:
+    assert MARKDOWN.count("```") >= 4  # fenced Python examples between the paragraphs
+    assert router.detect(MARKDOWN) == "text"
+    long_document = "\n\n".join([MARKDOWN] * 4)  # the middle sample starts inside a fence
+    assert router.detect(long_document) == "text"
+
+
+def test_fenced_examples_do_not_make_code_text(router: ContentRouter) -> None:
+    fence = "```"
+    docstring = f'"""Example:\n\n{fence}python\nvalue = parse(text)\n{fence}\n"""\n\n'
+    assert router.detect(docstring + inspect.getsource(textwrap)) == "code"
+    examples = "\n".join(line for line in MARKDOWN.split("\n") if line.startswith(" "))
+    assert router.detect(f"{fence}python\n{examples}\n{fence}") == "code"  # code alone
+
+
+def test_markdown_goes_to_line_crusher_and_keeps_the_answer() -> None:
+    config = HeadroomConfig(line_crusher=LineCrusherConfig(code_min_tokens=0))
+    router = ContentRouter(config, store=InMemoryOriginalsStore())
+    result = router.route(MARKDOWN, query="Does closing the session close the connection?")
+    assert result.reasons[0] == "detected text"
+    assert result.strategy != "code_outline"
+    assert "Closing the session closes the connection." in result.compressed
 
 
 def test_broken_json_is_not_json(router: ContentRouter) -> None:
