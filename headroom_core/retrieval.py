@@ -55,23 +55,53 @@ class OriginalsStore(Protocol):
         ...
 
 
-def _serialise(items: list[Any]) -> str:
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_HASH_PIECE_CHARS = 1 << 16
+
+
+def _serialise(items: list[Any], kind: str) -> tuple[list[str], str]:
+    """Each item's compact JSON, and the key of the whole array (see :func:`originals_key`).
+
+    Item by item, never the array's text at once: ``json.dumps`` of a long list gathers one small
+    string per value before joining them, a peak several times the output's size.
+    """
+    digest = _new_digest(kind)
+    digest.update(b"[")
+    parts: list[str] = []
     try:
-        return json.dumps(list(items), ensure_ascii=False, separators=(",", ":"))
+        for item in items:
+            part = _ENCODER.encode(item)
+            if parts:
+                digest.update(b",")
+            digest.update(part.encode())
+            parts.append(part)
     except (TypeError, ValueError) as exc:
         raise CacheError(
             f"Items cannot be stored as JSON: {exc}", details={"count": len(items)}
         ) from exc
+    digest.update(b"]")
+    return parts, digest.hexdigest()[:KEY_LENGTH]
+
+
+def _new_digest(kind: str) -> Any:
+    return hashlib.sha256(f"{kind}\0".encode())
 
 
 def originals_key(payload: str, kind: str = "json") -> str:
-    """The short, content-derived key of serialised items (10 hex characters)."""
-    return hashlib.sha256(f"{kind}\0{payload}".encode()).hexdigest()[:KEY_LENGTH]
+    """The short, content-derived key of serialised items (10 hex characters).
+
+    ``payload`` is the items' compact JSON array; it is hashed in pieces, so a large payload is
+    never copied whole into bytes.
+    """
+    digest = _new_digest(kind)
+    for start in range(0, len(payload), _HASH_PIECE_CHARS):
+        digest.update(payload[start : start + _HASH_PIECE_CHARS].encode())
+    return digest.hexdigest()[:KEY_LENGTH]
 
 
 @dataclass(frozen=True)
 class _Entry:
-    payload: str
+    parts: list[str]  # each item's JSON: joining them would hold the items twice while storing
     expires_at: float
 
 
@@ -108,11 +138,10 @@ class InMemoryOriginalsStore:
 
     def put(self, items: list[Any], *, tool_name: str | None = None, kind: str = "json") -> str:
         """Store ``items``; see :class:`OriginalsStore` (only SQL stores keep ``tool_name``)."""
-        payload = _serialise(items)
-        key = originals_key(payload, kind)
+        parts, key = _serialise(items, kind)
         now = self._clock()
         with self._lock:
-            self._entries[key] = _Entry(payload, now + self.ttl_seconds)
+            self._entries[key] = _Entry(parts, now + self.ttl_seconds)
             self._entries.move_to_end(key)
             if now >= self._next_purge:  # a full scan now and then, not on every put
                 self._purge_expired(now)
@@ -131,7 +160,7 @@ class InMemoryOriginalsStore:
                 del self._entries[key]
                 return None
             self._entries.move_to_end(key)
-        return json.loads(entry.payload)
+        return [json.loads(part) for part in entry.parts]
 
     def delete(self, key: str) -> bool:
         """Forget ``key``; True when it was there."""
@@ -199,8 +228,7 @@ class SQLOriginalsStore:
         """Store ``items``; see :class:`OriginalsStore`."""
         from sqlmodel import Session
 
-        payload = _serialise(items)
-        key = originals_key(payload, kind)
+        parts, key = _serialise(items, kind)
         now = self._clock()
         row = self._table(
             key=key,
@@ -208,7 +236,7 @@ class SQLOriginalsStore:
             expires_at=now + self.ttl_seconds,
             tool_name=tool_name,
             kind=kind,
-            items=payload,
+            items=f"[{','.join(parts)}]",
         )
         try:
             with Session(self._engine) as session:

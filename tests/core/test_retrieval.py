@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -16,6 +17,7 @@ from headroom_core.retrieval import (
     OriginalsStore,
     SQLOriginalsStore,
     default_originals_store,
+    originals_key,
     retrieval_tool_definition,
     retrieval_tool_result,
     retrieve,
@@ -56,6 +58,17 @@ def test_keys_are_short_and_derive_from_content() -> None:
     assert second.put([{"a": 1}, {"a": 2}]) == key
     assert first.put([{"a": 1}, {"a": 3}]) != key
     assert first.put([{"a": 1}, {"a": 2}], kind="log") != key
+
+
+def test_keys_are_the_hash_of_the_items_compact_json_array() -> None:
+    # Longer than one hashing piece, with characters of every UTF-8 length.
+    items = [{"id": n, "name": f"Ünïcode €{n} 😀", "ok": n % 2 == 0} for n in range(3000)]
+    payload = json.dumps(items, ensure_ascii=False, separators=(",", ":"))
+    assert len(payload) > 1 << 16
+    expected = hashlib.sha256(f"json\0{payload}".encode()).hexdigest()[:10]
+    assert originals_key(payload) == expected
+    assert InMemoryOriginalsStore().put(items) == expected
+    assert InMemoryOriginalsStore().put([]) == originals_key("[]")
 
 
 def test_returned_items_are_copies() -> None:
