@@ -141,7 +141,7 @@ class DocumentCrush:
         kept_rows: dict[int, set[int]] = {}
         reasons: list[str] = []
         primary = self.primary
-        outcome = Outcome("", 0, [], list(range(len(primary))) if primary else [])
+        outcome = Outcome("", 0, [], [])  # the loop fills in the primary table's rows
         for table in self.tables:
             candidates = self._candidates(table, kept_rows)
             allowance = allowances.get(table.number)
@@ -156,8 +156,10 @@ class DocumentCrush:
                     kept, dropped = candidates, []
                 key, marker = None, ""
                 if dropped:
+                    summary = summarize_rows(table, dropped)
+                    table.forget_values()  # statistics are done: free them before the store copies
                     key = self._put([table.items[i] for i in dropped], kind="json")
-                    marker = self._marker(table, dropped, key)
+                    marker = self._marker(len(dropped), summary, key)
                     reasons.append(f"{table.path}: kept {len(kept)} of {len(table)} ({why})")
             kept_rows[table.number] = set(kept)
             indices = None if len(kept) == len(table) else kept
@@ -240,9 +242,8 @@ class DocumentCrush:
             return None
 
     @staticmethod
-    def _marker(table: Table, dropped: list[int], key: str | None) -> str:
-        summary = summarize_rows(table, dropped)
-        text = f"[{len(dropped)} more rows not shown"
+    def _marker(dropped: int, summary: str, key: str | None) -> str:
+        text = f"[{dropped} more rows not shown"
         if summary:
             text += f"; they have {summary}"
         if key:

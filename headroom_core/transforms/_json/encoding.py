@@ -137,8 +137,9 @@ def flatten(item: dict[str, Any]) -> dict[str, Any]:
 
     Items without nested objects are returned as they are (no copy).
     """
-    if not any(type(value) is dict and value for value in item.values()):
-        return item
+    values = item.values()
+    if dict not in map(type, values) or not any(type(v) is dict and v for v in values):
+        return item  # the first test runs in C: most items hold no objects at all
     flat: dict[str, Any] = {}
     _spread(item, "", flat)
     return flat
@@ -185,6 +186,10 @@ class Table:
             if cache:
                 self._values[column] = found
         return found
+
+    def forget_values(self) -> None:
+        """Drop the cached columns (they hold a pointer per row and column)."""
+        self._values.clear()
 
 
 def _build_table(
