@@ -31,7 +31,6 @@ from headroom_core.transforms._json.selection import (
     query_terms,
     query_words,
     relevance_scores,
-    row_texts,
     select_rows,
 )
 from headroom_core.transforms._json.stats import anomaly_rows, error_rows, summarize_rows
@@ -206,13 +205,13 @@ class DocumentCrush:
         (a budget may render the document several times)."""
         known = self._signal_cache.get(table.number)
         if known is None:
+            scores = None  # first: the column caches the statistics build are not needed here
+            if self.query.strip():
+                scores = relevance_scores(table, self.query, self._scorer())
             must_keep: dict[str, set[int]] = {}
             if self.config.preserve_errors:
                 must_keep["errors"] = error_rows(table)
             must_keep["anomalies"] = anomaly_rows(table, self.config.anomaly_std_threshold)
-            scores = None
-            if self.query.strip():
-                scores = relevance_scores(row_texts(table), self.query, self._scorer())
             known = self._signal_cache[table.number] = (must_keep, scores)
         return known
 

@@ -59,35 +59,47 @@ def query_words(query: str) -> list[str]:
     return [w for w in dict.fromkeys(search_terms(query)) if len(w) > 1 and w not in _STOPWORDS]
 
 
-def row_texts(table: Table) -> list[str]:
+ROWS_PER_PASS = 256
+"""Rows whose texts exist at once while scoring: only the texts of matching rows are kept."""
+
+
+def row_texts(rows: Sequence[dict[str, Any]]) -> list[str]:
     """Each row as one lower-cased line of its values (split by a unit separator), for matching
     and scoring. Plain ``str()`` of each value: case and float spelling do not matter here."""
     join = SEPARATOR.join
-    return [join(map(str, row.values())).lower() for row in table.rows]
+    return [join(map(str, row.values())).lower() for row in rows]
 
 
-def relevance_scores(texts: Sequence[str], query: str, scorer: Any | None) -> list[float]:
-    """Score each lower-cased row text (see :func:`row_texts`) against ``query`` in [0, 1].
+def relevance_scores(table: Table, query: str, scorer: Any | None) -> list[float]:
+    """Score each row of ``table`` against ``query`` in [0, 1].
 
     1.0 for a row with a value equal to a quoted phrase, identifier or number of the query, 0.9
     for one containing it; otherwise the scorer's score. The scorer only sees rows that contain
-    a query word at all (the others would score 0), which keeps it fast on long tables.
+    a query word at all (the others would score 0), which keeps it fast on long tables. Row texts
+    (see :func:`row_texts`) are made a slice of rows at a time and kept only for those rows.
     """
-    scores = [0.0] * len(texts)
-    for term in query_terms(query):
-        whole = f"{SEPARATOR}{term}{SEPARATOR}"
-        for index in [i for i, text in enumerate(texts) if term in text]:
-            exact = whole in f"{SEPARATOR}{texts[index]}{SEPARATOR}"
-            scores[index] = max(scores[index], 1.0 if exact else 0.9)
+    terms = [(term, f"{SEPARATOR}{term}{SEPARATOR}") for term in query_terms(query)]
     words = query_words(query)
-    matched: set[int] = set()
-    for word in words:
-        matched.update([i for i, text in enumerate(texts) if word in text])
-    candidates = sorted(matched)
+    scores = [0.0] * len(table.rows)
+    candidates: list[int] = []
+    candidate_texts: list[str] = []
+    for start in range(0, len(table.rows), ROWS_PER_PASS):
+        texts = row_texts(table.rows[start : start + ROWS_PER_PASS])
+        for term, whole in terms:
+            for index in [i for i, text in enumerate(texts) if term in text]:
+                exact = whole in f"{SEPARATOR}{texts[index]}{SEPARATOR}"
+                row = start + index
+                scores[row] = max(scores[row], 1.0 if exact else 0.9)
+        matched: set[int] = set()
+        for word in words:
+            matched.update([i for i, text in enumerate(texts) if word in text])
+        for index in sorted(matched):
+            candidates.append(start + index)
+            candidate_texts.append(texts[index])
     if scorer is not None and candidates:
-        found = scorer.score_items([texts[i] for i in candidates], query)
-        for index, score in zip(candidates, found, strict=True):
-            scores[index] = max(scores[index], float(score))
+        found = scorer.score_items(candidate_texts, query)
+        for row, score in zip(candidates, found, strict=True):
+            scores[row] = max(scores[row], float(score))
     return scores
 
 
