@@ -24,6 +24,7 @@ from headroom_core.relevance.terms import search_terms
 from headroom_core.results import CrushResult
 from headroom_core.tokenizer import Tokenizer, get_tokenizer
 from headroom_core.transforms._lines import query as query_focus
+from headroom_core.transforms._lines.prose import Sections
 from headroom_core.transforms._lines.render import group_note, is_crushed, omission_marker, render
 from headroom_core.transforms._lines.search import definition_lines, grep_path, is_search_output
 from headroom_core.transforms._lines.selection import (
@@ -116,6 +117,7 @@ class LineCrusher:
         token_budget: int | None = None,
         max_lines: int | None = None,
         tool_name: str | None = None,
+        prose: bool = False,
     ) -> CrushResult:
         """Compress ``text``.
 
@@ -127,6 +129,9 @@ class LineCrusher:
                 fits or only must-keep lines remain.
             max_lines: Line budget overriding ``config.max_lines_after_crush``.
             tool_name: Tool that produced the output (recorded with the stored originals).
+            prose: The text is a document (paragraphs, headings) rather than a log: lines the
+                query matches keep their whole paragraph and the headings above it, and the
+                whole question, not only its quoted strings, finds them.
 
         Returns:
             A :class:`CrushResult`; ``strategy`` is ``"line_crusher"``, or ``"passthrough"`` with
@@ -161,7 +166,7 @@ class LineCrusher:
             lossless = self._lossless(output)
             if token_budget is None or lossless.tokens_after <= token_budget:
                 return lossless
-        return self._lossy(output, query, token_budget, limit)
+        return self._lossy(output, query, token_budget, limit, prose=prose)
 
     def _lossless(self, output: _Output) -> CrushResult:
         lines, units = output.lines, output.units
@@ -181,7 +186,7 @@ class LineCrusher:
         )
 
     def _lossy(
-        self, output: _Output, query: str, token_budget: int | None, limit: int
+        self, output: _Output, query: str, token_budget: int | None, limit: int, *, prose: bool
     ) -> CrushResult:
         lines, units = output.lines, output.units
         texts = [lines[unit.index] for unit in units]
@@ -194,7 +199,13 @@ class LineCrusher:
             templates = templates_of(texts)
             problems = problem_flags(templates, texts)
             groups = group_by_template(templates, self.config.similarity_threshold, problems)
-        relevant = self._relevant(texts, query, search, groups)
+        prose = prose and not search
+        relevant = self._relevant(texts, query, search, groups, prose=prose)
+        if prose:  # the answer is a sentence: keep the paragraphs and the headings they are in
+            sections = Sections(texts)
+            relevant = list(
+                dict.fromkeys(unit for hit in relevant for unit in sections.around(hit))
+            )
         edges = _edges(len(units), self.config.keep_first, self.config.keep_last)
         while True:
             plan = select(
@@ -220,9 +231,20 @@ class LineCrusher:
         return self._finish(output, plan, body, search)
 
     def _relevant(
-        self, texts: Sequence[str], query: str, search: bool, groups: Sequence[Group]
+        self,
+        texts: Sequence[str],
+        query: str,
+        search: bool,
+        groups: Sequence[Group],
+        *,
+        prose: bool = False,
     ) -> list[int]:
         """Units the query asks about, best first.
+
+        Prose is scored against the whole question: quoted strings in it (such as a tool
+        call's JSON arguments) must not replace the words that find the answer. A long question
+        matches few of its words on any one line of prose, so there only the share of the best
+        line's score counts, not ``relevance_threshold``.
 
         A keyword scorer only sees the lines sharing a term with the query (the others would
         score 0 anyway): on a large log that is most of the time and memory saved. Any other
@@ -231,7 +253,7 @@ class LineCrusher:
         """
         if not query or not query.strip():
             return []
-        focus = query_focus.focus_text(query)
+        focus = query if prose else query_focus.focus_text(query)
         terms = set(search_terms(focus))
         lowered = map(str.lower, texts)
         candidates = [i for i, text in enumerate(lowered) if any(t in text for t in terms)]
@@ -246,7 +268,9 @@ class LineCrusher:
         best = max(scores.values(), default=0.0)
         if best <= 0:
             return []
-        floor = max(self.config.relevance_threshold, _RELATIVE_RELEVANCE * best)
+        floor = _RELATIVE_RELEVANCE * best
+        if not prose:
+            floor = max(self.config.relevance_threshold, floor)
         ranked = [index for index, score in scores.items() if score >= floor]
         return sorted(ranked, key=lambda index: (-scores[index], index))
 

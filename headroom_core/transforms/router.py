@@ -22,6 +22,7 @@ from headroom_core.results import CrushResult
 from headroom_core.tokenizer import Tokenizer, get_tokenizer
 from headroom_core.transforms._code.numbering import strip_line_numbers
 from headroom_core.transforms._json.encoding import is_compact_output
+from headroom_core.transforms._lines.prose import FENCE_RE, PROSE_LINE_RE
 from headroom_core.transforms._lines.search import is_search_output
 from headroom_core.transforms._store_choice import DEFAULT_STORE, StoreChoice, resolve_store
 from headroom_core.transforms._text import looks_binary
@@ -66,18 +67,6 @@ _CODE_LINE_RE = re.compile(
     | ^\s*(?://|/\*|\*/|@\w+|\"\"\"|\'\'\')                  # comments, decorators, docstrings
     | ^\s*[\w.\[\]'"]+\s*(?:[-+*/%|&^]|<<|>>|//|\*\*)?=(?!=)\s*\S  # assignment
     | ^\s+(?:\#|\*\s|.*[:,(\[]\s*$|\S.*[\w\])]\(.*\)\s*$)       # indented comment, call, open line
-    """,
-    re.VERBOSE,
-)
-# A Markdown code fence: three or more backticks or tildes, indented at most three spaces.
-_FENCE_RE = re.compile(r"^ {0,3}(?:`{3,}|~{3,})", re.MULTILINE)
-_PROSE_LINE_RE = re.compile(
-    r"""
-    ^\#{1,6}\s+\S                                   # heading
-    | ^\s{0,3}(?:[-*+]|\d{1,3}[.)])\s+\S               # list item
-    | ^\s{0,3}>                                       # quote
-    | ^\s*\|.*\|\s*$                                  # table row
-    | ^\s{0,3}[^\W\d_][\w'’,-]*(?:\s+[\w'’,.;:()-]+){3,}  # a line of words
     """,
     re.VERBOSE,
 )
@@ -235,6 +224,7 @@ class ContentRouter:
                 token_budget=token_budget,
                 max_lines=max_items,
                 tool_name=tool_name,
+                prose=kind == "text",
             )
             crusher_name = LineCrusher.name
         if not result.changed:
@@ -298,18 +288,18 @@ def _is_fenced_prose(text: str) -> bool:
     The caller still asks whether such text parses as Python, so a module whose docstrings
     hold fenced examples stays code.
     """
-    if _FENCE_RE.search(text) is None:
+    if FENCE_RE.search(text) is None:
         return False
     outside = []
     for start, lines in _sample_pieces(text):
-        fenced = len(_FENCE_RE.findall(text, 0, start)) % 2 == 1
+        fenced = len(FENCE_RE.findall(text, 0, start)) % 2 == 1
         for line in lines:
-            if _FENCE_RE.match(line):
+            if FENCE_RE.match(line):
                 fenced = not fenced
             elif not fenced and line.strip():
                 outside.append(line)
     return bool(outside) and (
-        _share(outside, _PROSE_LINE_RE) >= _PROSE_SHARE
+        _share(outside, PROSE_LINE_RE) >= _PROSE_SHARE
         and _share(outside, _CODE_LINE_RE) < _CODE_SHARE
     )
 

@@ -307,3 +307,51 @@ def test_semantic_scorer_sees_a_bounded_sample_and_keeps_query_lines(
     crusher = LineCrusher(scorer=create_scorer("hybrid"), store=store)
     result = crusher.crush(read("hdfs.log"), case["query"])
     assert all(needle["text"] in result.compressed for needle in case["needles"])
+
+
+PROSE = DATA.parent / "prose"
+PROSE_CASES = json.loads((PROSE / "cases.json").read_text(encoding="utf-8"))
+
+
+def kept_needles(compressed: str, needles: list[str]) -> list[str]:
+    """The needles some kept line starts with (a kept line may carry a note)."""
+    lines = compressed.split("\n")
+    return [needle for needle in needles if any(line.startswith(needle) for line in lines)]
+
+
+def test_prose_keeps_the_answer_paragraph_despite_quoted_tool_arguments(
+    crusher: LineCrusher,
+) -> None:
+    text = (PROSE / "GPL-3.txt").read_text(encoding="utf-8")
+    case = PROSE_CASES["GPL-3.txt"]
+    query = f'{case["query"]} read_file {{"path": "GPL-3.txt"}}'  # as the tool-output step asks
+    result = crusher.crush(text, query, prose=True)
+    assert result.tokens_after < 0.5 * result.tokens_before
+    assert kept_needles(result.compressed, case["needles"]) == case["needles"]
+    lines = text.split("\n")
+    answer = lines.index(case["needles"][1])
+    paragraph = range(lines.index(case["needles"][0]), answer + 3)  # through "...spare parts"
+    assert all(lines[index] in result.compressed for index in paragraph)
+
+
+def test_prose_keeps_the_headings_above_the_answer(crusher: LineCrusher) -> None:
+    text = (PROSE / "yarl_METADATA.txt").read_text(encoding="utf-8")
+    query = "Which yarl release added arm64 Windows wheel builds?"
+    compressed = crusher.crush(text, query, prose=True).compressed
+    output = [NOTE.sub("", line) for line in compressed.split("\n")]
+    entry = output.index("- Added arm64 Windows wheel builds")
+    assert output[entry - 4 : entry] == ["1.22.0", "======", "Features", "--------"]
+
+
+@pytest.mark.parametrize("name", sorted(PROSE_CASES))
+def test_routed_prose_keeps_every_needle(name: str) -> None:
+    from headroom_core.transforms import ContentRouter
+
+    text = (PROSE / name).read_text(encoding="utf-8")
+    case = PROSE_CASES[name]
+    filled = [line for line in text.split("\n") if line.strip()]
+    needles = [*case["needles"], filled[0], filled[-1]]
+    result = ContentRouter(store=InMemoryOriginalsStore()).route(text, query=case["query"])
+    assert result.reasons[0] == "detected text"
+    assert kept_needles(result.compressed, needles) == needles
+    assert result.tokens_after <= result.tokens_before
