@@ -5,9 +5,10 @@ over its line or token budget, lines are grouped by template (numbers, ids, time
 near-identical templates merged) or, for ``path:line:text`` search hits, by file. The crushed
 output keeps, verbatim: every distinct error / warning / failure line with its context, the first
 and last lines, the lines the query asks about, and one representative per pattern with a note
-``[xN similar lines; <value ranges>]``. Dropped lines go to the originals store under a key the
-closing marker names, unless retrieval is off (``store=None``): then the marker only says what
-was left out.
+``[xN similar lines; <value ranges>]``. In prose (``prose=True``, as the router says of text),
+a line the query matches brings its whole paragraph and the headings above it. Dropped lines
+go to the originals store under a key the closing marker names, unless retrieval is off
+(``store=None``): then the marker only says what was left out.
 """
 
 from __future__ import annotations
@@ -201,7 +202,7 @@ class LineCrusher:
             groups = group_by_template(templates, self.config.similarity_threshold, problems)
         prose = prose and not search
         relevant = self._relevant(texts, query, search, groups, prose=prose)
-        if prose:  # the answer is a sentence: keep the paragraphs and the headings they are in
+        if prose and relevant:  # an answer is a sentence: keep its paragraph and headings
             sections = Sections(texts)
             relevant = list(
                 dict.fromkeys(unit for hit in relevant for unit in sections.around(hit))
