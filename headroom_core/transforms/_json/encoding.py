@@ -243,15 +243,18 @@ def _column_cells(
     table: Table, column: str, indices: Sequence[int], exact: bool, shorten: Shorten | None
 ) -> list[str]:
     """Cell texts of one column (the common types inlined: this is the hot loop)."""
-    values = table.values(column, cache=False)
+    if len(indices) == len(table):
+        values = table.values(column, cache=False)
+    else:  # a reduced table: the shown rows' values, not the whole column
+        rows = table.rows
+        values = [rows[index].get(column, MISSING) for index in indices]
     child = table.children.get(column)
     reference = f"<table {child.number}>" if child is not None else ""
     bare = _BARE.match
     dumps = json.dumps
     cells: list[str] = []
     append = cells.append
-    for index in indices:
-        value = values[index]
+    for value in values:
         kind = type(value)
         if kind is str:
             if shorten is not None and len(value) > LONG_TEXT_CHARS:

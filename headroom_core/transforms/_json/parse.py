@@ -30,6 +30,11 @@ class JsonFloat(float):
         return self.text
 
 
+SHARED_STRING_CHARS = 64
+"""Object values up to this long are stored once however often they repeat: tool outputs repeat
+statuses, types and dates in every row, and the parsed document lives through the whole crush."""
+
+
 def _reject_constant(name: str) -> Any:
     raise NotJson(f"non-standard JSON constant {name}")
 
@@ -62,7 +67,17 @@ def parse_json_text(text: str) -> tuple[Any, bool]:
         inexact.append(exact)
         return exact
 
-    decoder = json.JSONDecoder(parse_float=parse_float, parse_constant=_reject_constant)
+    shared: dict[str, str] = {}
+
+    def share_repeated(obj: dict[str, Any]) -> dict[str, Any]:
+        for key, value in obj.items():  # replacing values never resizes the dict
+            if type(value) is str and len(value) <= SHARED_STRING_CHARS:
+                obj[key] = shared.setdefault(value, value)
+        return obj
+
+    decoder = json.JSONDecoder(
+        parse_float=parse_float, parse_constant=_reject_constant, object_hook=share_repeated
+    )
     try:
         value, end = decoder.raw_decode(text, start)
     except json.JSONDecodeError as exc:
