@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from headroom_core.config import SmartCrusherConfig
 from headroom_core.errors import TransformError
+from headroom_core.relevance import BM25Scorer
 from headroom_core.retrieval import (
     InMemoryOriginalsStore,
     SQLOriginalsStore,
@@ -23,7 +24,11 @@ from headroom_core.retrieval import (
 )
 from headroom_core.tokenizer import get_tokenizer
 from headroom_core.transforms import smart_crusher
+from headroom_core.transforms._json import selection
 from headroom_core.transforms._json.counting import THREAD_MIN_CHARS, count_tokens_split
+from headroom_core.transforms._json.encoding import extract_tables
+from headroom_core.transforms._json.parse import SHARED_STRING_CHARS, parse_json_text
+from headroom_core.transforms._json.selection import relevance_scores
 from headroom_core.transforms.smart_crusher import CrushResult, SmartCrusher
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -382,6 +387,32 @@ def test_lossless_only_never_drops(store: InMemoryOriginalsStore) -> None:
     result = SmartCrusher(SmartCrusherConfig(lossless_only=True), store=store).crush(events(400))
     assert result.strategy == "lossless"
     assert result.dropped_indices == []
+
+
+@pytest.mark.parametrize("name", ["vega_flights_300.json", "github_workflow_runs.json"])
+def test_parsing_stores_repeated_short_values_once(name: str) -> None:
+    text = load(name)
+    value, _ = parse_json_text(text)
+    assert value == json.loads(text)
+    shorts = [v for v in scalars(value) if isinstance(v, str) and len(v) <= SHARED_STRING_CHARS]
+    assert len(shorts) > len(set(shorts))  # the output repeats values
+    first: dict[str, str] = {}
+    assert all(first.setdefault(text, text) is text for text in shorts)
+
+
+def test_relevance_scores_do_not_depend_on_rows_per_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    records = events(700)
+    for index in (3, 300, 699):  # in the first, second and last pass of rows
+        records[index]["message"] = f"zebra crossing {index} blocked"
+    table = extract_tables(records)[1][0]
+    query = "why is zebra crossing 300 blocked"
+    scorer = BM25Scorer()
+    scores = relevance_scores(table, query, scorer)
+    monkeypatch.setattr(selection, "ROWS_PER_PASS", len(records))
+    assert relevance_scores(table, query, scorer) == scores
+    assert scores[300] == max(scores)  # it also holds the number the query names
+    assert 0 < scores[3] < scores[300] and 0 < scores[699] < scores[300]
+    assert sum(score > 0 for score in scores) == 3
 
 
 @pytest.mark.parametrize("model", ["gpt-4o", "gpt-4"])
