@@ -10,7 +10,7 @@ shrink until the output fits.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -137,7 +137,7 @@ class DocumentCrush:
             return outcome
         features: set[str] = set()
         texts: list[str] = []
-        kept_rows: dict[int, set[int]] = {}
+        kept_rows: dict[int, set[int] | None] = {}  # None: every row is shown
         reasons: list[str] = []
         primary = self.primary
         outcome = Outcome("", 0, [], [])  # the loop fills in the primary table's rows
@@ -160,7 +160,7 @@ class DocumentCrush:
                     key = self._put([table.items[i] for i in dropped], kind="json")
                     marker = self._marker(len(dropped), summary, key)
                     reasons.append(f"{table.path}: kept {len(kept)} of {len(table)} ({why})")
-            kept_rows[table.number] = set(kept)
+            kept_rows[table.number] = None if len(kept) == len(table) else set(kept)
             indices = None if len(kept) == len(table) else kept
             texts.append(render_table(table, indices, exact_floats=self.exact, marker=marker,
                                       features=features, shorten=shorten))
@@ -193,11 +193,11 @@ class DocumentCrush:
         return known[0]
 
     @staticmethod
-    def _candidates(table: Table, kept_rows: dict[int, set[int]]) -> list[int]:
+    def _candidates(table: Table, kept_rows: dict[int, set[int] | None]) -> Sequence[int]:
         """Rows that may be shown: all, or for a child table those whose parent row is shown."""
-        if table.parent is None or len(kept_rows[table.parent.number]) == len(table.parent):
-            return list(range(len(table)))
-        shown = kept_rows[table.parent.number]
+        shown = None if table.parent is None else kept_rows[table.parent.number]
+        if shown is None:
+            return range(len(table))
         return [i for i, parent in enumerate(table.parent_rows) if parent in shown]
 
     def _signals(self, table: Table) -> tuple[dict[str, set[int]], list[float] | None]:
@@ -215,7 +215,9 @@ class DocumentCrush:
             known = self._signal_cache[table.number] = (must_keep, scores)
         return known
 
-    def _select(self, table: Table, candidates: list[int], allowance: int) -> tuple[list[int], str]:
+    def _select(
+        self, table: Table, candidates: Sequence[int], allowance: int
+    ) -> tuple[list[int], str]:
         must_keep, scores = self._signals(table)
         selection = select_rows(
             len(table),
@@ -226,8 +228,10 @@ class DocumentCrush:
             scores=scores,
             threshold=self.config.relevance_threshold,
         )
-        allowed = set(candidates)
-        kept = [i for i in selection.kept if i in allowed]
+        kept = selection.kept
+        if len(candidates) < len(table):
+            allowed = set(candidates)
+            kept = [i for i in kept if i in allowed]
         why = ", ".join(f"{count} {reason}" for reason, count in selection.reasons.items())
         return kept, why
 

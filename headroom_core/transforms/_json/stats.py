@@ -125,10 +125,13 @@ def anomaly_rows(table: Table, std_threshold: float) -> set[int]:
 
 def _outlier_rows(values: list[Any], count: int, std_threshold: float) -> list[int]:
     """Rows whose number lies ``std_threshold`` standard deviations or more from the mean."""
-    positions = [i for i, v in enumerate(values) if type(v) in _NUMERIC_TYPES]
-    if len(positions) < max(5, count // 2):
+    # One float per row, NaN where the value is not a number: no per-row Python objects.
+    array = np.fromiter(
+        (float(v) if type(v) in _NUMERIC_TYPES else np.nan for v in values),
+        dtype=float, count=len(values),
+    )
+    if np.count_nonzero(~np.isnan(array)) < max(5, count // 2):
         return []
-    array = np.array([float(values[i]) for i in positions], dtype=float)
     finite = np.isfinite(array)
     if not finite.all():
         array = np.where(finite, array, np.nan)
@@ -138,7 +141,7 @@ def _outlier_rows(values: list[Any], count: int, std_threshold: float) -> list[i
         if not np.isfinite(std) or not std > 0:
             return []
         outliers = np.flatnonzero(np.abs(array - mean) >= std_threshold * std)
-    return [positions[i] for i in outliers]
+    return outliers.tolist()
 
 
 def _rare_category_rows(values: list[Any], kinds: set[type], count: int) -> list[int]:
