@@ -162,6 +162,8 @@ def test_unknown_or_expired_key_raises_cache_error_naming_it() -> None:
 def test_items_that_are_not_json_raise_cache_error() -> None:
     with pytest.raises(CacheError, match="JSON"):
         InMemoryOriginalsStore().put([{"when": object()}])
+    with pytest.raises(CacheError, match="JSON"):  # a lone surrogate has no UTF-8 form
+        InMemoryOriginalsStore().put(["half of a pair: \ud800"])
 
 
 def test_nan_and_infinity_round_trip() -> None:
