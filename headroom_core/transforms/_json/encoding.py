@@ -252,16 +252,23 @@ def _column_cells(
     reference = f"<table {child.number}>" if child is not None else ""
     bare = _BARE.match
     dumps = json.dumps
+    texts: dict[str, str] = {}  # columns repeat values: each distinct string is checked once
     cells: list[str] = []
     append = cells.append
     for value in values:
         kind = type(value)
         if kind is str:
-            if shorten is not None and len(value) > LONG_TEXT_CHARS:
-                value = shorten(value)
-            append(value if bare(value) else dumps(value, ensure_ascii=False))
+            text = texts.get(value)
+            if text is None:
+                short = value
+                if shorten is not None and len(value) > LONG_TEXT_CHARS:
+                    short = shorten(value)
+                text = texts[value] = short if bare(short) else dumps(short, ensure_ascii=False)
+            append(text)
         elif kind is int:
             append(str(value))
+        elif kind is float:  # a plain float prints as written (see parse): no JSON call
+            append(repr(value))
         elif value is MISSING:
             append(ABSENT)
         elif reference and kind is list and _is_row_list(value):
