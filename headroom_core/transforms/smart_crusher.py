@@ -115,7 +115,11 @@ class SmartCrusher(Transform):
                 :data:`MAX_PASSTHROUGH_CHARS`.
         """
         tokenizer = tokenizer if tokenizer is not None else get_tokenizer("gpt-4o")
-        text, value, exact_floats, reason = self._load(data)
+        text = self._text(data)
+        # The count of the original runs while the text is parsed and crushed; only for text
+        # shaped like a whole object or array, so garbage that will be refused is not counted.
+        counting = BackgroundCount(tokenizer, text) if _json_shaped(text) else None
+        value, exact_floats, reason = self._parse(text, data)
         if value is None:
             if len(text) > MAX_PASSTHROUGH_CHARS:
                 raise TransformError(
@@ -123,10 +127,12 @@ class SmartCrusher(Transform):
                     f"({len(text)} characters) to pass through with an exact count.",
                     details={"reason": reason, "size": len(text), "limit": MAX_PASSTHROUGH_CHARS},
                 )
-            return self._passthrough(text, data, tokenizer, reason)
+            return self._passthrough(text, data, counting or BackgroundCount(tokenizer, text),
+                                     reason)
         if len(text) < self.config.min_tokens_to_crush:  # a token is at least one character
-            return self._passthrough(text, data, tokenizer, "below min_tokens_to_crush")
-        counting = BackgroundCount(tokenizer, text)  # runs while the document is crushed
+            return self._passthrough(text, data, counting or BackgroundCount(tokenizer, text),
+                                     "below min_tokens_to_crush")
+        counting = counting or BackgroundCount(tokenizer, text)
         budget = token_budget if token_budget is not None else self.config.token_budget
         try:
             crush = DocumentCrush(
@@ -157,13 +163,14 @@ class SmartCrusher(Transform):
             outcome.kept, outcome.dropped, outcome.key,
         )
 
-    def _passthrough(self, text: str, data: Any, tokenizer: Tokenizer, reason: str) -> CrushResult:
-        count = tokenizer.count_text(text)
+    @staticmethod
+    def _passthrough(text: str, data: Any, counting: BackgroundCount, reason: str) -> CrushResult:
+        count = counting.result()
         return CrushResult(text, data, count, count, "passthrough", [reason])
 
     @staticmethod
-    def _load(data: Any) -> tuple[str, Any, bool, str]:
-        """``(text, parsed value or None, exact_floats, reason)`` for any input."""
+    def _text(data: Any) -> str:
+        """The text of any input: bytes decoded, parsed data dumped as JSON."""
         if isinstance(data, (bytes, bytearray)):
             try:
                 data = bytes(data).decode("utf-8")
@@ -172,29 +179,31 @@ class SmartCrusher(Transform):
                     "SmartCrusher got bytes that are not UTF-8 text.",
                     details={"position": exc.start, "size": len(data)},
                 ) from None
-        if isinstance(data, str):
-            if len(data) > MAX_INPUT_CHARS:
-                raise TransformError(
-                    f"Tool output of {len(data)} characters exceeds the SmartCrusher limit of "
-                    f"{MAX_INPUT_CHARS}; send it through a truncating step first.",
-                    details={"size": len(data), "limit": MAX_INPUT_CHARS},
-                )
-            if is_compact_output(data):
-                return data, None, False, "already in compact form"
-            try:
-                value, exact_floats = parse_json_text(data)
-            except NotJson as exc:
-                return data, None, False, str(exc)
-            return data, value, exact_floats, ""
-        text = _dump_parsed(data)
-        if not isinstance(data, (dict, list)):
-            return text, None, False, "a JSON scalar has nothing to crush"
-        # Read back from the text: plain JSON types and string keys, however the caller built it.
+        if not isinstance(data, str):
+            return _dump_parsed(data)
+        if len(data) > MAX_INPUT_CHARS:
+            raise TransformError(
+                f"Tool output of {len(data)} characters exceeds the SmartCrusher limit of "
+                f"{MAX_INPUT_CHARS}; send it through a truncating step first.",
+                details={"size": len(data), "limit": MAX_INPUT_CHARS},
+            )
+        return data
+
+    @staticmethod
+    def _parse(text: str, data: Any) -> tuple[Any, bool, str]:
+        """``(parsed value or None, exact_floats, reason)`` of the input's text."""
+        if isinstance(data, (str, bytes, bytearray)):
+            if is_compact_output(text):
+                return None, False, "already in compact form"
+        elif not isinstance(data, (dict, list)):
+            return None, False, "a JSON scalar has nothing to crush"
+        # Parsed data is read back from its text: plain JSON types and string keys, however the
+        # caller built it.
         try:
             value, exact_floats = parse_json_text(text)
-        except NotJson as exc:  # NaN or Infinity in the data
-            return text, None, False, str(exc)
-        return text, value, exact_floats, ""
+        except NotJson as exc:  # for parsed data: NaN or Infinity in it
+            return None, False, str(exc)
+        return value, exact_floats, ""
 
     # -- messages ---------------------------------------------------------------------------
 
@@ -266,6 +275,19 @@ class SmartCrusher(Transform):
         if self._store is DEFAULT_STORE:
             self._store = resolve_store(DEFAULT_STORE)
         return self._store
+
+
+def _json_shaped(text: str) -> bool:
+    """Whether ``text`` starts and ends like a JSON object or array (ignoring whitespace)."""
+    start, end = 0, len(text) - 1
+    while start <= end and text[start] in _WHITESPACE:
+        start += 1
+    while end > start and text[end] in _WHITESPACE:
+        end -= 1
+    return start < end and text[start] + text[end] in ("[]", "{}")
+
+
+_WHITESPACE = " \t\r\n"
 
 
 def _dump_parsed(value: Any) -> str:

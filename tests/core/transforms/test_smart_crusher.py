@@ -424,6 +424,25 @@ def test_split_counts_are_exact(model: str) -> None:
         assert count_tokens_split(tokenizer, text) == tokenizer.count_text(text)
 
 
+def test_the_original_is_counted_exactly_whatever_the_input_form() -> None:
+    tokenizer = get_tokenizer("gpt-4o")
+    records = events(1500)  # large enough for the count to run beside the parse
+    text = json.dumps(records, indent=1)
+    compact = SmartCrusher(SmartCrusherConfig(lossless_only=True)).crush(records).compressed
+    cases: list[tuple[Any, str]] = [
+        (text, text),
+        (f"\n {text}\n", f"\n {text}\n"),
+        (text.encode(), text),
+        (records, json.dumps(records, ensure_ascii=False)),
+        (compact, compact),  # passes through: already compact
+        (text[:100_000], text[:100_000]),  # passes through: truncated JSON
+        ("plain words " * 500, "plain words " * 500),
+    ]
+    for data, counted in cases:
+        result = SmartCrusher(store=None).crush(data, tokenizer=tokenizer)
+        assert result.tokens_before == tokenizer.count_text(counted), str(data)[:40]
+
+
 # -- pass-through and bad input ------------------------------------------------------------------
 
 
