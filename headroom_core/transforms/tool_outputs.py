@@ -8,6 +8,7 @@ ids and tool-call pairs stay as they are.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -137,7 +138,9 @@ class ToolOutputCompressor(Transform):
         try:
             return self.router.route(
                 content_text(message),
-                query=" ".join(part for part in (base_query, tool_name, arguments) if part),
+                query=" ".join(
+                    part for part in (base_query, tool_name, argument_terms(arguments)) if part
+                ),
                 tokenizer=tokenizer,
                 tool_name=tool_name or None,
                 profile=profile,
@@ -145,6 +148,29 @@ class ToolOutputCompressor(Transform):
             )
         except HeadroomError as exc:
             return exc
+
+
+def argument_terms(arguments: str) -> str:
+    """The values of a tool call's JSON arguments as plain words.
+
+    Keys and JSON quoting are left out: crushers read quoted text in a query as a phrase the user
+    asked for, and ``{"path": "app.log"}`` must not outweigh the user's own question.
+    """
+    try:
+        parsed = json.loads(arguments)
+    except (TypeError, ValueError, RecursionError):
+        return arguments.replace('"', " ").strip()
+    words: list[str] = []
+    pending = [parsed]
+    while pending:  # iterative: arguments may nest deeply
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(reversed(list(value.values())))
+        elif isinstance(value, list):
+            pending.extend(reversed(value))
+        elif value is not None and not isinstance(value, bool):
+            words.append(str(value))
+    return " ".join(words)
 
 
 def _rebuild(

@@ -14,6 +14,7 @@ from headroom_core.retrieval import InMemoryOriginalsStore
 from headroom_core.tokenizer import get_tokenizer
 from headroom_core.transforms import ContentRouter, ToolOutputCompressor
 from headroom_core.transforms.base import Transform
+from headroom_core.transforms.tool_outputs import argument_terms
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "lines"
 HDFS = (DATA / "hdfs.log").read_text(encoding="utf-8")
@@ -149,3 +150,28 @@ def test_messages_without_text_are_left_alone(compressor: ToolOutputCompressor) 
     messages[5] = {"role": "tool", "tool_call_id": "c3", "content": 12345}
     result = compressor.apply(messages)
     assert result.messages[3] is messages[3] and result.messages[5] is messages[5]
+
+
+def test_tool_arguments_join_the_query_as_plain_words() -> None:
+    assert argument_terms('{"path": "GPL-3.txt", "lines": [1, 20], "recursive": true}') == (
+        "GPL-3.txt 1 20"
+    )
+    assert argument_terms("{}") == ""
+    assert argument_terms('not json "x"') == "not json  x"
+
+
+def test_quoted_tool_arguments_do_not_outweigh_the_question() -> None:
+    lines = [
+        f"2024-06-03 10:{i // 60:02d}:{i % 60:02d} INFO account user{i} moved to plan silver"
+        for i in range(400)
+    ]
+    lines[211] = "2024-06-03 10:03:31 INFO account alice moved to plan gold"
+    messages = [
+        {"role": "user", "content": "Which plan did alice move to?"},
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function",
+            "function": {"name": "read_log", "arguments": '{"path": "server.log"}'}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "\n".join(lines)},
+    ]
+    result = ToolOutputCompressor().apply(messages)
+    assert result.tokens_after < result.tokens_before
+    assert lines[211] in result.messages[-1]["content"]
