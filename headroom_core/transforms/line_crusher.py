@@ -189,6 +189,16 @@ class LineCrusher:
     def _lossy(
         self, output: _Output, query: str, token_budget: int | None, limit: int, *, prose: bool
     ) -> CrushResult:
+        # Planning's templates and groups are freed before the dropped lines are stored: on a
+        # large log the two would otherwise be held at once, the memory peak of a crush.
+        plan, body, search = self._plan(output, query, token_budget, limit, prose=prose)
+        return self._finish(output, plan, body, search)
+
+    def _plan(
+        self, output: _Output, query: str, token_budget: int | None, limit: int, *, prose: bool
+    ) -> tuple[Plan, list[str], bool]:
+        """The kept units and their rendered lines, tightened until they fit ``token_budget``;
+        and whether the text is search output."""
         lines, units = output.lines, output.units
         texts = [lines[unit.index] for unit in units]
         search = is_search_output(texts[:200])
@@ -229,7 +239,7 @@ class LineCrusher:
             if token_budget is None or tokens_after <= token_budget or limit <= 1:
                 break
             limit = max(1, int(limit * _TIGHTEN))
-        return self._finish(output, plan, body, search)
+        return plan, body, search
 
     def _relevant(
         self,

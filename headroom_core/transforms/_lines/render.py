@@ -64,13 +64,15 @@ def _value_ranges(templates: Sequence[Template]) -> list[ValueRange]:
     """The range of each value slot over the templates shaped like the first one."""
     first = templates[0]
     kinds = kinds_of(first.text)
-    if len(kinds) != len(first.values):  # the line itself held a "<num>"-like mark
+    first_values = first.values
+    if len(kinds) != len(first_values):  # the line itself held a "<num>"-like mark
         return []
-    pairs = zip(kinds, first.values, strict=True)
+    pairs = zip(kinds, first_values, strict=True)
     ranges = [ValueRange(kind, value, value) for kind, value in pairs]
     for template in templates:
-        if len(template.values) == len(kinds) and kinds_of(template.text) == kinds:
-            for value_range, value in zip(ranges, template.values, strict=True):
+        values = template.values
+        if len(values) == len(kinds) and kinds_of(template.text) == kinds:
+            for value_range, value in zip(ranges, values, strict=True):
                 value_range.add(value)
     return ranges
 

@@ -34,7 +34,7 @@ _STATE_VALUES = 5
 _MAX_VARIANTS = 5
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Unit:
     """A line, or a run of identical consecutive lines, starting at ``index``."""
 
@@ -125,19 +125,20 @@ def distinct_variants(members: Sequence[int], templates: Sequence[Template] | No
     if templates is None or len(members) < 2:
         return list(members[:1])
     kinds = kinds_of(templates[members[0]].text)
-    if any(kinds_of(templates[m].text) != kinds for m in members) or any(
-        len(templates[m].values) != len(kinds) for m in members
-    ):
+    if any(kinds_of(templates[m].text) != kinds for m in members):
         return list(members[:1])
-    values = [{templates[m].values[slot] for m in members} for slot in range(len(kinds))]
+    rows = [templates[m].values for m in members]
+    if any(len(row) != len(kinds) for row in rows):
+        return list(members[:1])
+    values = [{row[slot] for row in rows} for slot in range(len(kinds))]
     states = [
         slot
         for slot, kind in enumerate(kinds)
         if kind != "time" and 1 < len(values[slot]) <= min(_STATE_VALUES, len(members) - 1)
     ]
     seen: dict[tuple[str, ...], int] = {}
-    for member in members:
-        signature = tuple(templates[member].values[slot] for slot in states)
+    for member, row in zip(members, rows, strict=True):
+        signature = tuple(row[slot] for slot in states)
         seen.setdefault(signature, member)
     return sorted(seen.values())[:_MAX_VARIANTS]
 

@@ -68,13 +68,32 @@ _KIND_RE = re.compile(rf"<({'|'.join(sorted({kind for kind, _pattern in _ALL_PAT
 _SPACES_RE = re.compile(r"\s+")
 
 
+# Joins a line's values into one string: a line never holds a newline, so neither do its values.
+_VALUE_SEPARATOR = "\n"
+
+
 @dataclass(frozen=True, slots=True)
 class Template:
     """A line's template and the values masked out of it, in order (their kinds are the
-    ``<kind>`` marks of the template, see :func:`kinds_of`)."""
+    ``<kind>`` marks of the template, see :func:`kinds_of`).
+
+    The values are kept joined in one string: a large log has thousands of lines with several
+    values each, and one string per line costs a fraction of a tuple of small strings.
+    """
 
     text: str
-    values: tuple[str, ...]
+    packed_values: str
+
+    @classmethod
+    def of(cls, text: str, values: Sequence[str]) -> Template:
+        """The template ``text`` with its masked ``values``."""
+        return cls(text, _VALUE_SEPARATOR.join(values))
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        """The masked values, in order."""
+        packed = self.packed_values
+        return tuple(packed.split(_VALUE_SEPARATOR)) if packed else ()
 
 
 def template_of(line: str) -> Template:
@@ -86,7 +105,7 @@ def template_of(line: str) -> Template:
         return _MARKS[match.lastgroup or ""]
 
     masked = _VALUE_RE.sub(mask, line)
-    return Template(_SPACES_RE.sub(" ", masked).strip(), tuple(values))
+    return Template.of(_SPACES_RE.sub(" ", masked).strip(), values)
 
 
 def templates_of(lines: Sequence[str]) -> list[Template]:
@@ -99,7 +118,7 @@ def templates_of(lines: Sequence[str]) -> list[Template]:
         if template is None:
             template = template_of(line)
             text = texts.setdefault(template.text, template.text)
-            template = by_line[line] = Template(text, template.values)
+            template = by_line[line] = Template(text, template.packed_values)
         templates.append(template)
     return templates
 

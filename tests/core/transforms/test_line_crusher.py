@@ -272,7 +272,18 @@ def test_problem_line_recognition(line: str, problem: bool) -> None:
     ],
 )
 def test_templates_mask_values(line: str, template: str) -> None:
-    assert template_of(line).text == template
+    masked = template_of(line)
+    assert masked.text == template
+    # the values come back verbatim and in order, one per mark of the template
+    assert len(masked.values) == template.count("<")
+    position = 0
+    for value in masked.values:
+        assert value in line[position:]
+        position = line.index(value, position) + len(value)
+
+
+def test_a_line_without_values_has_an_empty_values_tuple() -> None:
+    assert template_of("Starting the datanode").values == ()
 
 
 def test_prose_keeps_query_lines_and_both_ends(crusher: LineCrusher) -> None:
