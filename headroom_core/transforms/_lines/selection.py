@@ -127,17 +127,22 @@ def distinct_variants(members: Sequence[int], templates: Sequence[Template] | No
     kinds = kinds_of(templates[members[0]].text)
     if any(kinds_of(templates[m].text) != kinds for m in members):
         return list(members[:1])
-    rows = [templates[m].values for m in members]
-    if any(len(row) != len(kinds) for row in rows):
-        return list(members[:1])
-    values = [{row[slot] for row in rows} for slot in range(len(kinds))]
+    most = min(_STATE_VALUES, len(members) - 1)
+    # a slot's values are collected only up to one past ``most``: ids would fill them all
+    values: list[set[str]] = [set() for _kind in kinds]
+    for member in members:
+        row = templates[member].values
+        if len(row) != len(kinds):
+            return list(members[:1])
+        for slot_values, value in zip(values, row, strict=True):
+            if len(slot_values) <= most:
+                slot_values.add(value)
     states = [
-        slot
-        for slot, kind in enumerate(kinds)
-        if kind != "time" and 1 < len(values[slot]) <= min(_STATE_VALUES, len(members) - 1)
+        slot for slot, kind in enumerate(kinds) if kind != "time" and 1 < len(values[slot]) <= most
     ]
     seen: dict[tuple[str, ...], int] = {}
-    for member, row in zip(members, rows, strict=True):
+    for member in members:
+        row = templates[member].values
         signature = tuple(row[slot] for slot in states)
         seen.setdefault(signature, member)
     return sorted(seen.values())[:_MAX_VARIANTS]
