@@ -5,10 +5,8 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,21 +16,10 @@ from headroom_core.engine import HeadroomEngine
 from headroom_core.messages import content_text
 from headroom_core.samples import load_sample_conversation
 from headroom_core.server import HeadroomServer, create_server
+from tests.support.servers import running
 
 API_KEY = "test-key-123"
 DATA = Path(__file__).parent.parent / "data"
-
-
-@contextmanager
-def running(server: HeadroomServer) -> Iterator[HeadroomServer]:
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        thread.join()
-        server.server_close()
 
 
 @pytest.fixture

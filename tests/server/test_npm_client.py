@@ -11,9 +11,7 @@ import json
 import os
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ from headroom_core.config import HeadroomConfig
 from headroom_core.messages import content_text
 from headroom_core.samples import load_sample_conversation
 from headroom_core.server import HeadroomServer, create_server
+from tests.support.servers import running
 
 HERE = Path(__file__).parent
 API_KEY = "npm-client-key"
@@ -48,18 +47,6 @@ def node_client() -> Path:
         if done.returncode != 0:
             pytest.fail(f"npm ci failed (the npm registry must be reachable):\n{done.stderr}")
     return HERE / "compress_client.mjs"
-
-
-@contextmanager
-def running(server: HeadroomServer) -> Iterator[HeadroomServer]:
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        thread.join()
-        server.server_close()
 
 
 @pytest.fixture(scope="module")
