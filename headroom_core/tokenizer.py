@@ -9,8 +9,8 @@ only encodes what is new.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
-import pickle
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -246,10 +246,11 @@ class Tokenizer:
 
 
 class _ConversationMemo:
-    """A conversation counted before: a deep copy of its messages and their total.
+    """A conversation counted before: a private copy of its messages and their total.
 
-    The copy (made with pickle, in C) shares nothing with the caller's objects, so a message
-    changed in place since the last count no longer compares equal and is counted again.
+    The copy has its own dicts and lists, so a message changed in place since the last count no
+    longer compares equal and is counted again; strings and numbers are immutable and shared,
+    so remembering a conversation costs its containers, not a second copy of its text.
     """
 
     __slots__ = ("nbytes", "snapshot", "total")
@@ -274,15 +275,43 @@ class _ConversationMemo:
         cls, memo: _ConversationMemo | None, new: list[Any], total: int
     ) -> _ConversationMemo | None:
         """The memo grown by ``new`` messages (None when they cannot be copied or are too big)."""
+        copier = _StructureCopy()
         try:
-            data = pickle.dumps(new, protocol=pickle.HIGHEST_PROTOCOL)
+            copied = copier.copy(new)
         except Exception:  # any object may sit in a message; such requests are just not memoised
             return None
-        nbytes = len(data) + (memo.nbytes if memo is not None else 0)
+        nbytes = copier.nbytes + (memo.nbytes if memo is not None else 0)
         if nbytes > MEMO_MAX_BYTES:
             return None
-        copied = pickle.loads(data)
         return cls(memo.snapshot + copied if memo is not None else copied, total, nbytes)
+
+
+class _StructureCopy:
+    """Copies the dicts, lists and tuples of a value and shares its immutable leaves, adding up
+    the text those leaves hold (``nbytes``); other objects are deep-copied."""
+
+    __slots__ = ("nbytes",)
+
+    _SHARED = (str, int, float, bool, type(None))
+
+    def __init__(self) -> None:
+        self.nbytes = 0
+
+    def copy(self, value: Any) -> Any:
+        kind = type(value)
+        if kind is str:
+            self.nbytes += len(value)
+            return value
+        if kind in self._SHARED:
+            return value
+        if kind is dict:
+            return {key: self.copy(item) for key, item in value.items()}
+        if kind is list:
+            return [self.copy(item) for item in value]
+        if kind is tuple:
+            return tuple(self.copy(item) for item in value)
+        self.nbytes += 256  # a size for objects whose text is not measured
+        return copy.deepcopy(value)
 
 
 def _text_key(text: str) -> Any:

@@ -409,3 +409,19 @@ def test_conversations_too_big_to_remember_are_still_counted_exactly(
     assert tokenizer.count_messages(conversation[:2]) == _cookbook_count(
         conversation[:2], official["o200k_base"]
     )
+
+
+def test_messages_changed_in_place_since_the_last_count_are_counted_again() -> None:
+    tokenizer = Tokenizer("gpt-4o")
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}
+    conversation = [
+        {"role": "user", "content": f"{uuid.uuid4().hex} question"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c1", "content": "short"},
+    ]
+    tokenizer.count_messages(conversation)
+    conversation[2]["content"] = "a much longer tool result than before " * 10
+    call["function"]["arguments"] = '{"a": 1, "b": "added in place"}'
+    assert tokenizer.count_messages(conversation) == Tokenizer("gpt-4o").count_messages(
+        conversation
+    )
