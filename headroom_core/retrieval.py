@@ -16,6 +16,7 @@ import hashlib
 import json
 import threading
 import time
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -61,35 +62,34 @@ _BATCH_ITEMS = 32
 """Items serialised per call: ``json.dumps`` of a long list gathers one small string per value
 before joining them (a peak several times the output); a short batch keeps that peak small and
 still runs in C."""
+_DEFLATE_FROM_BYTES = 65_536
+"""In-memory entries larger than this are kept deflated (JSON shrinks five- to tenfold)."""
 
 
-def _serialise(items: list[Any], kind: str) -> tuple[list[str], str]:
-    """The items' compact JSON as arrays of a few items each, and the key of the whole array
-    (see :func:`originals_key`), which is never built as one text."""
+def _write_serialised(
+    items: list[Any], kind: str, write: Callable[[bytes | memoryview], object]
+) -> str:
+    """Write the items' compact JSON array to ``write`` piece by piece and return its key (see
+    :func:`originals_key`); the array is never built as one text."""
     digest = _new_digest(kind)
-    digest.update(b"[")
-    parts: list[str] = []
+
+    def emit(piece: bytes | memoryview) -> None:
+        digest.update(piece)
+        write(piece)
+
+    emit(b"[")
     try:
         for start in range(0, len(items), _BATCH_ITEMS):
-            part = _ENCODER.encode(list(items[start : start + _BATCH_ITEMS]))
-            if parts:
-                digest.update(b",")
-            digest.update(memoryview(part.encode())[1:-1])  # the items without their brackets
-            parts.append(part)
+            part = _ENCODER.encode(list(items[start : start + _BATCH_ITEMS])).encode()
+            if start:
+                emit(b",")
+            emit(memoryview(part)[1:-1])  # the items without their brackets
     except (TypeError, ValueError) as exc:
         raise CacheError(
             f"Items cannot be stored as JSON: {exc}", details={"count": len(items)}
         ) from exc
-    digest.update(b"]")
-    return parts, digest.hexdigest()[:KEY_LENGTH]
-
-
-def _items(parts: list[str]) -> list[Any]:
-    """The items of the serialised batches, freshly parsed."""
-    items: list[Any] = []
-    for part in parts:
-        items.extend(json.loads(part))
-    return items
+    emit(b"]")
+    return digest.hexdigest()[:KEY_LENGTH]
 
 
 def _new_digest(kind: str) -> Any:
@@ -110,8 +110,37 @@ def originals_key(payload: str, kind: str = "json") -> str:
 
 @dataclass(frozen=True)
 class _Entry:
-    parts: list[str]  # JSON arrays of a few items: joining them would hold the items twice
+    packed: bytes  # the items' compact JSON, deflated when large: dropped items are read rarely
+    deflated: bool
     expires_at: float
+
+    def items(self) -> list[Any]:
+        return json.loads(zlib.decompress(self.packed) if self.deflated else self.packed)  # type: ignore[no-any-return]
+
+
+class _Packer:
+    """Collects serialised pieces, deflating them once they pass :data:`_DEFLATE_FROM_BYTES`
+    (a compressor's own state costs about 100 KB, more than a small payload would save)."""
+
+    def __init__(self) -> None:
+        self.pieces: list[bytes | memoryview] = []
+        self.size = 0
+        self._deflate: Any = None
+
+    def write(self, piece: bytes | memoryview) -> None:
+        if self._deflate is not None:
+            self.pieces.append(self._deflate.compress(piece))
+            return
+        self.pieces.append(piece)
+        self.size += len(piece)
+        if self.size > _DEFLATE_FROM_BYTES:
+            self._deflate = zlib.compressobj(1, zlib.DEFLATED, 13, 6)  # 8 KB window, fast
+            self.pieces = [self._deflate.compress(b"".join(self.pieces))]
+
+    def entry(self, expires_at: float) -> _Entry:
+        if self._deflate is not None:
+            self.pieces.append(self._deflate.flush())
+        return _Entry(b"".join(self.pieces), self._deflate is not None, expires_at)
 
 
 class InMemoryOriginalsStore:
@@ -147,10 +176,11 @@ class InMemoryOriginalsStore:
 
     def put(self, items: list[Any], *, tool_name: str | None = None, kind: str = "json") -> str:
         """Store ``items``; see :class:`OriginalsStore` (only SQL stores keep ``tool_name``)."""
-        parts, key = _serialise(items, kind)
+        packer = _Packer()
+        key = _write_serialised(items, kind, packer.write)
         now = self._clock()
         with self._lock:
-            self._entries[key] = _Entry(parts, now + self.ttl_seconds)
+            self._entries[key] = packer.entry(now + self.ttl_seconds)
             self._entries.move_to_end(key)
             if now >= self._next_purge:  # a full scan now and then, not on every put
                 self._purge_expired(now)
@@ -169,7 +199,7 @@ class InMemoryOriginalsStore:
                 del self._entries[key]
                 return None
             self._entries.move_to_end(key)
-        return _items(entry.parts)
+        return entry.items()
 
     def delete(self, key: str) -> bool:
         """Forget ``key``; True when it was there."""
@@ -237,7 +267,8 @@ class SQLOriginalsStore:
         """Store ``items``; see :class:`OriginalsStore`."""
         from sqlmodel import Session
 
-        parts, key = _serialise(items, kind)
+        pieces: list[bytes] = []
+        key = _write_serialised(items, kind, pieces.append)
         now = self._clock()
         row = self._table(
             key=key,
@@ -245,7 +276,7 @@ class SQLOriginalsStore:
             expires_at=now + self.ttl_seconds,
             tool_name=tool_name,
             kind=kind,
-            items="[" + ",".join(part[1:-1] for part in parts) + "]",
+            items=b"".join(pieces).decode(),
         )
         try:
             with Session(self._engine) as session:

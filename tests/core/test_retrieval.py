@@ -71,6 +71,15 @@ def test_keys_are_the_hash_of_the_items_compact_json_array() -> None:
     assert InMemoryOriginalsStore().put([]) == originals_key("[]")
 
 
+def test_large_entries_are_kept_deflated_and_come_back_exactly() -> None:
+    items = [{"id": n, "name": f"Ünïcode €{n} 😀", "line": "x" * (n % 50)} for n in range(3000)]
+    payload = json.dumps(items, ensure_ascii=False, separators=(",", ":")).encode()
+    store = InMemoryOriginalsStore()
+    key = store.put(items)
+    assert store.get(key) == items
+    assert sum(len(entry.packed) for entry in store._entries.values()) < len(payload) / 4
+
+
 def test_returned_items_are_copies() -> None:
     store = InMemoryOriginalsStore()
     items = [{"id": 1}]
