@@ -9,11 +9,12 @@ holds the query's terms.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
-from collections.abc import Sequence
-from itertools import chain, compress
+from collections.abc import Callable, Sequence
+from itertools import compress
 from operator import not_
-from typing import NamedTuple, cast
+from typing import NamedTuple
 
 import numpy as np
 
@@ -36,12 +37,17 @@ class _Counted(NamedTuple):
 # ones (log lines) are cheaper to tokenise again than to count and look up, and huge ones are not
 # kept (term counts take two to three times the text's size).
 _REMEMBERED_CHARS = range(LONG_TEXT, 32_768 + 1)
+_CHUNK_ITEMS = 256
 
 
 @text_memo(maxsize=1024)
 def _counted(text: str) -> _Counted:
-    tokens = compound_tokens(text)
-    return _Counted(len(tokens), Counter(chain.from_iterable(map(token_terms, tokens))))
+    tokens = Counter(compound_tokens(text))
+    terms: Counter[str] = Counter()
+    for token, count in tokens.items():
+        for term in token_terms(token):
+            terms[term] += count
+    return _Counted(tokens.total(), terms)
 
 
 def _matching_tokens(
@@ -63,15 +69,22 @@ def _matching_tokens(
     return token_ids, np.array(counts, dtype=np.float64).reshape(len(counts), len(query_index))
 
 
-def _token_frequencies(
-    tokens_per_item: list[list[str]], query_index: dict[str, int]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Counts of each query term per tokenised item, and each item's length in tokens."""
-    lengths = np.fromiter(map(len, tokens_per_item), dtype=np.float64, count=len(tokens_per_item))
+def _query_text_search(query_index: dict[str, int]) -> Callable[[str], object]:
+    """A test that is true for every text with a token holding a query term (and for some
+    others): the text holds one of the terms, in any case. Non-ASCII terms (whose lowercase
+    may not match case-insensitively) make it pass everything."""
+    if not all(term.isascii() for term in query_index):
+        return bool
+    longest_first = sorted(query_index, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, longest_first)), re.IGNORECASE).search
+
+
+def _token_frequencies(tokens_per_item: list[list[str]], query_index: dict[str, int]) -> np.ndarray:
+    """Counts of each query term per tokenised item."""
     frequencies = np.zeros((len(tokens_per_item), len(query_index)), dtype=np.float64)
     token_ids, term_counts = _matching_tokens(set().union(*tokens_per_item), query_index)
     if not token_ids:
-        return frequencies, lengths
+        return frequencies
     occurrences: list[int] = []
     per_item = np.empty(len(tokens_per_item), dtype=np.intp)
     for row, tokens in enumerate(tokens_per_item):
@@ -82,7 +95,7 @@ def _token_frequencies(
     matched = per_item > 0
     starts = (np.cumsum(per_item) - per_item)[matched]
     frequencies[matched] = np.add.reduceat(term_counts[occurrences], starts, axis=0)
-    return frequencies, lengths
+    return frequencies
 
 
 class BM25Scorer(RelevanceScorer):
@@ -126,30 +139,36 @@ class BM25Scorer(RelevanceScorer):
     def _term_frequencies(
         self, items: Sequence[str], query_index: dict[str, int]
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Counts of each query term per item, and each item's length in tokens."""
+        """Counts of each query term per item, and each item's length in tokens.
+
+        The tokens of a whole long log would cost several times its size, so items are
+        tokenised one at a time for their lengths, and only those whose text holds a query term
+        are tokenised again for their term counts, a chunk at a time.
+        """
         try:
-            documents = [
-                _counted(item) if len(item) in _REMEMBERED_CHARS else compound_tokens(item)
-                for item in items
-            ]
+            remembered = [row for row, item in enumerate(items) if len(item) in _REMEMBERED_CHARS]
+            frequencies = np.zeros((len(items), len(query_index)), dtype=np.float64)
+            lengths = np.zeros(len(items), dtype=np.float64)
+            if remembered:
+                counted = [_counted(items[row]) for row in remembered]
+                frequencies[remembered] = [
+                    [doc.terms.get(term, 0) for term in query_index] for doc in counted
+                ]
+                lengths[remembered] = [doc.length for doc in counted]
+            short = range(len(items))
+            if remembered:
+                skip = set(remembered)
+                short = [row for row in short if row not in skip]  # type: ignore[assignment]
+            lengths[short] = [len(compound_tokens(items[row])) for row in short]
         except (TypeError, AttributeError):
             ensure_texts(items, "")
             raise
-        counted = [(row, doc) for row, doc in enumerate(documents) if isinstance(doc, _Counted)]
-        if not counted:
-            return _token_frequencies(cast("list[list[str]]", documents), query_index)
-        frequencies = np.zeros((len(items), len(query_index)), dtype=np.float64)
-        lengths = np.zeros(len(items), dtype=np.float64)
-        rows = [row for row, _ in counted]
-        frequencies[rows] = [[doc.terms.get(term, 0) for term in query_index] for _, doc in counted]
-        lengths[rows] = [doc.length for _, doc in counted]
-        tokenised = [
-            (row, doc) for row, doc in enumerate(documents) if not isinstance(doc, _Counted)
-        ]
-        if tokenised:
-            rows = [row for row, _ in tokenised]
-            frequencies[rows], lengths[rows] = _token_frequencies(
-                [doc for _, doc in tokenised], query_index
+        may_hold = _query_text_search(query_index)
+        candidates = [row for row in short if may_hold(items[row])]
+        for start in range(0, len(candidates), _CHUNK_ITEMS):
+            rows = candidates[start : start + _CHUNK_ITEMS]
+            frequencies[rows] = _token_frequencies(
+                [compound_tokens(items[row]) for row in rows], query_index
             )
         return frequencies, lengths
 

@@ -8,7 +8,6 @@ prefer the exact identifier. So every compound token yields itself *and* its par
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 __all__ = ["compound_tokens", "search_terms", "token_terms"]
 
@@ -32,7 +31,6 @@ def compound_tokens(text: str) -> list[str]:
     return (_COMPOUND_ASCII if text.isascii() else _COMPOUND).findall(text)
 
 
-@lru_cache(maxsize=65_536)
 def token_terms(token: str) -> tuple[str, ...]:
     """Terms of one compound token: the whole token lowercased, then its parts (no repeats).
 
@@ -61,7 +59,11 @@ def search_terms(text: str) -> list[str]:
     >>> search_terms("userId=42 failed in db_pool.acquire()")
     ['userid', 'user', 'id', '42', 'failed', 'in', 'db_pool.acquire', 'db', 'pool', 'acquire']
     """
+    known: dict[str, tuple[str, ...]] = {}  # for this text only: no cache grows with ids seen
     terms: list[str] = []
     for token in compound_tokens(text):
-        terms.extend(token_terms(token))
+        found = known.get(token)
+        if found is None:
+            found = known[token] = token_terms(token)
+        terms.extend(found)
     return terms

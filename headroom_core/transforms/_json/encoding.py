@@ -85,7 +85,7 @@ def is_compact_output(text: str) -> bool:
 def dump_json(value: Any, exact_floats: bool = False) -> str:
     """Minified JSON of ``value``; with ``exact_floats`` floats keep their source text."""
     if not exact_floats:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return _dump_in_batches(value)
     if isinstance(value, JsonFloat):
         return value.text
     if isinstance(value, dict):
@@ -97,6 +97,28 @@ def dump_json(value: Any, exact_floats: bool = False) -> str:
     if isinstance(value, list):
         return "[" + ",".join(dump_json(item, True) for item in value) + "]"
     return json.dumps(value, ensure_ascii=False)
+
+
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_DUMP_BATCH = 64
+_DUMP_DEPTH = 3
+
+
+def _dump_in_batches(value: Any, depth: int = 0) -> str:
+    """Minified JSON of ``value``, its upper levels and long lists encoded a batch at a time:
+    one ``json.dumps`` call gathers a small string per value before joining them, a peak
+    several times the output."""
+    if depth < _DUMP_DEPTH and isinstance(value, dict) and value:
+        return "{" + ",".join(
+            f"{_COMPACT.encode(key)}:{_dump_in_batches(item, depth + 1)}"
+            for key, item in value.items()
+        ) + "}"
+    if depth < _DUMP_DEPTH and isinstance(value, list) and len(value) > _DUMP_BATCH:
+        return "[" + ",".join(
+            _COMPACT.encode(value[start : start + _DUMP_BATCH])[1:-1]
+            for start in range(0, len(value), _DUMP_BATCH)
+        ) + "]"
+    return _COMPACT.encode(value)
 
 
 def cell_text(value: Any, exact_floats: bool = False) -> str:
@@ -230,9 +252,13 @@ def extract_tables(root: Any) -> tuple[Any, list[Table]]:
         ):
             return f"<table {_build_table(tables, path, node).number}>"
         if isinstance(node, dict):
-            return {key: visit(value, f"{path}.{key}") for key, value in node.items()}
-        if isinstance(node, list):
-            return [visit(value, f"{path}[{index}]") for index, value in enumerate(node)]
+            return _rebuilt_if_changed(
+                node, {key: visit(value, f"{path}.{key}") for key, value in node.items()}
+            )
+        if isinstance(node, list) and not _is_value_list(node):
+            return _rebuilt_if_changed(
+                node, [visit(value, f"{path}[{index}]") for index, value in enumerate(node)]
+            )
         return node
 
     skeleton = visit(root, "$")
@@ -253,6 +279,7 @@ def _column_cells(
     bare = _BARE.match
     dumps = json.dumps
     texts: dict[str, str] = {}  # columns repeat values: each distinct string is checked once
+    numbers: dict[int, str] = {}
     cells: list[str] = []
     append = cells.append
     for value in values:
@@ -265,8 +292,11 @@ def _column_cells(
                     short = shorten(value)
                 text = texts[value] = short if bare(short) else dumps(short, ensure_ascii=False)
             append(text)
-        elif kind is int:
-            append(str(value))
+        elif kind is int:  # repeated numbers (codes, counts) share one text
+            text = numbers.get(value)
+            if text is None:
+                text = numbers[value] = str(value)
+            append(text)
         elif kind is float:  # a plain float prints as written (see parse): no JSON call
             append(repr(value))
         elif value is MISSING:
@@ -295,7 +325,7 @@ def render_table(
     """
     used = features if features is not None else set()
     reduced = indices is not None and len(indices) < len(table)
-    rows_at = list(range(len(table))) if indices is None else list(indices)
+    rows_at: Sequence[int] = range(len(table)) if indices is None else list(indices)
     count = len(rows_at)
     constants: list[str] = []
     shown_constants: list[str] = []  # same in every shown row of a cut table, not in all rows
@@ -386,14 +416,26 @@ def _collapse_runs(lines: list[str], used: set[str]) -> list[str]:
 
 
 def shorten_strings(value: Any, shorten: Shorten) -> Any:
-    """``value`` with strings longer than :data:`LONG_TEXT_CHARS` shortened, as a new structure."""
+    """``value`` with strings longer than :data:`LONG_TEXT_CHARS` shortened; unchanged parts
+    are shared with ``value``, which is never modified."""
     if isinstance(value, str):
         return shorten(value) if len(value) > LONG_TEXT_CHARS else value
     if isinstance(value, dict):
-        return {key: shorten_strings(item, shorten) for key, item in value.items()}
+        return _rebuilt_if_changed(
+            value, {key: shorten_strings(item, shorten) for key, item in value.items()}
+        )
     if isinstance(value, list):
-        return [shorten_strings(item, shorten) for item in value]
+        return _rebuilt_if_changed(value, [shorten_strings(item, shorten) for item in value])
     return value
+
+
+def _rebuilt_if_changed(original: Any, rebuilt: Any) -> Any:
+    """``original`` when ``rebuilt`` holds the very same children, else ``rebuilt``: a document
+    copied node by node would cost several times its text, and most nodes never change."""
+    children = zip(original.values(), rebuilt.values()) if isinstance(original, dict) else zip(
+        original, rebuilt
+    )
+    return original if all(old is new for old, new in children) else rebuilt
 
 
 def render_document(
