@@ -267,7 +267,7 @@ class SQLOriginalsStore:
         """Store ``items``; see :class:`OriginalsStore`."""
         from sqlmodel import Session
 
-        pieces: list[bytes] = []
+        pieces: list[bytes | memoryview] = []
         key = _write_serialised(items, kind, pieces.append)
         now = self._clock()
         row = self._table(

@@ -432,10 +432,11 @@ def shorten_strings(value: Any, shorten: Shorten) -> Any:
 def _rebuilt_if_changed(original: Any, rebuilt: Any) -> Any:
     """``original`` when ``rebuilt`` holds the very same children, else ``rebuilt``: a document
     copied node by node would cost several times its text, and most nodes never change."""
-    children = zip(original.values(), rebuilt.values()) if isinstance(original, dict) else zip(
-        original, rebuilt
-    )
-    return original if all(old is new for old, new in children) else rebuilt
+    if isinstance(original, dict):
+        pairs = zip(original.values(), rebuilt.values(), strict=True)
+    else:
+        pairs = zip(original, rebuilt, strict=True)
+    return original if all(old is new for old, new in pairs) else rebuilt
 
 
 def render_document(
