@@ -37,7 +37,7 @@ class _Counted(NamedTuple):
 # ones (log lines) are cheaper to tokenise again than to count and look up, and huge ones are not
 # kept (term counts take two to three times the text's size).
 _REMEMBERED_CHARS = range(LONG_TEXT, 32_768 + 1)
-_CHUNK_ITEMS = 256
+_CHUNK_ITEMS = 64
 
 
 @text_memo(maxsize=1024)
@@ -104,6 +104,9 @@ class BM25Scorer(RelevanceScorer):
     Args:
         k1: Term-frequency saturation; higher lets repeated terms count more.
         b: Length normalisation, from 0 (none) to 1 (full).
+        remember_long_texts: Keep the term counts of texts of 1K to 32K characters between
+            calls (they cost two to three times the text): right for conversation turns scored
+            again each request, wasted on the lines of one log.
 
     Example:
         >>> scorer = BM25Scorer()
@@ -114,9 +117,12 @@ class BM25Scorer(RelevanceScorer):
 
     name = "bm25"
 
-    def __init__(self, k1: float = 1.5, b: float = 0.75) -> None:
+    def __init__(
+        self, k1: float = 1.5, b: float = 0.75, *, remember_long_texts: bool = True
+    ) -> None:
         self.k1 = k1
         self.b = b
+        self.remember_long_texts = remember_long_texts
 
     def __repr__(self) -> str:
         return f"BM25Scorer(k1={self.k1}, b={self.b})"
@@ -146,7 +152,11 @@ class BM25Scorer(RelevanceScorer):
         are tokenised again for their term counts, a chunk at a time.
         """
         try:
-            remembered = [row for row, item in enumerate(items) if len(item) in _REMEMBERED_CHARS]
+            remembered: list[int] = []
+            if self.remember_long_texts:
+                remembered = [
+                    row for row, item in enumerate(items) if len(item) in _REMEMBERED_CHARS
+                ]
             frequencies = np.zeros((len(items), len(query_index)), dtype=np.float64)
             lengths = np.zeros(len(items), dtype=np.float64)
             if remembered:
@@ -155,16 +165,16 @@ class BM25Scorer(RelevanceScorer):
                     [doc.terms.get(term, 0) for term in query_index] for doc in counted
                 ]
                 lengths[remembered] = [doc.length for doc in counted]
-            short = range(len(items))
+            tokenised: Sequence[int] = range(len(items))
             if remembered:
                 skip = set(remembered)
-                short = [row for row in short if row not in skip]  # type: ignore[assignment]
-            lengths[short] = [len(compound_tokens(items[row])) for row in short]
+                tokenised = [row for row in tokenised if row not in skip]
+            lengths[tokenised] = [len(compound_tokens(items[row])) for row in tokenised]
         except (TypeError, AttributeError):
             ensure_texts(items, "")
             raise
         may_hold = _query_text_search(query_index)
-        candidates = [row for row in short if may_hold(items[row])]
+        candidates = [row for row in tokenised if may_hold(items[row])]
         for start in range(0, len(candidates), _CHUNK_ITEMS):
             rows = candidates[start : start + _CHUNK_ITEMS]
             frequencies[rows] = _token_frequencies(

@@ -31,7 +31,7 @@ from headroom_core.transforms._lines.search import definition_lines, grep_path, 
 from headroom_core.transforms._lines.selection import (
     Group,
     Plan,
-    Unit,
+    Units,
     distinct_variants,
     fold_runs,
     group_by_key,
@@ -99,7 +99,7 @@ class LineCrusher:
     def scorer(self) -> RelevanceScorer:
         """The relevance scorer (BM25 unless one was given)."""
         if self._scorer is None:
-            self._scorer = BM25Scorer()
+            self._scorer = BM25Scorer(remember_long_texts=False)  # lines are scored once
         return self._scorer
 
     @property
@@ -200,7 +200,7 @@ class LineCrusher:
         """The kept units and their rendered lines, tightened until they fit ``token_budget``;
         and whether the text is search output."""
         lines, units = output.lines, output.units
-        texts = [lines[unit.index] for unit in units]
+        texts = list(map(lines.__getitem__, units.starts))
         search = is_search_output(texts[:200])
         if search:
             problems = [is_problem_line(text) for text in texts]
@@ -338,7 +338,7 @@ class _Output:
     tokenizer: Tokenizer
     tokens_before: int
     tool_name: str | None
-    units: list[Unit] = field(init=False)
+    units: Units = field(init=False)
 
     def __post_init__(self) -> None:
         self.units = fold_runs(self.lines)

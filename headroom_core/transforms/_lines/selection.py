@@ -8,8 +8,10 @@ lines the query asks about, then one representative per pattern, rare patterns f
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from array import array
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import overload
 
 from rapidfuzz import fuzz, process
 
@@ -19,6 +21,7 @@ __all__ = [
     "Group",
     "Plan",
     "Unit",
+    "Units",
     "distinct_variants",
     "fold_runs",
     "group_by_key",
@@ -64,13 +67,42 @@ class Plan:
     omitted: list[Group] = field(default_factory=list)
 
 
-def fold_runs(lines: Sequence[str]) -> list[Unit]:
+class Units(Sequence[Unit]):
+    """The units of an output in column form: each run's first line and length, 16 bytes a
+    unit instead of an object (long logs have one unit per line)."""
+
+    __slots__ = ("counts", "starts")
+
+    def __init__(self) -> None:
+        self.starts = array("q")
+        self.counts = array("q")
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    @overload
+    def __getitem__(self, position: int) -> Unit: ...
+
+    @overload
+    def __getitem__(self, position: slice) -> list[Unit]: ...
+
+    def __getitem__(self, position: int | slice) -> Unit | list[Unit]:
+        if isinstance(position, slice):
+            return list(map(Unit, self.starts[position], self.counts[position]))
+        return Unit(self.starts[position], self.counts[position])
+
+    def __iter__(self) -> Iterator[Unit]:
+        return map(Unit, self.starts, self.counts)
+
+
+def fold_runs(lines: Sequence[str]) -> Units:
     """Fold runs of identical consecutive lines into units (the lossless step)."""
-    units: list[Unit] = []
+    units = Units()
     start = 0
     for index in range(1, len(lines) + 1):
         if index == len(lines) or lines[index] != lines[start]:
-            units.append(Unit(start, index - start))
+            units.starts.append(start)
+            units.counts.append(index - start)
             start = index
     return units
 

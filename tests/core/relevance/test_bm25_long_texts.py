@@ -58,6 +58,26 @@ def test_short_long_and_huge_texts_score_as_plain_bm25_cold_and_remembered(query
     # the second call reads the remembered counts of the long items
     assert scorer.score_items(items, query) == pytest.approx(expected, abs=1e-12)
     assert any(expected) == (query != "nothing matches zzz")
+    forgetful = BM25Scorer(remember_long_texts=False)
+    assert forgetful.score_items(items, query) == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["getUserName failed", "USER name", "Straße ÜBER", "http_status 503", "blk_ id"],
+)
+def test_many_lines_score_as_plain_bm25_across_chunks(query: str) -> None:
+    """More lines than one chunk, with query terms hidden in camelCase, snake_case and other
+    cases: the pre-test that skips lines without a query term must never skip a match."""
+    case = json.loads((DATA / "loghub-hdfs-a.json").read_text(encoding="utf-8"))
+    lines = case["content"].splitlines()
+    extra = ["call getUserName() -> None", "HTTP_STATUS=503 from upstream", "über die Straße",
+             "USERNAME set", "user_name: bob", "Blk_77 moved"]
+    items = [*lines, *lines, *extra] * 2
+    assert len(items) > 512
+    expected = _reference(items, query)
+    assert any(expected)
+    assert BM25Scorer().score_items(items, query) == pytest.approx(expected, abs=1e-12)
 
 
 def test_a_long_text_that_repeats_a_term_counts_every_occurrence() -> None:
