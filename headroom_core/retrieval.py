@@ -18,7 +18,7 @@ import threading
 import time
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -67,7 +67,7 @@ _DEFLATE_FROM_BYTES = 65_536
 
 
 def _write_serialised(
-    items: list[Any], kind: str, write: Callable[[bytes | memoryview], object]
+    items: Sequence[Any], kind: str, write: Callable[[bytes | memoryview], object]
 ) -> str:
     """Write the items' compact JSON array to ``write`` piece by piece and return its key (see
     :func:`originals_key`); the array is never built as one text."""
@@ -174,7 +174,9 @@ class InMemoryOriginalsStore:
             self._purge_expired(self._clock())
             return len(self._entries)
 
-    def put(self, items: list[Any], *, tool_name: str | None = None, kind: str = "json") -> str:
+    def put(
+        self, items: Sequence[Any], *, tool_name: str | None = None, kind: str = "json"
+    ) -> str:
         """Store ``items``; see :class:`OriginalsStore` (only SQL stores keep ``tool_name``)."""
         packer = _Packer()
         key = _write_serialised(items, kind, packer.write)
@@ -263,7 +265,9 @@ class SQLOriginalsStore:
     def __repr__(self) -> str:
         return f"SQLOriginalsStore({self._safe_url!r})"
 
-    def put(self, items: list[Any], *, tool_name: str | None = None, kind: str = "json") -> str:
+    def put(
+        self, items: Sequence[Any], *, tool_name: str | None = None, kind: str = "json"
+    ) -> str:
         """Store ``items``; see :class:`OriginalsStore`."""
         from sqlmodel import Session
 

@@ -12,16 +12,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from headroom_core.config import SmartCrusherConfig
+from headroom_core.retrieval import InMemoryOriginalsStore, OriginalsStore, SQLOriginalsStore
 from headroom_core.tokenizer import Tokenizer
 from headroom_core.transforms._json.counting import count_tokens_split
 from headroom_core.transforms._json.encoding import (
     LONG_TEXT_CHARS,
-    Table,
     dump_json,
-    extract_tables,
     render_document,
     render_table,
     shorten_strings,
@@ -34,9 +33,7 @@ from headroom_core.transforms._json.selection import (
     select_rows,
 )
 from headroom_core.transforms._json.stats import anomaly_rows, error_rows, summarize_rows
-
-if TYPE_CHECKING:
-    from headroom_core.retrieval import OriginalsStore
+from headroom_core.transforms._json.table import Table, extract_tables
 
 __all__ = ["DocumentCrush", "Outcome"]
 
@@ -156,8 +153,7 @@ class DocumentCrush:
                 key, marker = None, ""
                 if dropped:
                     summary = summarize_rows(table, dropped)
-                    table.forget_values()  # statistics are done: free them before the store copies
-                    key = self._put([table.items[i] for i in dropped], kind="json")
+                    key = self._put(table.items_at(dropped), kind="json")
                     marker = self._marker(len(dropped), summary, key)
                     reasons.append(f"{table.path}: kept {len(kept)} of {len(table)} ({why})")
             kept_rows[table.number] = None if len(kept) == len(table) else set(kept)
@@ -235,11 +231,18 @@ class DocumentCrush:
         why = ", ".join(f"{count} {reason}" for reason, count in selection.reasons.items())
         return kept, why
 
-    def _put(self, items: list[Any], *, kind: str) -> str | None:
-        """The key of ``items`` in the store; None when retrieval is off or the store failed."""
+    def _put(self, items: Sequence[Any], *, kind: str) -> str | None:
+        """The key of ``items`` in the store; None when retrieval is off or the store failed.
+
+        The built-in stores read ``items`` a slice at a time; any other store gets a list.
+        """
         try:
             store = self._store()
-            return None if store is None else store.put(items, tool_name=self.tool_name, kind=kind)
+            if store is None:
+                return None
+            if isinstance(store, (InMemoryOriginalsStore, SQLOriginalsStore)):
+                return store.put(items, tool_name=self.tool_name, kind=kind)
+            return store.put(list(items), tool_name=self.tool_name, kind=kind)
         except Exception as exc:  # a store that is down costs the key, never the crush
             logger.warning("Could not store dropped items: %s", exc)
             return None

@@ -15,19 +15,16 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from headroom_core.transforms._json.parse import JsonFloat
+from headroom_core.transforms._json.table import MISSING, ChildRows, Table, rebuilt_if_changed
 
 __all__ = [
     "ABSENT",
     "LONG_TEXT_CHARS",
-    "MISSING",
-    "Table",
     "cell_text",
     "dump_json",
-    "extract_tables",
     "is_compact_output",
     "render_document",
     "render_table",
@@ -59,11 +56,6 @@ _LEGEND_PARTS = {
 LONG_TEXT_CHARS = 4000
 """Strings longer than this (about 1,000 tokens) go through ``shorten`` when one is given."""
 
-MIN_TABLE_ROWS = 2
-MIN_VALUE_TABLE_ROWS = 50
-"""A list of plain values this long becomes a one-column table (so it can be reduced too)."""
-VALUE_COLUMN = "(value)"
-"""Header of the one column of a table made from a list of plain values."""
 DEFAULT_MIN_SHARE = 0.5
 """A value filling at least this share of a column becomes the column's blank default."""
 
@@ -73,8 +65,6 @@ _BARE = re.compile(
     r"(?!(?:true|false|null|x\d+|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?)\Z)"
     r'[^\s"\[{~^<|\x00-\x1f\x7f](?:[^|\x00-\x1f\x7f]*[^\s|\x00-\x1f\x7f])?\Z'
 )
-MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING"})()
-"""Stands for a key an object does not have."""
 
 
 def is_compact_output(text: str) -> bool:
@@ -140,140 +130,13 @@ def cell_text(value: Any, exact_floats: bool = False) -> str:
     return dump_json(value, exact_floats)
 
 
-def _is_value_list(value: list[Any]) -> bool:
-    """Whether every item of ``value`` is a plain value (no object, no list)."""
-    return not any(isinstance(item, (dict, list)) for item in value)
-
-
-def _is_row_list(value: Any) -> bool:
-    """Whether ``value`` is a list of objects that belongs in a (child) table."""
-    return (
-        isinstance(value, list)
-        and len(value) > 0
-        and all(isinstance(item, dict) and item for item in value)
-    )
-
-
-def flatten(item: dict[str, Any]) -> dict[str, Any]:
-    """``item`` with nested non-empty objects spread into dotted keys, in key order.
-
-    Items without nested objects are returned as they are (no copy).
-    """
-    values = item.values()
-    if dict not in map(type, values) or not any(type(v) is dict and v for v in values):
-        return item  # the first test runs in C: most items hold no objects at all
-    flat: dict[str, Any] = {}
-    _spread(item, "", flat)
-    return flat
-
-
-def _spread(node: dict[str, Any], prefix: str, flat: dict[str, Any]) -> None:
-    for key, value in node.items():
-        name = f"{prefix}{key}"
-        if type(value) is dict and value:
-            _spread(value, f"{name}.", flat)
-        else:
-            flat[name] = value
-
-
-@dataclass(eq=False)
-class Table:
-    """One array of objects in the document, its rows flattened.
-
-    A child table holds the objects of arrays found inside the rows of its ``parent``;
-    ``parent_rows[i]`` is the parent row that row ``i`` came from.
-    """
-
-    number: int
-    path: str
-    items: list[dict[str, Any]]
-    parent: Table | None = None
-    parent_rows: list[int] = field(default_factory=list)
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    columns: list[str] = field(default_factory=list)
-    children: dict[str, Table] = field(default_factory=dict)
-    _values: dict[str, list[Any]] = field(default_factory=dict, repr=False)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def values(self, column: str, *, cache: bool = True) -> list[Any]:
-        """The column's value in every row (:data:`MISSING` where the key is absent).
-
-        Statistics read each column several times and cache it; rendering reads it once.
-        """
-        found = self._values.get(column)
-        if found is None:
-            found = [row.get(column, MISSING) for row in self.rows]
-            if cache:
-                self._values[column] = found
-        return found
-
-    def forget_values(self) -> None:
-        """Drop the cached columns (they hold a pointer per row and column)."""
-        self._values.clear()
-
-
-def _build_table(
-    tables: list[Table], path: str, items: list[Any],
-    parent: Table | None = None, parent_rows: list[int] | None = None,
-) -> Table:
-    table = Table(len(tables) + 1, path, items, parent, parent_rows or [])
-    tables.append(table)
-    if not isinstance(items[0], dict):  # a long list of plain values: one column
-        table.rows = [{VALUE_COLUMN: item} for item in items]
-        table.columns = [VALUE_COLUMN]
-        return table
-    table.rows = rows = [flatten(item) for item in items]
-    shapes = dict.fromkeys(tuple(row) for row in rows)
-    table.columns = list(dict.fromkeys(column for shape in shapes for column in shape))
-    nested: dict[str, tuple[list[int], list[dict[str, Any]]]] = {}
-    for index, row in enumerate(rows):
-        for column, value in row.items():
-            if type(value) is list and value and _is_row_list(value):
-                refs, children = nested.setdefault(column, ([], []))
-                refs.extend([index] * len(value))
-                children.extend(value)
-    for column, (refs, children) in nested.items():
-        table.children[column] = _build_table(tables, f"{path}[*].{column}", children, table, refs)
-    return table
-
-
-def extract_tables(root: Any) -> tuple[Any, list[Table]]:
-    """Find the arrays of objects (and long arrays of plain values) in ``root``; return the
-    skeleton (tables replaced by ``"<table N>"`` placeholders) and the tables, each parent before
-    its children."""
-    tables: list[Table] = []
-
-    def visit(node: Any, path: str) -> Any:
-        if isinstance(node, list) and (
-            (len(node) >= MIN_TABLE_ROWS and _is_row_list(node))
-            or (len(node) >= MIN_VALUE_TABLE_ROWS and _is_value_list(node))
-        ):
-            return f"<table {_build_table(tables, path, node).number}>"
-        if isinstance(node, dict):
-            return _rebuilt_if_changed(
-                node, {key: visit(value, f"{path}.{key}") for key, value in node.items()}
-            )
-        if isinstance(node, list) and not _is_value_list(node):
-            return _rebuilt_if_changed(
-                node, [visit(value, f"{path}[{index}]") for index, value in enumerate(node)]
-            )
-        return node
-
-    skeleton = visit(root, "$")
-    return skeleton, tables
-
-
 def _column_cells(
     table: Table, column: str, indices: Sequence[int], exact: bool, shorten: Shorten | None
 ) -> list[str]:
     """Cell texts of one column (the common types inlined: this is the hot loop)."""
-    if len(indices) == len(table):
-        values = table.values(column, cache=False)
-    else:  # a reduced table: the shown rows' values, not the whole column
-        rows = table.rows
-        values = [rows[index].get(column, MISSING) for index in indices]
+    values = table.values(column)
+    if len(indices) < len(table):  # a reduced table: the shown rows' values
+        values = [values[index] for index in indices]
     child = table.children.get(column)
     reference = f"<table {child.number}>" if child is not None else ""
     bare = _BARE.match
@@ -301,7 +164,7 @@ def _column_cells(
             append(repr(value))
         elif value is MISSING:
             append(ABSENT)
-        elif reference and kind is list and _is_row_list(value):
+        elif kind is ChildRows:
             append(reference)
         else:
             append(cell_text(value, exact))
@@ -336,7 +199,7 @@ def render_table(
         value, freq = Counter(cells).most_common(1)[0] if cells else (ABSENT, 0)
         if freq == count and count > 1:
             if value != ABSENT:
-                same_everywhere = not reduced or _is_constant(table.values(column, cache=False))
+                same_everywhere = not reduced or _is_constant(table.values(column))
                 (constants if same_everywhere else shown_constants).append(f"{column}={value}")
             continue
         if count >= 4 and freq >= DEFAULT_MIN_SHARE * count:
@@ -421,22 +284,12 @@ def shorten_strings(value: Any, shorten: Shorten) -> Any:
     if isinstance(value, str):
         return shorten(value) if len(value) > LONG_TEXT_CHARS else value
     if isinstance(value, dict):
-        return _rebuilt_if_changed(
+        return rebuilt_if_changed(
             value, {key: shorten_strings(item, shorten) for key, item in value.items()}
         )
     if isinstance(value, list):
-        return _rebuilt_if_changed(value, [shorten_strings(item, shorten) for item in value])
+        return rebuilt_if_changed(value, [shorten_strings(item, shorten) for item in value])
     return value
-
-
-def _rebuilt_if_changed(original: Any, rebuilt: Any) -> Any:
-    """``original`` when ``rebuilt`` holds the very same children, else ``rebuilt``: a document
-    copied node by node would cost several times its text, and most nodes never change."""
-    if isinstance(original, dict):
-        pairs = zip(original.values(), rebuilt.values(), strict=True)
-    else:
-        pairs = zip(original, rebuilt, strict=True)
-    return original if all(old is new for old, new in pairs) else rebuilt
 
 
 def render_document(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from headroom_core.relevance.terms import search_terms
-from headroom_core.transforms._json.encoding import Table
+from headroom_core.transforms._json.table import Table
 
 __all__ = [
     "Selection",
@@ -63,11 +63,12 @@ ROWS_PER_PASS = 256
 """Rows whose texts exist at once while scoring: only the texts of matching rows are kept."""
 
 
-def row_texts(rows: Sequence[dict[str, Any]]) -> list[str]:
-    """Each row as one lower-cased line of its values (split by a unit separator), for matching
-    and scoring. Plain ``str()`` of each value: case and float spelling do not matter here."""
+def row_texts(rows: Sequence[Sequence[Any]]) -> list[str]:
+    """Each row (its values, see :meth:`Table.row_values`) as one lower-cased line split by a
+    unit separator, for matching and scoring. Plain ``str()`` of each value: case and float
+    spelling do not matter here."""
     join = SEPARATOR.join
-    return [join(map(str, row.values())).lower() for row in rows]
+    return [join(map(str, values)).lower() for values in rows]
 
 
 def relevance_scores(table: Table, query: str, scorer: Any | None) -> list[float]:
@@ -80,11 +81,11 @@ def relevance_scores(table: Table, query: str, scorer: Any | None) -> list[float
     """
     terms = [(term, f"{SEPARATOR}{term}{SEPARATOR}") for term in query_terms(query)]
     words = query_words(query)
-    scores = [0.0] * len(table.rows)
+    scores = [0.0] * len(table)
     candidates: list[int] = []
     candidate_texts: list[str] = []
-    for start in range(0, len(table.rows), ROWS_PER_PASS):
-        texts = row_texts(table.rows[start : start + ROWS_PER_PASS])
+    for start in range(0, len(table), ROWS_PER_PASS):
+        texts = row_texts(table.row_values(start, start + ROWS_PER_PASS))
         for term, whole in terms:
             for index in [i for i, text in enumerate(texts) if term in text]:
                 exact = whole in f"{SEPARATOR}{texts[index]}{SEPARATOR}"

@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from headroom_core.transforms._json.encoding import MISSING, Table, cell_text
+from headroom_core.transforms._json.encoding import cell_text
 from headroom_core.transforms._json.parse import JsonFloat
+from headroom_core.transforms._json.table import MISSING, Table
 
 __all__ = ["anomaly_rows", "error_rows", "mentions_error", "summarize_rows"]
 
@@ -111,7 +112,7 @@ def _distinct(values: list[Any]) -> set[Any]:
 def anomaly_rows(table: Table, std_threshold: float) -> set[int]:
     """Rows holding a numeric outlier (z-score >= ``std_threshold``) or a rare categorical value."""
     flagged: set[int] = set()
-    count = len(table.rows)
+    count = len(table)
     if count < 3:
         return flagged
     for column in table.columns:

@@ -1,0 +1,273 @@
+"""Arrays of objects found in a parsed document, held column by column.
+
+As Python dicts, an array of small objects costs four to six times its JSON text; as columns,
+each value costs one pointer. A :class:`Table` keeps each column's values and the original object
+only for rows the columns cannot give back exactly (nested objects, an unusual key order); the
+other rows are rebuilt when they are stored for retrieval. Arrays of objects inside rows become
+child tables; the parent's cell then holds a :class:`ChildRows` standing for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from itertools import compress, repeat
+from operator import is_not
+from typing import Any, overload
+
+__all__ = [
+    "MIN_TABLE_ROWS",
+    "MIN_VALUE_TABLE_ROWS",
+    "MISSING",
+    "VALUE_COLUMN",
+    "ChildRows",
+    "Table",
+    "extract_tables",
+    "rebuilt_if_changed",
+]
+
+MIN_TABLE_ROWS = 2
+MIN_VALUE_TABLE_ROWS = 50
+"""A list of plain values this long becomes a one-column table (so it can be reduced too)."""
+VALUE_COLUMN = "(value)"
+"""Header of the one column of a table made from a list of plain values."""
+MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING"})()
+"""Stands for a key an object does not have."""
+
+
+class ChildRows:
+    """A parent cell's array of objects, now rows ``start`` to ``stop`` of a child table.
+
+    Its text is that of the array itself, so row texts read as before the table was built.
+    """
+
+    __slots__ = ("start", "stop", "table")
+
+    def __init__(self, table: Table, start: int, stop: int) -> None:
+        self.table = table
+        self.start = start
+        self.stop = stop
+
+    def items(self) -> list[Any]:
+        """The array's objects, as parsed."""
+        return [self.table.item(index) for index in range(self.start, self.stop)]
+
+    def __repr__(self) -> str:
+        return repr(self.items())
+
+
+class Table:
+    """One array of objects (or long array of plain values) in the document.
+
+    A child table holds the objects of arrays found inside the rows of its ``parent``;
+    ``parent_rows[i]`` is the parent row that row ``i`` came from.
+    """
+
+    def __init__(
+        self, number: int, path: str, count: int,
+        parent: Table | None = None, parent_rows: list[int] | None = None,
+    ) -> None:
+        self.number = number
+        self.path = path
+        self.parent = parent
+        self.parent_rows = parent_rows or []
+        self.columns: list[str] = []
+        self.children: dict[str, Table] = {}
+        self.plain = False  # a list of plain values: one column, rows are the values
+        self.dense = False  # every row has every column
+        self._count = count
+        self._values: dict[str, list[Any]] = {}
+        self._originals: dict[int, Any] = {}  # rows the columns cannot give back exactly
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __repr__(self) -> str:
+        return f"Table({self.number}, {self.path!r}, {self._count} rows)"
+
+    def values(self, column: str) -> list[Any]:
+        """The column's value in every row (:data:`MISSING` where the key is absent)."""
+        return self._values[column]
+
+    def row_values(self, start: int, stop: int) -> list[Sequence[Any]]:
+        """The values of rows ``start`` to ``stop`` each in its object's key order (nested keys
+        spread), absent keys left out."""
+        columns = [self._values[column][start:stop] for column in self.columns]
+        rows: list[Sequence[Any]] = [
+            [value for value in row if value is not MISSING] for row in zip(*columns, strict=True)
+        ]
+        for index, original in self._originals.items():
+            if start <= index < stop:
+                rows[index - start] = list(flatten(original).values())
+        return rows
+
+    def item(self, index: int) -> Any:
+        """Row ``index`` as parsed (an object, or the plain value of a value table)."""
+        if self.plain:
+            return self._values[VALUE_COLUMN][index]
+        original = self._originals.get(index, MISSING)
+        if original is not MISSING:
+            return original
+        item = {}
+        for column in self.columns:
+            value = self._values[column][index]
+            if value is not MISSING:
+                item[column] = value.items() if type(value) is ChildRows else value
+        return item
+
+    def items_at(self, indices: Sequence[int]) -> Sequence[Any]:
+        """The rows at ``indices`` as parsed, rebuilt only when read (a slice at a time)."""
+        return _RowItems(self, indices)
+
+    def _items(self, indices: Sequence[int]) -> list[Any]:
+        """The rows at ``indices`` as parsed; rows of a dense table rebuilt column-wise, in C."""
+        if self.plain:
+            column = self._values[VALUE_COLUMN]
+            return [column[index] for index in indices]
+        originals = self._originals
+        if not self.dense or self.children or (originals and any(i in originals for i in indices)):
+            return [self.item(index) for index in indices]
+        picked = [[values[index] for index in indices] for values in self._values.values()]
+        return list(map(dict, map(zip, repeat(self.columns), zip(*picked, strict=True))))
+
+
+class _RowItems(Sequence[Any]):
+    """Rows of a table rebuilt on access: storing a long cut never holds them all at once."""
+
+    def __init__(self, table: Table, indices: Sequence[int]) -> None:
+        self._table = table
+        self._indices = indices
+
+    def __len__(self) -> int:
+        return len(self._indices)
+
+    @overload
+    def __getitem__(self, position: int) -> Any: ...
+
+    @overload
+    def __getitem__(self, position: slice) -> list[Any]: ...
+
+    def __getitem__(self, position: int | slice) -> Any:
+        if isinstance(position, slice):
+            return self._table._items(self._indices[position])
+        return self._table.item(self._indices[position])
+
+    def __iter__(self) -> Iterator[Any]:
+        return map(self._table.item, self._indices)
+
+
+def _is_value_list(value: list[Any]) -> bool:
+    """Whether every item of ``value`` is a plain value (no object, no list)."""
+    return not any(isinstance(item, (dict, list)) for item in value)
+
+
+def _is_row_list(value: Any) -> bool:
+    """Whether ``value`` is a list of objects that belongs in a (child) table."""
+    return (
+        isinstance(value, list)
+        and len(value) > 0
+        and all(isinstance(item, dict) and item for item in value)
+    )
+
+
+def flatten(item: dict[str, Any]) -> dict[str, Any]:
+    """``item`` with nested non-empty objects spread into dotted keys, in key order.
+
+    Items without nested objects are returned as they are (no copy).
+    """
+    values = item.values()
+    if dict not in map(type, values) or not any(type(v) is dict and v for v in values):
+        return item  # the first test runs in C: most items hold no objects at all
+    flat: dict[str, Any] = {}
+    _spread(item, "", flat)
+    return flat
+
+
+def _spread(node: dict[str, Any], prefix: str, flat: dict[str, Any]) -> None:
+    for key, value in node.items():
+        name = f"{prefix}{key}"
+        if type(value) is dict and value:
+            _spread(value, f"{name}.", flat)
+        else:
+            flat[name] = value
+
+
+def _build_table(
+    tables: list[Table], path: str, items: list[Any],
+    parent: Table | None = None, parent_rows: list[int] | None = None,
+) -> Table:
+    table = Table(len(tables) + 1, path, len(items), parent, parent_rows)
+    tables.append(table)
+    if not isinstance(items[0], dict):  # a long list of plain values: one column
+        table.plain = True
+        table.columns = [VALUE_COLUMN]
+        table._values[VALUE_COLUMN] = items
+        return table
+    rows = [flatten(item) for item in items]
+    shapes = dict.fromkeys(tuple(row) for row in rows)
+    table.columns = list(dict.fromkeys(column for shape in shapes for column in shape))
+    values = {column: [row.get(column, MISSING) for row in rows] for column in table.columns}
+    nested: dict[str, tuple[list[int], list[dict[str, Any]], dict[int, int]]] = {}
+    for index, row in enumerate(rows):
+        for column, value in row.items():
+            if type(value) is list and value and _is_row_list(value):
+                refs, children, starts = nested.setdefault(column, ([], [], {}))
+                starts[index] = len(children)
+                refs.extend([index] * len(value))
+                children.extend(value)
+    for column, (refs, children, starts) in nested.items():
+        child = _build_table(tables, f"{path}[*].{column}", children, table, refs)
+        table.children[column] = child
+        cells = values[column]
+        for index, start in starts.items():
+            cells[index] = ChildRows(child, start, start + len(cells[index]))
+    # Rows that cannot be rebuilt from the columns: flattened ones, and keys out of order.
+    irregular = set(compress(range(len(items)), map(is_not, items, rows)))
+    unordered = {shape for shape in shapes if not _in_column_order(shape, table.columns)}
+    if unordered:
+        irregular.update(i for i, row in enumerate(rows) if tuple(row) in unordered)
+    table._originals = {index: items[index] for index in sorted(irregular)}
+    table._values = values
+    table.dense = len(shapes) == 1
+    return table
+
+
+def _in_column_order(shape: tuple[str, ...], columns: list[str]) -> bool:
+    """Whether keys ``shape`` appear in the order of ``columns`` (so a row can be rebuilt)."""
+    present = set(shape)
+    return tuple(column for column in columns if column in present) == shape
+
+
+def extract_tables(root: Any) -> tuple[Any, list[Table]]:
+    """Find the arrays of objects (and long arrays of plain values) in ``root``; return the
+    skeleton (tables replaced by ``"<table N>"`` placeholders, other nodes shared with ``root``,
+    which is never modified) and the tables, each parent before its children."""
+    tables: list[Table] = []
+
+    def visit(node: Any, path: str) -> Any:
+        if isinstance(node, list) and (
+            (len(node) >= MIN_TABLE_ROWS and _is_row_list(node))
+            or (len(node) >= MIN_VALUE_TABLE_ROWS and _is_value_list(node))
+        ):
+            return f"<table {_build_table(tables, path, node).number}>"
+        if isinstance(node, dict):
+            return rebuilt_if_changed(
+                node, {key: visit(value, f"{path}.{key}") for key, value in node.items()}
+            )
+        if isinstance(node, list) and not _is_value_list(node):
+            return rebuilt_if_changed(
+                node, [visit(value, f"{path}[{index}]") for index, value in enumerate(node)]
+            )
+        return node
+
+    skeleton = visit(root, "$")
+    return skeleton, tables
+
+
+def rebuilt_if_changed(original: Any, rebuilt: Any) -> Any:
+    """``original`` when ``rebuilt`` holds the very same children, else ``rebuilt``: a document
+    copied node by node would cost several times its text, and most nodes never change."""
+    if isinstance(original, dict):
+        pairs = zip(original.values(), rebuilt.values(), strict=True)
+    else:
+        pairs = zip(original, rebuilt, strict=True)
+    return original if all(old is new for old, new in pairs) else rebuilt
