@@ -77,6 +77,7 @@ class Table:
         self._count = count
         self._values: dict[str, list[Any]] = {}
         self._originals: dict[int, Any] = {}  # rows the columns cannot give back exactly
+        self._nested = bytearray()  # 1 for a row whose nested objects were spread into columns
 
     def __len__(self) -> int:
         return self._count
@@ -107,11 +108,22 @@ class Table:
         original = self._originals.get(index, MISSING)
         if original is not MISSING:
             return original
-        item = {}
+        nested = self._nested[index] if self._nested else 0
+        item: dict[str, Any] = {}
         for column in self.columns:
             value = self._values[column][index]
-            if value is not MISSING:
-                item[column] = value.items() if type(value) is ChildRows else value
+            if value is MISSING:
+                continue
+            if type(value) is ChildRows:
+                value = value.items()
+            if nested and "." in column:  # a flattened row: spread keys nest again
+                *parents, leaf = column.split(".")
+                node = item
+                for part in parents:
+                    node = node.setdefault(part, {})
+                node[leaf] = value
+            else:
+                item[column] = value
         return item
 
     def items_at(self, indices: Sequence[int]) -> Sequence[Any]:
@@ -124,7 +136,10 @@ class Table:
             column = self._values[VALUE_COLUMN]
             return [column[index] for index in indices]
         originals = self._originals
-        if not self.dense or self.children or (originals and any(i in originals for i in indices)):
+        if (
+            not self.dense or self.children or self._nested
+            or (originals and any(i in originals for i in indices))
+        ):
             return [self.item(index) for index in indices]
         picked = [[values[index] for index in indices] for values in self._values.values()]
         return list(map(dict, map(zip, repeat(self.columns), zip(*picked, strict=True))))
@@ -169,26 +184,77 @@ def _is_row_list(value: Any) -> bool:
     )
 
 
+def _flattened(items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], set[int]]:
+    """Each item flattened (see :func:`flatten`), and the positions of those whose nested
+    objects have a key holding a dot."""
+    rows: list[dict[str, Any]] = []
+    ambiguous: set[int] = set()
+    names = _Names()  # one text per dotted name, not one per row
+    for index, item in enumerate(items):
+        if not _holds_objects(item):
+            rows.append(item)
+            continue
+        flat: dict[str, Any] = {}
+        if _spread(item, "", flat, names):
+            ambiguous.add(index)
+        rows.append(flat)
+    return rows, ambiguous
+
+
 def flatten(item: dict[str, Any]) -> dict[str, Any]:
     """``item`` with nested non-empty objects spread into dotted keys, in key order.
 
     Items without nested objects are returned as they are (no copy).
     """
-    values = item.values()
-    if dict not in map(type, values) or not any(type(v) is dict and v for v in values):
-        return item  # the first test runs in C: most items hold no objects at all
+    if not _holds_objects(item):
+        return item
     flat: dict[str, Any] = {}
-    _spread(item, "", flat)
+    _spread(item, "", flat, _Names())
     return flat
 
 
-def _spread(node: dict[str, Any], prefix: str, flat: dict[str, Any]) -> None:
+def _holds_objects(item: dict[str, Any]) -> bool:
+    """Whether ``item`` has a non-empty object as a value (the first test runs in C: most items
+    hold no objects at all)."""
+    values = item.values()
+    return dict in map(type, values) and any(type(v) is dict and v for v in values)
+
+
+class _Names:
+    """The dotted names of spread keys, each made once: ``(prefix, key) -> name`` and
+    ``name -> name + "."``."""
+
+    __slots__ = ("names", "prefixes")
+
+    def __init__(self) -> None:
+        self.names: dict[tuple[str, str], str] = {}
+        self.prefixes: dict[str, str] = {}
+
+    def name(self, prefix: str, key: str) -> str:
+        name = self.names.get((prefix, key))
+        if name is None:
+            name = self.names[prefix, key] = f"{prefix}{key}"
+        return name
+
+    def prefix(self, name: str) -> str:
+        prefix = self.prefixes.get(name)
+        if prefix is None:
+            prefix = self.prefixes[name] = f"{name}."
+        return prefix
+
+
+def _spread(node: dict[str, Any], prefix: str, flat: dict[str, Any], names: _Names) -> bool:
+    """Spread ``node`` into ``flat`` under dotted names; whether one of its keys holds a dot."""
+    dotted = False
     for key, value in node.items():
-        name = f"{prefix}{key}"
+        name = names.name(prefix, key)
+        if "." in key:
+            dotted = True
         if type(value) is dict and value:
-            _spread(value, f"{name}.", flat)
+            dotted = _spread(value, names.prefix(name), flat, names) or dotted
         else:
             flat[name] = value
+    return dotted
 
 
 def _build_table(
@@ -202,7 +268,7 @@ def _build_table(
         table.columns = [VALUE_COLUMN]
         table._values[VALUE_COLUMN] = items
         return table
-    rows = [flatten(item) for item in items]
+    rows, ambiguous = _flattened(items)
     shapes = dict.fromkeys(tuple(row) for row in rows)
     table.columns = list(dict.fromkeys(column for shape in shapes for column in shape))
     values = {column: [row.get(column, MISSING) for row in rows] for column in table.columns}
@@ -220,8 +286,14 @@ def _build_table(
         cells = values[column]
         for index, start in starts.items():
             cells[index] = ChildRows(child, start, start + len(cells[index]))
-    # Rows that cannot be rebuilt from the columns: flattened ones, and keys out of order.
-    irregular = set(compress(range(len(items)), map(is_not, items, rows)))
+    # Rows that cannot be rebuilt from the columns: keys out of column order, or nested keys
+    # holding a dot (spread, they read like deeper nesting).
+    spread = list(compress(range(len(items)), map(is_not, items, rows)))
+    if spread:
+        table._nested = bytearray(len(items))
+        for index in spread:
+            table._nested[index] = 1
+    irregular = ambiguous
     unordered = {shape for shape in shapes if not _in_column_order(shape, table.columns)}
     if unordered:
         irregular.update(i for i, row in enumerate(rows) if tuple(row) in unordered)
