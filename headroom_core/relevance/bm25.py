@@ -127,6 +127,12 @@ class BM25Scorer(RelevanceScorer):
     def __repr__(self) -> str:
         return f"BM25Scorer(k1={self.k1}, b={self.b})"
 
+    def forgetful(self) -> BM25Scorer:
+        """This scorer, or a twin with the same parameters that remembers no long texts."""
+        if not self.remember_long_texts:
+            return self
+        return BM25Scorer(self.k1, self.b, remember_long_texts=False)
+
     def score_items(self, items: Sequence[str], query: str) -> list[float]:
         """Score ``items`` against ``query`` with BM25; see :class:`RelevanceScorer`."""
         if not items:

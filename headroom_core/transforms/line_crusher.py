@@ -92,6 +92,8 @@ class LineCrusher:
         store: StoreChoice = DEFAULT_STORE,
     ) -> None:
         self.config = config or LineCrusherConfig()
+        if isinstance(scorer, BM25Scorer):
+            scorer = scorer.forgetful()  # the lines of one output are scored once
         self._scorer = scorer
         self._store = store
 
@@ -99,7 +101,7 @@ class LineCrusher:
     def scorer(self) -> RelevanceScorer:
         """The relevance scorer (BM25 unless one was given)."""
         if self._scorer is None:
-            self._scorer = BM25Scorer(remember_long_texts=False)  # lines are scored once
+            self._scorer = BM25Scorer(remember_long_texts=False)
         return self._scorer
 
     @property

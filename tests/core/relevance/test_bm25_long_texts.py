@@ -89,3 +89,13 @@ def test_a_long_text_that_repeats_a_term_counts_every_occurrence() -> None:
     scores = BM25Scorer().score_items(items, "disk")
     assert scores == pytest.approx(_reference(items, "disk"), abs=1e-12)
     assert scores[1] > scores[0] > scores[2] == 0.0
+
+
+def test_the_line_crusher_scores_with_a_twin_that_remembers_nothing() -> None:
+    from headroom_core.transforms.line_crusher import LineCrusher
+
+    shared = BM25Scorer(k1=1.2, b=0.5)
+    twin = LineCrusher(scorer=shared).scorer
+    assert isinstance(twin, BM25Scorer)
+    assert (twin.k1, twin.b, twin.remember_long_texts) == (1.2, 0.5, False)
+    assert shared.remember_long_texts and twin.forgetful() is twin
