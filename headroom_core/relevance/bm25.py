@@ -38,6 +38,7 @@ class _Counted(NamedTuple):
 # kept (term counts take two to three times the text's size).
 _REMEMBERED_CHARS = range(LONG_TEXT, 32_768 + 1)
 _CHUNK_ITEMS = 64
+_KNOWN_TOKENS = 4096
 
 
 @text_memo(maxsize=1024)
@@ -50,15 +51,37 @@ def _counted(text: str) -> _Counted:
     return _Counted(tokens.total(), terms)
 
 
+class _TokenSearch:
+    """What one scoring call knows about tokens: which may hold a query term (a test in C),
+    and the terms of those it has split (up to :data:`_KNOWN_TOKENS` of them)."""
+
+    __slots__ = ("known", "may_hold", "query_index")
+
+    def __init__(self, query_index: dict[str, int]) -> None:
+        self.query_index = query_index
+        self.may_hold = _query_text_search(query_index)
+        self.known: dict[str, tuple[str, ...]] = {}
+
+    def terms(self, token: str) -> tuple[str, ...]:
+        terms = self.known.get(token)
+        if terms is None:
+            terms = token_terms(token)
+            if len(self.known) < _KNOWN_TOKENS:
+                self.known[token] = terms
+        return terms
+
+
 def _matching_tokens(
-    tokens: set[str], query_index: dict[str, int]
+    tokens: set[str], search: _TokenSearch
 ) -> tuple[dict[str, int], np.ndarray]:
     """The distinct tokens holding query terms (token -> row) and each one's query-term counts.
 
-    The scan over all distinct tokens runs in C (map, compress); Python only sees the matches.
+    The scan over all distinct tokens runs in C (filter, map, compress): only tokens that may
+    hold a query term are split into terms, and Python only sees the matches.
     """
-    unique = list(tokens)
-    terms_of = list(map(token_terms, unique))
+    query_index = search.query_index
+    unique = list(filter(search.may_hold, tokens))
+    terms_of = list(map(search.terms, unique))
     has_query_term = map(not_, map(query_index.keys().isdisjoint, terms_of))
     token_ids: dict[str, int] = {}
     counts: list[np.ndarray] = []
@@ -70,19 +93,19 @@ def _matching_tokens(
 
 
 def _query_text_search(query_index: dict[str, int]) -> Callable[[str], object]:
-    """A test that is true for every text with a token holding a query term (and for some
-    others): the text holds one of the terms, in any case. Non-ASCII terms (whose lowercase
-    may not match case-insensitively) make it pass everything."""
+    """A test that is true for every token holding a query term (and for some others): the
+    token holds one of the terms, in any case. Non-ASCII terms (whose lowercase may not match
+    case-insensitively) make it pass everything."""
     if not all(term.isascii() for term in query_index):
         return bool
     longest_first = sorted(query_index, key=len, reverse=True)
     return re.compile("|".join(map(re.escape, longest_first)), re.IGNORECASE).search
 
 
-def _token_frequencies(tokens_per_item: list[list[str]], query_index: dict[str, int]) -> np.ndarray:
+def _token_frequencies(tokens_per_item: list[list[str]], search: _TokenSearch) -> np.ndarray:
     """Counts of each query term per tokenised item."""
-    frequencies = np.zeros((len(tokens_per_item), len(query_index)), dtype=np.float64)
-    token_ids, term_counts = _matching_tokens(set().union(*tokens_per_item), query_index)
+    frequencies = np.zeros((len(tokens_per_item), len(search.query_index)), dtype=np.float64)
+    token_ids, term_counts = _matching_tokens(set().union(*tokens_per_item), search)
     if not token_ids:
         return frequencies
     occurrences: list[int] = []
@@ -153,18 +176,17 @@ class BM25Scorer(RelevanceScorer):
     ) -> tuple[np.ndarray, np.ndarray]:
         """Counts of each query term per item, and each item's length in tokens.
 
-        The tokens of a whole long log would cost several times its size, so items are
-        tokenised one at a time for their lengths, and only those whose text holds a query term
-        are tokenised again for their term counts, a chunk at a time.
+        Items are tokenised a chunk at a time: the tokens of a whole long log would cost
+        several times its size.
         """
+        frequencies = np.zeros((len(items), len(query_index)), dtype=np.float64)
+        lengths = np.zeros(len(items), dtype=np.float64)
         try:
             remembered: list[int] = []
             if self.remember_long_texts:
                 remembered = [
                     row for row, item in enumerate(items) if len(item) in _REMEMBERED_CHARS
                 ]
-            frequencies = np.zeros((len(items), len(query_index)), dtype=np.float64)
-            lengths = np.zeros(len(items), dtype=np.float64)
             if remembered:
                 counted = [_counted(items[row]) for row in remembered]
                 frequencies[remembered] = [
@@ -175,17 +197,15 @@ class BM25Scorer(RelevanceScorer):
             if remembered:
                 skip = set(remembered)
                 tokenised = [row for row in tokenised if row not in skip]
-            lengths[tokenised] = [len(compound_tokens(items[row])) for row in tokenised]
+            search = _TokenSearch(query_index)
+            for start in range(0, len(tokenised), _CHUNK_ITEMS):
+                rows = tokenised[start : start + _CHUNK_ITEMS]
+                tokens = [compound_tokens(items[row]) for row in rows]
+                lengths[rows] = list(map(len, tokens))
+                frequencies[rows] = _token_frequencies(tokens, search)
         except (TypeError, AttributeError):
             ensure_texts(items, "")
             raise
-        may_hold = _query_text_search(query_index)
-        candidates = [row for row in tokenised if may_hold(items[row])]
-        for start in range(0, len(candidates), _CHUNK_ITEMS):
-            rows = candidates[start : start + _CHUNK_ITEMS]
-            frequencies[rows] = _token_frequencies(
-                [compound_tokens(items[row]) for row in rows], query_index
-            )
         return frequencies, lengths
 
     def _bm25(self, frequencies: np.ndarray, lengths: np.ndarray) -> np.ndarray:
