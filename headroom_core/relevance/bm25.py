@@ -53,7 +53,8 @@ def _counted(text: str) -> _Counted:
 
 class _TokenSearch:
     """What one scoring call knows about tokens: which may hold a query term (a test in C),
-    and the terms of those it has split (up to :data:`_KNOWN_TOKENS` of them)."""
+    and the terms of the words among those it has split (up to :data:`_KNOWN_TOKENS` of them;
+    words recur from chunk to chunk, ids and paths hardly ever)."""
 
     __slots__ = ("known", "may_hold", "query_index")
 
@@ -66,7 +67,7 @@ class _TokenSearch:
         terms = self.known.get(token)
         if terms is None:
             terms = token_terms(token)
-            if len(self.known) < _KNOWN_TOKENS:
+            if token.isalpha() and len(self.known) < _KNOWN_TOKENS:
                 self.known[token] = terms
         return terms
 
