@@ -139,7 +139,7 @@ class SmartCrusher(Transform):
                 value, config=self.config, query=query, exact_floats=exact_floats,
                 scorer=self.scorer, store=self.store, tool_name=tool_name,
             )
-            del value  # the tables hold what is needed: the parsed objects can go
+            del value  # handed over: the tables hold what is needed
             outcome = crush.run(tokenizer, budget)
             tokens_before = counting.result()
             if tokens_before < self.config.min_tokens_to_crush:

@@ -62,7 +62,8 @@ class DocumentCrush:
     """One crush of one parsed document: tables found once, rendered per row allowance.
 
     Args:
-        value: The parsed JSON (a dict or list; never modified).
+        value: The parsed JSON (a dict or list), handed over: the objects of its arrays are
+            let go as their tables are built.
         config: The crusher's settings.
         query: What the user asked.
         exact_floats: Whether floats must keep their source text (see ``parse``).
@@ -89,7 +90,7 @@ class DocumentCrush:
         self.tool_name = tool_name
         self._scorer = scorer
         self._store = store
-        self.skeleton, self.tables = extract_tables(value)
+        self.skeleton, self.tables = extract_tables(value, release=True)
         top = [t for t in self.tables if t.parent is None]
         self.primary = max(top, key=len) if top else None
         self.terms = query_terms(query)

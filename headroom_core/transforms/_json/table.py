@@ -9,9 +9,8 @@ child tables; the parent's cell then holds a :class:`ChildRows` standing for the
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from itertools import compress, repeat
-from operator import is_not
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import repeat
 from typing import Any, overload
 
 __all__ = [
@@ -108,23 +107,14 @@ class Table:
         original = self._originals.get(index, MISSING)
         if original is not MISSING:
             return original
-        nested = self._nested[index] if self._nested else 0
-        item: dict[str, Any] = {}
-        for column in self.columns:
-            value = self._values[column][index]
-            if value is MISSING:
-                continue
-            if type(value) is ChildRows:
-                value = value.items()
-            if nested and "." in column:  # a flattened row: spread keys nest again
-                *parents, leaf = column.split(".")
-                node = item
-                for part in parents:
-                    node = node.setdefault(part, {})
-                node[leaf] = value
-            else:
-                item[column] = value
-        return item
+        pairs = [
+            (column, value.items() if type(value) is ChildRows else value)
+            for column, values in self._values.items()
+            if (value := values[index]) is not MISSING
+        ]
+        if self._nested and self._nested[index]:  # a spread row: dotted keys nest again
+            return _nest(pairs)
+        return dict(pairs)
 
     def items_at(self, indices: Sequence[int]) -> Sequence[Any]:
         """The rows at ``indices`` as parsed, rebuilt only when read (a slice at a time)."""
@@ -184,21 +174,34 @@ def _is_row_list(value: Any) -> bool:
     )
 
 
-def _flattened(items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], set[int]]:
-    """Each item flattened (see :func:`flatten`), and the positions of those whose nested
-    objects have a key holding a dot."""
+def _flattened(
+    items: list[Any], release: bool
+) -> tuple[list[dict[str, Any]], bytearray, dict[int, Any]]:
+    """Each item flattened (see :func:`flatten`; ``items`` itself when none holds an object),
+    a 1 for each item that was spread, and the items whose nested keys hold a dot (spread,
+    they read like deeper nesting), by position.
+
+    With ``release``, a spread item that can be rebuilt from its flat form is let go (its
+    place in ``items`` left None).
+    """
+    if not any(map(_holds_objects, items)):
+        return items, bytearray(), {}
     rows: list[dict[str, Any]] = []
-    ambiguous: set[int] = set()
+    spread = bytearray(len(items))
+    ambiguous: dict[int, Any] = {}
     names = _Names()  # one text per dotted name, not one per row
     for index, item in enumerate(items):
         if not _holds_objects(item):
             rows.append(item)
             continue
         flat: dict[str, Any] = {}
+        spread[index] = 1
         if _spread(item, "", flat, names):
-            ambiguous.add(index)
+            ambiguous[index] = item
+        elif release:
+            items[index] = None
         rows.append(flat)
-    return rows, ambiguous
+    return rows, spread, ambiguous
 
 
 def flatten(item: dict[str, Any]) -> dict[str, Any]:
@@ -211,6 +214,18 @@ def flatten(item: dict[str, Any]) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     _spread(item, "", flat, _Names())
     return flat
+
+
+def _nest(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """The object a spread row came from: dotted keys nested again, in their order."""
+    item: dict[str, Any] = {}
+    for column, value in pairs:
+        *parents, leaf = column.split(".")
+        node = item
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return item
 
 
 def _holds_objects(item: dict[str, Any]) -> bool:
@@ -258,7 +273,7 @@ def _spread(node: dict[str, Any], prefix: str, flat: dict[str, Any], names: _Nam
 
 
 def _build_table(
-    tables: list[Table], path: str, items: list[Any],
+    tables: list[Table], path: str, items: list[Any], release: bool,
     parent: Table | None = None, parent_rows: list[int] | None = None,
 ) -> Table:
     table = Table(len(tables) + 1, path, len(items), parent, parent_rows)
@@ -268,10 +283,61 @@ def _build_table(
         table.columns = [VALUE_COLUMN]
         table._values[VALUE_COLUMN] = items
         return table
-    rows, ambiguous = _flattened(items)
+    rows, spread, ambiguous = _flattened(items, release)
     shapes = dict.fromkeys(tuple(row) for row in rows)
     table.columns = list(dict.fromkeys(column for shape in shapes for column in shape))
-    values = {column: [row.get(column, MISSING) for row in rows] for column in table.columns}
+    table.dense = len(shapes) == 1
+    nested = _nested_rows(rows)
+    # Rows that cannot be rebuilt from the columns: nested keys holding a dot (spread, they
+    # read like deeper nesting) and keys out of column order.
+    table._nested = spread
+    originals = ambiguous
+    unordered = {shape for shape in shapes if not _in_column_order(shape, table.columns)}
+    if unordered:
+        for index, row in enumerate(rows):
+            if tuple(row) in unordered and index not in originals:
+                item = items[index]
+                originals[index] = _nest(row.items()) if item is None else item
+    table._originals = dict(sorted(originals.items()))
+    table._values = values = _columns(rows, table.columns, items if release else None)
+    for column, (refs, children, starts) in nested.items():
+        child = _build_table(tables, f"{path}[*].{column}", children, True, table, refs)
+        table.children[column] = child
+        cells = values[column]
+        for index, start in starts.items():
+            cells[index] = ChildRows(child, start, start + len(cells[index]))
+    return table
+
+
+_RELEASE_ROWS = 1024
+"""Rows turned into column cells at a time before the parsed objects are let go."""
+
+
+def _columns(
+    rows: list[Any], columns: list[str], release: list[Any] | None
+) -> dict[str, list[Any]]:
+    """Each column's value in every row (:data:`MISSING` where absent). With ``release`` (the
+    parsed list the rows came from, owned by the caller), each block of rows is let go once
+    its cells are taken, so the objects and their columns never all exist at once."""
+    values: dict[str, list[Any]] = {column: [] for column in columns}
+    for start in range(0, len(rows), _RELEASE_ROWS):
+        block = rows[start : start + _RELEASE_ROWS]
+        for column, cells in values.items():
+            cells.extend([row.get(column, MISSING) for row in block])
+        if release is not None:
+            del block
+            cleared = [None] * min(_RELEASE_ROWS, len(rows) - start)
+            release[start : start + _RELEASE_ROWS] = cleared
+            if rows is not release:
+                rows[start : start + _RELEASE_ROWS] = cleared
+    return values
+
+
+def _nested_rows(
+    rows: list[dict[str, Any]],
+) -> dict[str, tuple[list[int], list[dict[str, Any]], dict[int, int]]]:
+    """Per column holding arrays of objects: the parent row of each object, the objects, and
+    where each row's array starts among them."""
     nested: dict[str, tuple[list[int], list[dict[str, Any]], dict[int, int]]] = {}
     for index, row in enumerate(rows):
         for column, value in row.items():
@@ -280,27 +346,7 @@ def _build_table(
                 starts[index] = len(children)
                 refs.extend([index] * len(value))
                 children.extend(value)
-    for column, (refs, children, starts) in nested.items():
-        child = _build_table(tables, f"{path}[*].{column}", children, table, refs)
-        table.children[column] = child
-        cells = values[column]
-        for index, start in starts.items():
-            cells[index] = ChildRows(child, start, start + len(cells[index]))
-    # Rows that cannot be rebuilt from the columns: keys out of column order, or nested keys
-    # holding a dot (spread, they read like deeper nesting).
-    spread = list(compress(range(len(items)), map(is_not, items, rows)))
-    if spread:
-        table._nested = bytearray(len(items))
-        for index in spread:
-            table._nested[index] = 1
-    irregular = ambiguous
-    unordered = {shape for shape in shapes if not _in_column_order(shape, table.columns)}
-    if unordered:
-        irregular.update(i for i, row in enumerate(rows) if tuple(row) in unordered)
-    table._originals = {index: items[index] for index in sorted(irregular)}
-    table._values = values
-    table.dense = len(shapes) == 1
-    return table
+    return nested
 
 
 def _in_column_order(shape: tuple[str, ...], columns: list[str]) -> bool:
@@ -309,10 +355,15 @@ def _in_column_order(shape: tuple[str, ...], columns: list[str]) -> bool:
     return tuple(column for column in columns if column in present) == shape
 
 
-def extract_tables(root: Any) -> tuple[Any, list[Table]]:
+def extract_tables(root: Any, *, release: bool = False) -> tuple[Any, list[Table]]:
     """Find the arrays of objects (and long arrays of plain values) in ``root``; return the
-    skeleton (tables replaced by ``"<table N>"`` placeholders, other nodes shared with ``root``,
-    which is never modified) and the tables, each parent before its children."""
+    skeleton (tables replaced by ``"<table N>"`` placeholders, other nodes shared with ``root``)
+    and the tables, each parent before its children.
+
+    ``root`` is not modified unless ``release`` is set: then the caller hands it over, and the
+    objects of each table are let go as soon as their cells are taken (the list is left holding
+    None), so a large document never exists twice.
+    """
     tables: list[Table] = []
 
     def visit(node: Any, path: str) -> Any:
@@ -320,7 +371,7 @@ def extract_tables(root: Any) -> tuple[Any, list[Table]]:
             (len(node) >= MIN_TABLE_ROWS and _is_row_list(node))
             or (len(node) >= MIN_VALUE_TABLE_ROWS and _is_value_list(node))
         ):
-            return f"<table {_build_table(tables, path, node).number}>"
+            return f"<table {_build_table(tables, path, node, release).number}>"
         if isinstance(node, dict):
             return rebuilt_if_changed(
                 node, {key: visit(value, f"{path}.{key}") for key, value in node.items()}

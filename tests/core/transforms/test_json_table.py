@@ -9,7 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from headroom_core.transforms._json.parse import parse_json_text
-from headroom_core.transforms._json.table import MISSING, ChildRows, extract_tables, flatten
+from headroom_core.transforms._json.table import (
+    MISSING,
+    ChildRows,
+    Table,
+    extract_tables,
+    flatten,
+)
 
 KEYS = st.sampled_from(["id", "name", "a", "b", "a.b", "user", "tags", "x"])
 SCALARS = st.one_of(
@@ -32,6 +38,10 @@ def _exact(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _read(table: Table) -> list[list[str]]:
+    return [[str(value) for value in values] for values in table.row_values(0, len(table))]
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(_objects(2), min_size=2, max_size=12))
 def test_every_row_comes_back_exactly_in_its_key_order(rows: list[dict[str, Any]]) -> None:
@@ -39,6 +49,11 @@ def test_every_row_comes_back_exactly_in_its_key_order(rows: list[dict[str, Any]
     _, tables = extract_tables(items)
     table = tables[0]
     assert len(table) == len(items)
+    handed_over, _ = parse_json_text(json.dumps(rows))
+    released = extract_tables(handed_over, release=True)[1][0]
+    assert handed_over == [None] * len(items)  # every object was let go
+    assert [_exact(released.item(i)) for i in range(len(table))] == [_exact(i) for i in items]
+    assert _read(released) == _read(table)
     assert [_exact(table.item(i)) for i in range(len(table))] == [_exact(i) for i in items]
     every = table.items_at(range(len(table)))
     assert [_exact(item) for item in every[0 : len(every)]] == [_exact(i) for i in items]
@@ -51,8 +66,7 @@ def test_row_values_read_like_the_flattened_rows(rows: list[dict[str, Any]]) -> 
     items, _ = parse_json_text(json.dumps(rows))
     _, tables = extract_tables(items)
     table = tables[0]
-    read = [[str(value) for value in values] for values in table.row_values(0, len(table))]
-    assert read == [[str(value) for value in flatten(item).values()] for item in items]
+    assert _read(table) == [[str(value) for value in flatten(item).values()] for item in items]
 
 
 def test_arrays_of_objects_in_rows_become_child_tables_the_cells_point_to() -> None:
