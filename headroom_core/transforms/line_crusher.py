@@ -210,8 +210,10 @@ class LineCrusher:
             templates = None
         else:
             templates = templates_of(texts)
-            problems = problem_flags(templates, texts)
-            groups = group_by_template(templates, self.config.similarity_threshold, problems)
+            problems = problem_flags(templates.texts, texts)
+            groups = group_by_template(
+                templates.texts, self.config.similarity_threshold, problems
+            )
         prose = prose and not search
         relevant = self._relevant(texts, query, search, groups, prose=prose)
         if prose and relevant:  # an answer is a sentence: keep its paragraph and headings

@@ -116,14 +116,14 @@ def group_by_key(keys: Sequence[str]) -> list[Group]:
 
 
 def group_by_template(
-    templates: Sequence[Template], similarity_threshold: float, problems: Sequence[bool]
+    template_texts: Sequence[str], similarity_threshold: float, problems: Sequence[bool]
 ) -> list[Group]:
-    """Group units by template, merging near-identical templates with rapidfuzz.
+    """Group units by template text, merging near-identical templates with rapidfuzz.
 
     Templates seen once (anomalies) and templates of problem lines (each distinct error matters)
     are never merged.
     """
-    exact = group_by_key([template.text for template in templates])
+    exact = group_by_key(template_texts)
     if len(exact) > _FUZZY_MAX_TEMPLATES or similarity_threshold >= 100:
         return exact
     merged: list[Group] = []

@@ -11,8 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from headroom_core.transforms._lines.templates import Template
-
 __all__ = ["has_problem_values", "has_problem_words", "is_problem_line", "problem_flags"]
 
 _PROBLEM_WORDS = frozenset((
@@ -81,14 +79,13 @@ def is_problem_line(line: str) -> bool:
     return has_problem_words(line) or has_problem_values(line)
 
 
-def problem_flags(templates: Sequence[Template], lines: Sequence[str]) -> list[bool]:
+def problem_flags(template_texts: Sequence[str], lines: Sequence[str]) -> list[bool]:
     """:func:`is_problem_line` for each line, judging the words once per template."""
     verdicts: dict[str, tuple[bool, bool]] = {}
     flags = []
-    for template, line in zip(templates, lines, strict=True):
-        verdict = verdicts.get(template.text)
+    for text, line in zip(template_texts, lines, strict=True):
+        verdict = verdicts.get(text)
         if verdict is None:
-            text = template.text
             verdict = verdicts[text] = (has_problem_words(text), may_show_problem_values(text))
         flags.append(verdict[0] or (verdict[1] and has_problem_values(line)))
     return flags

@@ -7,11 +7,12 @@ representative line plus a count and the range of each varying value.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import overload
 
-__all__ = ["Template", "ValueRange", "kinds_of", "template_of", "templates_of"]
+__all__ = ["LineTemplates", "Template", "ValueRange", "kinds_of", "template_of", "templates_of"]
 
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 _DAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
@@ -108,18 +109,50 @@ def template_of(line: str) -> Template:
     return Template.of(_SPACES_RE.sub(" ", masked).strip(), values)
 
 
-def templates_of(lines: Sequence[str]) -> list[Template]:
-    """The template of each line; equal lines share one template, equal templates one text."""
-    by_line: dict[str, Template] = {}
+class LineTemplates(Sequence[Template]):
+    """The template of each line in column form: its text (one string per distinct template)
+    and its packed values (one string per distinct line), two pointers a line instead of an
+    object."""
+
+    __slots__ = ("packed", "texts")
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.packed: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    @overload
+    def __getitem__(self, position: int) -> Template: ...
+
+    @overload
+    def __getitem__(self, position: slice) -> list[Template]: ...
+
+    def __getitem__(self, position: int | slice) -> Template | list[Template]:
+        if isinstance(position, slice):
+            return list(map(Template, self.texts[position], self.packed[position]))
+        return Template(self.texts[position], self.packed[position])
+
+    def __iter__(self) -> Iterator[Template]:
+        return map(Template, self.texts, self.packed)
+
+
+def templates_of(lines: Sequence[str]) -> LineTemplates:
+    """The template of each line; equal lines share their strings, equal templates one text."""
+    by_line: dict[str, int] = {}  # a line -> where it first appeared
     texts: dict[str, str] = {}
-    templates = []
-    for line in lines:
-        template = by_line.get(line)
-        if template is None:
+    templates = LineTemplates()
+    for position, line in enumerate(lines):
+        first = by_line.get(line)
+        if first is None:
+            by_line[line] = position
             template = template_of(line)
-            text = texts.setdefault(template.text, template.text)
-            template = by_line[line] = Template(text, template.packed_values)
-        templates.append(template)
+            templates.texts.append(texts.setdefault(template.text, template.text))
+            templates.packed.append(template.packed_values)
+        else:
+            templates.texts.append(templates.texts[first])
+            templates.packed.append(templates.packed[first])
     return templates
 
 
