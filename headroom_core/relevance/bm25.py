@@ -37,7 +37,10 @@ class _Counted(NamedTuple):
 # ones (log lines) are cheaper to tokenise again than to count and look up, and huge ones are not
 # kept (term counts take two to three times the text's size).
 _REMEMBERED_CHARS = range(LONG_TEXT, 32_768 + 1)
-_CHUNK_ITEMS = 64
+_CHUNKS = 24
+"""Items are tokenised in about this many chunks (of at least :data:`_MIN_CHUNK_ITEMS`): a
+chunk's tokens cost some ten times its text, so a chunk stays a small share of the batch."""
+_MIN_CHUNK_ITEMS = 8
 _KNOWN_TOKENS = 4096
 
 
@@ -199,8 +202,9 @@ class BM25Scorer(RelevanceScorer):
                 skip = set(remembered)
                 tokenised = [row for row in tokenised if row not in skip]
             search = _TokenSearch(query_index)
-            for start in range(0, len(tokenised), _CHUNK_ITEMS):
-                rows = tokenised[start : start + _CHUNK_ITEMS]
+            chunk = max(_MIN_CHUNK_ITEMS, -(-len(tokenised) // _CHUNKS))
+            for start in range(0, len(tokenised), chunk):
+                rows = tokenised[start : start + chunk]
                 tokens = [compound_tokens(items[row]) for row in rows]
                 lengths[rows] = list(map(len, tokens))
                 frequencies[rows] = _token_frequencies(tokens, search)
