@@ -18,6 +18,7 @@ from typing import Any
 import tiktoken
 
 from headroom_core._catalog import find_model
+from headroom_core._token_cuts import safe_cut
 from headroom_core._vocab import get_encoding
 
 __all__ = ["Tokenizer", "count_tokens_messages", "count_tokens_text", "get_tokenizer"]
@@ -35,6 +36,8 @@ MEMOS_PER_TOKENIZER = 4
 MEMO_MAX_BYTES = 16 * 2**20
 # Texts longer than this are cached under (length, hash) so the caches never hold big outputs.
 LONG_TEXT = 1024
+# Long texts are counted in pieces of about this many characters (one buffer of ids each).
+PIECE_CHARS = 16_384
 
 # Ratio of a provider's own token count to o200k_base's on English prose and JSON.
 # Claude's tokenizer is denser than o200k; Gemini's is close to it. Used only where no exact
@@ -127,10 +130,23 @@ class Tokenizer:
         if cached is None:
             if len(text) < LONG_TEXT:
                 cached = len(self.encoding.encode_ordinary(text))
-            else:  # a numpy buffer of 4 bytes a token instead of a list of int objects
-                cached = len(self.encoding.encode_to_numpy(text, disallowed_special=()))
+            else:
+                cached = self._count_long(text)
             self._text_cache.put(key, cached)
         return cached
+
+    def _count_long(self, text: str) -> int:
+        """Tokens of a long text: counted into numpy buffers (4 bytes a token, not a list of
+        int objects), a piece at a time where the count splits exactly (see ``safe_cut``)."""
+        encode = self.encoding.encode_to_numpy
+        total, start = 0, 0
+        while len(text) - start > 2 * PIECE_CHARS:
+            cut = safe_cut(text, start + PIECE_CHARS, start + 2 * PIECE_CHARS)
+            if cut is None:
+                break
+            total += len(encode(text[start:cut], disallowed_special=()))
+            start = cut
+        return total + len(encode(text[start:] if start else text, disallowed_special=()))
 
     def encode(self, text: str) -> list[int]:
         """Token ids of ``text`` (special tokens are treated as plain text)."""

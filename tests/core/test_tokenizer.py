@@ -425,3 +425,43 @@ def test_messages_changed_in_place_since_the_last_count_are_counted_again() -> N
     assert tokenizer.count_messages(conversation) == Tokenizer("gpt-4o").count_messages(
         conversation
     )
+
+
+_CUT_ALPHABET = st.sampled_from(
+    [*"ab Zé日0129٣²,.:/\"'{}[]-_\n\t ", "'s", "\r\n", "<|endoftext|>", "👩\u200d👧", "  \n/"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_CUT_ALPHABET, min_size=1, max_size=80).map("".join))
+def test_texts_cut_at_safe_positions_count_as_the_sum_of_their_pieces(
+    official: dict[str, tiktoken.Encoding], text: str
+) -> None:
+    from headroom_core._token_cuts import safe_cut
+
+    for encoding in official.values():
+        whole = len(encoding.encode_ordinary(text))
+        position = 0
+        while (cut := safe_cut(text, position)) is not None:
+            pieces = (text[:cut], text[cut:])
+            assert sum(len(encoding.encode_ordinary(piece)) for piece in pieces) == whole
+            position = cut
+
+
+@pytest.mark.parametrize("encoding_name", ["o200k_base", "cl100k_base"])
+def test_long_texts_counted_in_pieces_match_tiktoken(
+    official: dict[str, tiktoken.Encoding], encoding_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from headroom_core import tokenizer as module
+
+    monkeypatch.setattr(module, "PIECE_CHARS", 40)  # many pieces, every kind of cut
+    run = uuid.uuid4().hex
+    records = [{"id": n, "name": f"Ünïcode {n} 😀", "ok": n % 3, "v": n / 7} for n in range(300)]
+    texts = [
+        f"{run}{json.dumps(records, separators=(',', ':'))}",  # no line break at all
+        f"{run}{json.dumps(records, indent=2)}",
+        *(f"{run}{sample}" * 3 for sample in TEXTS if len(sample) > 200),
+    ]
+    tokenizer = Tokenizer("gpt-4", encoding=encoding_name)
+    for text in texts:
+        assert tokenizer.count_text(text) == len(official[encoding_name].encode_ordinary(text))

@@ -3,14 +3,14 @@
 The shared tokenizer counts a long text into a numpy buffer (4 bytes a token), never a list of
 token ids. tiktoken releases the GIL while it encodes, so the count of the original output runs on
 a worker thread while the crusher parses and renders, and a large result is counted in two halves
-at once. A text splits exactly at a line break followed by a character that is neither whitespace
-nor ``/``: the encoder's pre-tokenizer never joins tokens across such a point.
+at once, split where the count splits exactly (see :func:`headroom_core._token_cuts.safe_cut`).
 """
 
 from __future__ import annotations
 
 import threading
 
+from headroom_core._token_cuts import safe_cut
 from headroom_core.tokenizer import Tokenizer
 
 __all__ = ["BackgroundCount", "count_tokens_split"]
@@ -52,19 +52,8 @@ def count_tokens_split(tokenizer: Tokenizer, text: str) -> int:
     """Exact tokens of ``text``, counting two halves at once when it is large."""
     if len(text) < 2 * THREAD_MIN_CHARS or not getattr(tokenizer, "is_exact", False):
         return tokenizer.count_text(text)
-    cut = _safe_cut(text, len(text) // 2)
+    cut = safe_cut(text, len(text) // 2)
     if cut is None:
         return tokenizer.count_text(text)
     first = BackgroundCount(tokenizer, text[:cut])
     return tokenizer.count_text(text[cut:]) + first.result()
-
-
-def _safe_cut(text: str, near: int) -> int | None:
-    """A position just after a line break at which the token count splits exactly."""
-    position = text.find("\n", near)
-    while position != -1 and position + 1 < len(text):
-        following = text[position + 1]
-        if not following.isspace() and following != "/":
-            return position + 1
-        position = text.find("\n", position + 1)
-    return None
