@@ -10,7 +10,7 @@ child tables; the parent's cell then holds a :class:`ChildRows` standing for the
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import repeat
+from itertools import compress, repeat
 from typing import Any, overload
 
 __all__ = [
@@ -275,7 +275,11 @@ def _spread(node: dict[str, Any], prefix: str, flat: dict[str, Any], names: _Nam
 def _build_table(
     tables: list[Table], path: str, items: list[Any], release: bool,
     parent: Table | None = None, parent_rows: list[int] | None = None,
+    shared: frozenset[int] = frozenset(),
 ) -> Table:
+    """The table of ``items``; with ``release``, objects are let go as their cells are taken,
+    except that the objects at ``shared`` (held by a row kept whole elsewhere) are never
+    changed."""
     table = Table(len(tables) + 1, path, len(items), parent, parent_rows)
     tables.append(table)
     if not isinstance(items[0], dict):  # a long list of plain values: one column
@@ -287,7 +291,6 @@ def _build_table(
     shapes = dict.fromkeys(tuple(row) for row in rows)
     table.columns = list(dict.fromkeys(column for shape in shapes for column in shape))
     table.dense = len(shapes) == 1
-    nested = _nested_rows(rows)
     # Rows that cannot be rebuilt from the columns: nested keys holding a dot (spread, they
     # read like deeper nesting) and keys out of column order.
     table._nested = spread
@@ -299,13 +302,25 @@ def _build_table(
                 item = items[index]
                 originals[index] = _nest(row.items()) if item is None else item
     table._originals = dict(sorted(originals.items()))
+    # Arrays of objects in rows become child tables; a handed-over row lets go of its array
+    # (unless it is kept whole), so the objects are let go as the child takes their cells.
+    held = shared.union(originals)  # rows whose objects someone else still reads
+    nested = _nested_rows(
+        rows, held.difference(compress(range(len(spread)), spread)) if release else None
+    )
+    children = {
+        column: _build_table(
+            tables, f"{path}[*].{column}", objects, release, table, refs,
+            frozenset(i for row in held if row in spans for i in range(*spans[row])),
+        )
+        for column, (refs, objects, spans) in nested.items()
+    }
     table._values = values = _columns(rows, table.columns, items if release else None)
-    for column, (refs, children, starts) in nested.items():
-        child = _build_table(tables, f"{path}[*].{column}", children, True, table, refs)
+    for column, child in children.items():
         table.children[column] = child
         cells = values[column]
-        for index, start in starts.items():
-            cells[index] = ChildRows(child, start, start + len(cells[index]))
+        for index, (start, stop) in nested[column][2].items():
+            cells[index] = ChildRows(child, start, stop)
     return table
 
 
@@ -334,18 +349,21 @@ def _columns(
 
 
 def _nested_rows(
-    rows: list[dict[str, Any]],
-) -> dict[str, tuple[list[int], list[dict[str, Any]], dict[int, int]]]:
+    rows: list[dict[str, Any]], detach_except: frozenset[int] | set[int] | None
+) -> dict[str, tuple[list[int], list[dict[str, Any]], dict[int, tuple[int, int]]]]:
     """Per column holding arrays of objects: the parent row of each object, the objects, and
-    where each row's array starts among them."""
-    nested: dict[str, tuple[list[int], list[dict[str, Any]], dict[int, int]]] = {}
+    where each row's array lies among them. With ``detach_except``, each row's array is taken
+    out of the row (its cell left None), except in the rows it names."""
+    nested: dict[str, tuple[list[int], list[dict[str, Any]], dict[int, tuple[int, int]]]] = {}
     for index, row in enumerate(rows):
         for column, value in row.items():
             if type(value) is list and value and _is_row_list(value):
-                refs, children, starts = nested.setdefault(column, ([], [], {}))
-                starts[index] = len(children)
+                refs, children, spans = nested.setdefault(column, ([], [], {}))
+                spans[index] = (len(children), len(children) + len(value))
                 refs.extend([index] * len(value))
                 children.extend(value)
+                if detach_except is not None and index not in detach_except:
+                    row[column] = None  # a new value, not a new key: iteration goes on
     return nested
 
 
