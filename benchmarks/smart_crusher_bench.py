@@ -19,8 +19,6 @@ from typing import Any
 
 from headroom_core.config import SmartCrusherConfig
 from headroom_core.errors import TransformError
-from headroom_core.relevance.terms import token_terms
-from headroom_core.retrieval import InMemoryOriginalsStore
 from headroom_core.tokenizer import Tokenizer
 from headroom_core.transforms.smart_crusher import SmartCrusher
 
@@ -83,52 +81,78 @@ def fresh_content(target_tokens: int, salt: int) -> str:
     return json.dumps(event_records(target_tokens // 95, seed=salt))
 
 
+def small_rows(target_tokens: int, salt: int) -> str:
+    """Rows of three short fields (an id, a status, a number): the most objects per byte."""
+    rng = random.Random(salt)
+    return json.dumps([
+        {"id": salt * 10**6 + i, "status": rng.choice(["ok", "ok", "ok", "error"]),
+         "latency_ms": rng.randint(1, 500)}
+        for i in range(target_tokens // 21)
+    ])
+
+
+def nested_rows(target_tokens: int, salt: int) -> str:
+    """Rows holding a nested object, as API records do (``user``)."""
+    rng = random.Random(salt)
+    return json.dumps([
+        {"id": f"evt-{salt}-{i:06d}", "ts": f"2024-05-01T12:{i % 60:02d}:{i % 60:02d}Z",
+         "service": rng.choice(["api", "db", "auth"]),
+         "level": rng.choice(["INFO", "INFO", "WARN", "ERROR"]),
+         "msg": f"request {rng.randint(1, 10**6)} handled in {rng.random():.3f}s",
+         "user": {"id": rng.randint(1, 999), "name": f"user{rng.randint(1, 999)}"}}
+        for i in range(target_tokens // 72)
+    ])
+
+
+def series(target_tokens: int, salt: int) -> str:
+    """A time series as pairs (``[[t, v], ...]``): arrays of plain values, not of objects."""
+    rng = random.Random(salt)
+    return json.dumps({"series": [[salt * 10**6 + i, rng.random()]
+                                  for i in range(target_tokens // 14)]})
+
+
+SHAPES: dict[str, Callable[[int, int], str]] = {
+    "service events": fresh_content,
+    "3-field rows": small_rows,
+    "rows with a nested object": nested_rows,
+    "series of pairs": series,
+}
+
+
 def speed() -> None:
     tokenizer = Tokenizer("gpt-4o")
     tokenizer.encode("warm up")
     crushers = {
-        "default (lossy over 50 rows)": SmartCrusher(),
+        "default": SmartCrusher(),
         "lossless_only": SmartCrusher(SmartCrusherConfig(lossless_only=True)),
     }
     for crusher in crushers.values():  # import and build scorer and store once
         crusher.crush(fresh_content(5_000, 1), query="warm up", tokenizer=tokenizer)
-    ratios: dict[str, list[float]] = {label: [] for label in crushers}
-    encodes = []
-    for salt in range(7):
-        text = fresh_content(100_000, 1000 + salt)
-        start = time.perf_counter()
-        tokenizer.encode(text)
-        encode = time.perf_counter() - start
-        encodes.append(encode)
-        for offset, (label, crusher) in enumerate(crushers.items()):
-            other = fresh_content(100_000, 2000 + 10 * salt + offset)  # same shape, new content
+    print("Speed on ~100K-token JSON, first call on fresh content, exact counts included, "
+          "against one tiktoken encode of the same shape (median of 7 runs):")
+    for shape, make in SHAPES.items():
+        ratios: dict[str, list[float]] = {label: [] for label in crushers}
+        for salt in range(7):
+            text = make(100_000, 1000 + salt)
             start = time.perf_counter()
-            crusher.crush(other, query="database connection refused", tokenizer=tokenizer)
-            ratios[label].append((time.perf_counter() - start) / encode)
-    tokens = tokenizer.count_text(fresh_content(100_000, 999))
-    print(f"Speed on ~{tokens:,}-token JSON, first call on fresh content, exact counts included "
-          f"(one tiktoken encode: median {statistics.median(encodes) * 1000:.1f} ms):")
-    for label, values in ratios.items():
-        runs = ", ".join(f"{value:.2f}" for value in values)
-        print(f"  {label:30s} median {statistics.median(values):.2f}x one encode  (runs: {runs})")
+            tokenizer.encode(text)
+            encode = time.perf_counter() - start
+            for offset, (label, crusher) in enumerate(crushers.items()):
+                other = make(100_000, 2000 + 10 * salt + offset)  # same shape, new content
+                start = time.perf_counter()
+                crusher.crush(other, query="database connection refused", tokenizer=tokenizer)
+                ratios[label].append((time.perf_counter() - start) / encode)
+        tokens = tokenizer.count_text(make(100_000, 999))
+        figures = ", ".join(
+            f"{label} {statistics.median(values):.2f}x" for label, values in ratios.items()
+        )
+        print(f"  {shape:26s} {tokens:7,} tokens: {figures}")
 
 
-def fill_term_cache() -> None:
-    """Fill the process-wide cache of search terms, as a long-running process has: new tokens
-    then replace old ones instead of growing it."""
-    for number in range(token_terms.cache_info().maxsize or 0):
-        token_terms(f"warm_{number:x}")
-
-
-def traced_peak(action: Callable[[], Any], prepare: Callable[[], Any] | None = None) -> int:
-    """Bytes ``action`` allocates at its peak, above what was live before it ran.
-
-    ``prepare`` runs traced, so what ``action`` frees of it (cache entries it evicts) counts.
-    """
+def traced_peak(action: Callable[[], Any]) -> int:
+    """Bytes ``action`` allocates at its peak, above what was live before it ran."""
     tracemalloc.start()
     try:
-        if prepare is not None:
-            prepare()
         before = tracemalloc.get_traced_memory()[0]
         tracemalloc.reset_peak()
         action()
@@ -138,30 +162,26 @@ def traced_peak(action: Callable[[], Any], prepare: Callable[[], Any] | None = N
 
 
 def memory() -> None:
-    print("Memory peak (tracemalloc, above what was live before) while crushing ~100K tokens:")
-    for salt, (label, crusher, prepare) in enumerate((
-        ("lossless_only", SmartCrusher(SmartCrusherConfig(lossless_only=True)), None),
-        ("default, retrieval store included", SmartCrusher(), None),
-        ("  same, term cache already full", SmartCrusher(), fill_term_cache),
-    )):
+    print("Memory peak (tracemalloc, above what was live before) while crushing ~100K tokens, "
+          "against the input's size in bytes; json.loads alone for scale:")
+    crushers = {
+        "default": SmartCrusher(),
+        "lossless_only": SmartCrusher(SmartCrusherConfig(lossless_only=True)),
+    }
+    for crusher in crushers.values():
         crusher.crush(fresh_content(5_000, 7), query="warm up")  # vocabulary, scorer, store
-        text = fresh_content(100_000, 4242 + salt)
-        size = len(text.encode())
+    for number, (shape, make) in enumerate(SHAPES.items()):
+        figures = []
+        for offset, (label, crusher) in enumerate(crushers.items()):
+            text = make(100_000, 4242 + 10 * number + offset)
 
-        def crush(crusher: SmartCrusher = crusher, text: str = text) -> None:
-            crusher.crush(text, query="upstream timeout", tokenizer=Tokenizer("gpt-4o"))
+            def crush(crusher: SmartCrusher = crusher, text: str = text) -> None:
+                crusher.crush(text, query="upstream timeout", tokenizer=Tokenizer("gpt-4o"))
 
-        peak = traced_peak(crush, prepare)
-        print(f"  {label:34s} {peak / 1e6:5.2f} MB = {peak / size:.2f}x the input "
-              f"({size / 1e6:.2f} MB)")
-    items = json.loads(text)
-    dropped = items[len(items) // 20 :]  # what a default crush hands to the store
-    for label, action in (
-        ("(json.loads alone, for scale)", lambda: json.loads(text)),
-        ("(store.put of the dropped items)", lambda: InMemoryOriginalsStore().put(dropped)),
-    ):
-        peak = traced_peak(action)
-        print(f"  {label:34s} {peak / 1e6:5.2f} MB = {peak / size:.2f}x")
+            figures.append(f"{label} {traced_peak(crush) / len(text.encode()):.2f}x")
+        parse = traced_peak(lambda text=text: json.loads(text)) / len(text.encode())
+        print(f"  {shape:26s} {len(text.encode()) / 1e6:.2f} MB: {', '.join(figures)} "
+              f"(json.loads {parse:.2f}x)")
 
 
 def bad_input() -> None:

@@ -36,8 +36,9 @@ MEMOS_PER_TOKENIZER = 4
 MEMO_MAX_BYTES = 16 * 2**20
 # Texts longer than this are cached under (length, hash) so the caches never hold big outputs.
 LONG_TEXT = 1024
-# Long texts are counted in pieces of about this many characters (one buffer of ids each).
-PIECE_CHARS = 16_384
+# Huge texts are counted in pieces of about this many characters (one buffer of ids each).
+# Not smaller: a count on a worker thread waits for the interpreter lock between pieces.
+PIECE_CHARS = 1 << 20
 
 # Ratio of a provider's own token count to o200k_base's on English prose and JSON.
 # Claude's tokenizer is denser than o200k; Gemini's is close to it. Used only where no exact
