@@ -174,6 +174,13 @@ class PeerWorker:
         self.process.wait(timeout=60)
 
 
+def _warmup_json_case() -> dict[str, Any]:
+    """A small JSON case of its own, to warm up what only JSON outputs use."""
+    rows = [{"id": i, "state": "failed" if i == 7 else "done", "ms": 10 + i} for i in range(120)]
+    return {"id": "warmup-json", "kind": "json", "query": "which job failed?",
+            "content": json.dumps(rows), "needles": []}
+
+
 def _warmup_case() -> dict[str, Any]:
     """A small case of its own, so the warm-up shares no content with the measured cases."""
     lines = [f"2024-01-01 00:00:{i:02d} INFO worker-{i % 3} heartbeat seq={i}" for i in range(60)]
@@ -206,6 +213,42 @@ def line_crusher_costs(cases: Sequence[dict[str, Any]], tokenizer: Tokenizer) ->
         f"{statistics.median(ratios):.2f}x one tiktoken pass (median of 5 fresh runs); "
         f"memory peak {peak / size:.2f}x the input size.\n"
     )
+
+
+def memory_peaks(cases: Sequence[dict[str, Any]]) -> str:
+    """Peak memory of ``compress()`` on each case (tracemalloc, above what was live before, so
+    caches that grow count), against the size of the tool output in bytes; a separate pass,
+    since tracing slows everything down."""
+    peaks: dict[str, float] = {}
+    for warmup in (_warmup_case(), _warmup_json_case()):  # the originals store, compiled patterns
+        compress(case_messages(warmup), model="gpt-4o")
+    for case in cases:
+        messages = case_messages(case)
+        size = len(case["content"].encode("utf-8"))
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        compress(messages, model="gpt-4o")
+        peaks[case["id"]] = (tracemalloc.get_traced_memory()[1] - before) / size
+        tracemalloc.stop()
+    out = [
+        "## Memory peak of compress(), times the tool output's size",
+        "",
+        "| kind | cases | median | max | cases over 5x (size) |",
+        "|---|---|---|---|---|",
+    ]
+    for kind in [*KINDS, "all"]:
+        chosen = [c for c in cases if kind in ("all", c["kind"])]
+        if not chosen:
+            continue
+        ratios = [peaks[c["id"]] for c in chosen]
+        over = ", ".join(
+            f"{c['id']} {peaks[c['id']]:.1f}x ({len(c['content'].encode()) // 1000} KB)"
+            for c in sorted(chosen, key=lambda c: -peaks[c["id"]]) if peaks[c["id"]] > 5
+        )
+        out.append(f"| {kind} | {len(chosen)} | {statistics.median(ratios):.2f}x "
+                   f"| {max(ratios):.2f}x | {over or '-'} |")
+    return "\n".join(out) + "\n"
 
 
 # -- report ---------------------------------------------------------------------------------
@@ -324,7 +367,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         results[PEER_PACKAGE] = {case["id"]: yardstick(case, tokenizer, peer.run) for case in cases}
         peer.close()
 
-    text = report(cases, results) + "\n" + line_crusher_costs(cases, tokenizer)
+    text = "\n".join(
+        [report(cases, results), memory_peaks(cases), line_crusher_costs(cases, tokenizer)]
+    )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text, encoding="utf-8")
     print(text)

@@ -214,6 +214,8 @@ class BM25Scorer(RelevanceScorer):
         return frequencies, lengths
 
     def _bm25(self, frequencies: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """Scores from the term counts (``frequencies`` is used up: overwritten in place, so
+        only one more array of its size exists at a time)."""
         count = frequencies.shape[0]
         document_frequency = np.count_nonzero(frequencies, axis=0)
         present = document_frequency > 0
@@ -222,7 +224,10 @@ class BM25Scorer(RelevanceScorer):
         idf = np.log1p((count - document_frequency + 0.5) / (document_frequency + 0.5))
         average_length = max(float(lengths.mean()), 1.0)
         norm = np.maximum(self.k1 * (1.0 - self.b + self.b * lengths / average_length), 1e-9)
-        saturated = frequencies * (self.k1 + 1.0) / (frequencies + norm[:, None])
+        # f * (k1 + 1) / (f + norm), the same operations in the same order, two arrays at most
+        saturated = frequencies * (self.k1 + 1.0)
+        np.add(frequencies, norm[:, None], out=frequencies)
+        np.divide(saturated, frequencies, out=saturated)
         raw = saturated @ idf
         ideal = float(idf[present].sum())
         return np.clip(raw / ideal, 0.0, 1.0)
