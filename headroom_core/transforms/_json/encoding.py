@@ -51,11 +51,14 @@ _LEGEND_PARTS = {
     "runs": "last cell xN = row repeated N times",
     "index": "# = position in the original list",
     "groups": "^N = rows below belong to row #N of the parent table",
+    "positions": "[N] = item N of each row's array (rows that are arrays)",
 }
 
 LONG_TEXT_CHARS = 4000
 """Strings longer than this (about 1,000 tokens) go through ``shorten`` when one is given."""
 
+RENDER_ROWS = 2048
+"""Longer tables are rendered a block of this many rows at a time."""
 DEFAULT_MIN_SHARE = 0.5
 """A value filling at least this share of a column becomes the column's blank default."""
 
@@ -187,13 +190,15 @@ def render_table(
     strings longer than :data:`LONG_TEXT_CHARS`.
     """
     used = features if features is not None else set()
+    if table.positional:
+        used.add("positions")
     reduced = indices is not None and len(indices) < len(table)
     rows_at: Sequence[int] = range(len(table)) if indices is None else list(indices)
     count = len(rows_at)
     constants: list[str] = []
     shown_constants: list[str] = []  # same in every shown row of a cut table, not in all rows
     defaults: list[str] = []
-    shown: list[tuple[str, list[str]]] = []
+    shown: list[tuple[str, str | None, list[str] | None]] = []  # column, its blank, its cells
     for column in table.columns:
         cells = _column_cells(table, column, rows_at, exact_floats, shorten)
         value, freq = Counter(cells).most_common(1)[0] if cells else (ABSENT, 0)
@@ -202,12 +207,16 @@ def render_table(
                 same_everywhere = not reduced or _is_constant(table.values(column))
                 (constants if same_everywhere else shown_constants).append(f"{column}={value}")
             continue
+        blank = None
         if count >= 4 and freq >= DEFAULT_MIN_SHARE * count:
             defaults.append(f"{column}={value}")
-            cells = ["" if cell == value else cell for cell in cells]
-        if ABSENT in cells:
+            blank = value
+        if blank != ABSENT and ABSENT in cells:
             used.add("absent")
-        shown.append((column, cells))
+        # A long table's cells are made again a block of rows at a time (below), so the cells
+        # of all its columns never exist at once.
+        shown.append((column, blank, _blanked(cells, blank) if count <= RENDER_ROWS else None))
+        del cells
     where = f"<table {table.number}> at {table.path}: {len(table)} rows"
     if reduced:
         where += f", {count} shown"
@@ -224,14 +233,24 @@ def render_table(
     if defaults:
         lines.append("blank = " + "; ".join(defaults))
         used.add("defaults")
-    header = [column for column, _ in shown]
-    columns = [cells for _, cells in shown]
-    if reduced or table.children:
+    header = [column for column, _, _ in shown]
+    numbered = reduced or bool(table.children)
+    if numbered:
         used.add("index")
         header.insert(0, "#")
-        columns.insert(0, [str(i) for i in rows_at])
     lines.append(DELIMITER.join(header))
-    body = [DELIMITER.join(row) for row in zip(*columns, strict=True)] if columns else []
+    body: list[str] = []
+    columns: list[list[str]] = []
+    for start in range(0, count, RENDER_ROWS) if header else ():
+        block = rows_at[start : start + RENDER_ROWS]
+        columns = [
+            cells if cells is not None
+            else _blanked(_column_cells(table, column, block, exact_floats, shorten), blank)
+            for column, blank, cells in shown
+        ]
+        if numbered:
+            columns.insert(0, [str(i) for i in block])
+        body.extend(DELIMITER.join(row) for row in zip(*columns, strict=True))
     del shown, columns  # the cells now live in the rows; free them before the final join
     if table.parent is not None:
         body = _grouped(body, [table.parent_rows[i] for i in rows_at], used)
@@ -241,6 +260,11 @@ def render_table(
     if marker:
         lines.append(marker)
     return "\n".join(lines)
+
+
+def _blanked(cells: list[str], blank: str | None) -> list[str]:
+    """``cells`` with those equal to ``blank`` (the column's default) left empty."""
+    return cells if blank is None else ["" if cell == blank else cell for cell in cells]
 
 
 def _is_constant(values: list[Any]) -> bool:

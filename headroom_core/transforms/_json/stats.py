@@ -82,13 +82,16 @@ def error_rows(table: Table) -> set[int]:
         if leaf in _SUCCESS_FLAGS:
             flagged.update(i for i, v in enumerate(values) if v is False)
             continue
+        status_code_field = leaf in _STATUS_CODE_KEYS
+        if not status_code_field and str not in set(map(type, values)):
+            continue  # no text and no status code: a column of numbers holds no error
         distinct = _distinct(values)
-        if leaf in _STATUS_CODE_KEYS:
+        if status_code_field:
             codes = {v for v in distinct if type(v) is int and _is_failure_code(v)}
             if codes:
                 flagged.update(i for i, v in enumerate(values) if type(v) is int and v in codes)
         texts = [v for v in distinct if type(v) is str]
-        status_field = leaf in _STATUS_KEYS or leaf in _STATUS_CODE_KEYS
+        status_field = leaf in _STATUS_KEYS or status_code_field
         if not texts or not (status_field or mentions_error("\n".join(texts))):
             continue
         bad = {text for text in texts if _is_error_text(text, status_field)}

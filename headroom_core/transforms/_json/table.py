@@ -29,6 +29,9 @@ MIN_VALUE_TABLE_ROWS = 50
 """A list of plain values this long becomes a one-column table (so it can be reduced too)."""
 VALUE_COLUMN = "(value)"
 """Header of the one column of a table made from a list of plain values."""
+MAX_POSITIONS = 16
+"""A long list of arrays of plain values, all this long or shorter and of one length (a series
+of pairs, say), becomes a table whose columns are the positions ``[0]``, ``[1]``..."""
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING"})()
 """Stands for a key an object does not have."""
 
@@ -72,6 +75,7 @@ class Table:
         self.columns: list[str] = []
         self.children: dict[str, Table] = {}
         self.plain = False  # a list of plain values: one column, rows are the values
+        self.positional = False  # a list of arrays: columns are positions, rows are arrays
         self.dense = False  # every row has every column
         self._count = count
         self._values: dict[str, list[Any]] = {}
@@ -104,6 +108,8 @@ class Table:
         """Row ``index`` as parsed (an object, or the plain value of a value table)."""
         if self.plain:
             return self._values[VALUE_COLUMN][index]
+        if self.positional:
+            return [values[index] for values in self._values.values()]
         original = self._originals.get(index, MISSING)
         if original is not MISSING:
             return original
@@ -132,6 +138,8 @@ class Table:
         ):
             return [self.item(index) for index in indices]
         picked = [[values[index] for index in indices] for values in self._values.values()]
+        if self.positional:
+            return list(map(list, zip(*picked, strict=True)))
         return list(map(dict, map(zip, repeat(self.columns), zip(*picked, strict=True))))
 
 
@@ -163,6 +171,18 @@ class _RowItems(Sequence[Any]):
 def _is_value_list(value: list[Any]) -> bool:
     """Whether every item of ``value`` is a plain value (no object, no list)."""
     return not any(isinstance(item, (dict, list)) for item in value)
+
+
+def _is_array_list(value: list[Any]) -> bool:
+    """Whether ``value`` is a list of arrays of plain values, all of one length up to
+    :data:`MAX_POSITIONS` (a table with a column per position)."""
+    first = value[0]
+    if type(first) is not list or not 0 < len(first) <= MAX_POSITIONS:
+        return False
+    width = len(first)
+    return all(
+        type(item) is list and len(item) == width and _is_value_list(item) for item in value
+    )
 
 
 def _is_row_list(value: Any) -> bool:
@@ -282,6 +302,11 @@ def _build_table(
     changed."""
     table = Table(len(tables) + 1, path, len(items), parent, parent_rows)
     tables.append(table)
+    if isinstance(items[0], list):  # a long list of arrays: one column per position
+        table.positional = table.dense = True
+        table.columns = [f"[{position}]" for position in range(len(items[0]))]
+        table._values = _columns(items, range(len(items[0])), items if release else None)
+        return table
     if not isinstance(items[0], dict):  # a long list of plain values: one column
         table.plain = True
         table.columns = [VALUE_COLUMN]
@@ -329,22 +354,29 @@ _RELEASE_ROWS = 1024
 
 
 def _columns(
-    rows: list[Any], columns: list[str], release: list[Any] | None
+    rows: list[Any], columns: Sequence[str] | range, release: list[Any] | None
 ) -> dict[str, list[Any]]:
-    """Each column's value in every row (:data:`MISSING` where absent). With ``release`` (the
-    parsed list the rows came from, owned by the caller), each block of rows is let go once
-    its cells are taken, so the objects and their columns never all exist at once."""
-    values: dict[str, list[Any]] = {column: [] for column in columns}
+    """Each column's value in every row (:data:`MISSING` where an object lacks the key; for
+    rows that are arrays, ``columns`` is a range of positions). With ``release`` (the parsed
+    list the rows came from, owned by the caller), each block of rows is let go once its cells
+    are taken, so the objects and their columns never all exist at once."""
+    positions = isinstance(columns, range)
+    values: dict[Any, list[Any]] = {column: [] for column in columns}
     for start in range(0, len(rows), _RELEASE_ROWS):
         block = rows[start : start + _RELEASE_ROWS]
         for column, cells in values.items():
-            cells.extend([row.get(column, MISSING) for row in block])
+            if positions:
+                cells.extend([row[column] for row in block])
+            else:
+                cells.extend([row.get(column, MISSING) for row in block])
         if release is not None:
             del block
             cleared = [None] * min(_RELEASE_ROWS, len(rows) - start)
             release[start : start + _RELEASE_ROWS] = cleared
             if rows is not release:
                 rows[start : start + _RELEASE_ROWS] = cleared
+    if positions:
+        return {f"[{position}]": cells for position, cells in values.items()}
     return values
 
 
@@ -374,7 +406,8 @@ def _in_column_order(shape: tuple[str, ...], columns: list[str]) -> bool:
 
 
 def extract_tables(root: Any, *, release: bool = False) -> tuple[Any, list[Table]]:
-    """Find the arrays of objects (and long arrays of plain values) in ``root``; return the
+    """Find the arrays of objects (and long arrays of plain values or of short arrays of them)
+    in ``root``; return the
     skeleton (tables replaced by ``"<table N>"`` placeholders, other nodes shared with ``root``)
     and the tables, each parent before its children.
 
@@ -387,7 +420,10 @@ def extract_tables(root: Any, *, release: bool = False) -> tuple[Any, list[Table
     def visit(node: Any, path: str) -> Any:
         if isinstance(node, list) and (
             (len(node) >= MIN_TABLE_ROWS and _is_row_list(node))
-            or (len(node) >= MIN_VALUE_TABLE_ROWS and _is_value_list(node))
+            or (
+                len(node) >= MIN_VALUE_TABLE_ROWS
+                and (_is_value_list(node) or _is_array_list(node))
+            )
         ):
             return f"<table {_build_table(tables, path, node, release).number}>"
         if isinstance(node, dict):

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from headroom_core.transforms._json.parse import parse_json_text
 from headroom_core.transforms._json.table import (
+    MAX_POSITIONS,
     MISSING,
     ChildRows,
     Table,
@@ -95,3 +96,32 @@ def test_long_lists_of_plain_values_are_one_column_tables() -> None:
     table = extract_tables({"series": numbers})[1][0]
     assert table.plain and table.columns == ["(value)"]
     assert table.items_at([0, 59])[0:2] == [0, 59] and table.item(7) == 7
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 4).flatmap(
+    lambda width: st.lists(st.lists(SCALARS, min_size=width, max_size=width), min_size=50,
+                           max_size=80)
+))
+def test_long_lists_of_short_arrays_are_tables_with_a_column_per_position(
+    arrays: list[list[Any]],
+) -> None:
+    items, _ = parse_json_text(json.dumps({"series": arrays}))
+    skeleton, tables = extract_tables(items)
+    table = tables[0]
+    assert skeleton == {"series": "<table 1>"} and table.positional
+    assert table.columns == [f"[{k}]" for k in range(len(arrays[0]))]
+    expected = [_exact(row) for row in items["series"]]
+    assert [_exact(table.item(i)) for i in range(len(table))] == expected
+    assert [_exact(row) for row in table.items_at(range(len(table)))[0 : len(table)]] == expected
+    handed_over, _ = parse_json_text(json.dumps(arrays))
+    released = extract_tables(handed_over, release=True)[1][0]
+    assert handed_over == [None] * len(arrays)
+    assert [_exact(released.item(i)) for i in range(len(table))] == expected
+
+
+def test_arrays_of_different_lengths_or_holding_objects_stay_json() -> None:
+    ragged = [[n, n + 1] for n in range(60)] + [[1, 2, 3]]
+    holding = [[n, {"x": n}] for n in range(60)]
+    for value in (ragged, holding, [[n] * (MAX_POSITIONS + 1) for n in range(60)]):
+        assert extract_tables(value)[1] == []

@@ -604,3 +604,19 @@ def test_docstring_examples_run() -> None:
     outcome = doctest.testmod(smart_crusher)
     assert outcome.attempted > 0
     assert outcome.failed == 0
+
+
+def test_a_series_of_pairs_becomes_a_table_and_keeps_its_spike() -> None:
+    rng = random.Random(3)
+    points = [[1_700_000_000 + 60 * i, round(rng.random(), 4)] for i in range(400)]
+    points[123][1] = 97.5
+    store = InMemoryOriginalsStore()
+    result = SmartCrusher(store=store).crush(
+        json.dumps({"metric": "cpu", "values": points}), query="when did the cpu spike?"
+    )
+    assert result.strategy == "lossy" and result.tokens_after < result.tokens_before / 3
+    assert "#|[0]|[1]" in result.compressed and "123|1700007380|97.5" in result.compressed
+    dropped = retrieve(result.retrieval_key or "", store=store)
+    assert len(dropped) + 50 >= 400 and all(point in points for point in dropped)
+    lossless = SmartCrusher(SmartCrusherConfig(lossless_only=True)).crush(json.dumps(points))
+    assert all(f"{t}|{v}" in lossless.compressed for t, v in points)
