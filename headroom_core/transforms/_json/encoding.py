@@ -57,7 +57,7 @@ _LEGEND_PARTS = {
 LONG_TEXT_CHARS = 4000
 """Strings longer than this (about 1,000 tokens) go through ``shorten`` when one is given."""
 
-RENDER_ROWS = 2048
+RENDER_ROWS = 512
 """Longer tables are rendered a block of this many rows at a time."""
 DEFAULT_MIN_SHARE = 0.5
 """A value filling at least this share of a column becomes the column's blank default."""
