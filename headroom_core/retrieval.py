@@ -135,7 +135,7 @@ class _Packer:
         self.size += len(piece)
         if self.size > _DEFLATE_FROM_BYTES:
             self._deflate = zlib.compressobj(1, zlib.DEFLATED, 13, 6)  # 8 KB window, fast
-            self.pieces = [self._deflate.compress(b"".join(self.pieces))]
+            self.pieces = [self._deflate.compress(piece) for piece in self.pieces]
 
     def entry(self, expires_at: float) -> _Entry:
         if self._deflate is not None:

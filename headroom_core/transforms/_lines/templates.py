@@ -169,14 +169,20 @@ class ValueRange:
     kind: str
     first: str
     last: str
-    distinct: dict[str, None] = field(default_factory=dict)
+    # The distinct values by hash (a slot of ids has as many as lines: their texts are not
+    # kept), and the first few of them as written.
+    distinct: set[int] = field(default_factory=set)
+    listed: list[str] = field(default_factory=list)
     low: tuple[float, str] | None = None
     high: tuple[float, str] | None = None
 
     def add(self, value: str) -> None:
         """Record one more value of this slot."""
         if len(self.distinct) < _MAX_DISTINCT:
-            self.distinct[value] = None
+            known = len(self.distinct)
+            self.distinct.add(hash(value))
+            if len(self.distinct) > known and known < _LISTED_VALUES:
+                self.listed.append(value)
         self.last = value
         if self.kind == "num":
             number = (float(value), value)
@@ -192,6 +198,6 @@ class ValueRange:
         if self.kind == "time":
             return f"{self.first} to {self.last}"
         if len(self.distinct) <= _LISTED_VALUES:
-            return f"{self.kind}s {', '.join(self.distinct)}"
+            return f"{self.kind}s {', '.join(self.listed)}"
         count = f"{len(self.distinct)}{'+' if len(self.distinct) >= _MAX_DISTINCT else ''}"
         return f"{count} {self.kind}s {self.first}..{self.last}"
