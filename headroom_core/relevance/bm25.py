@@ -41,6 +41,8 @@ _CHUNKS = 24
 """Items are tokenised in about this many chunks (of at least :data:`_MIN_CHUNK_ITEMS`): a
 chunk's tokens cost some ten times its text, so a chunk stays a small share of the batch."""
 _MIN_CHUNK_ITEMS = 8
+_SCREEN_FROM_ITEMS = 256
+"""Batches of more items screen tokens with one compiled pattern of the query's terms."""
 _KNOWN_TOKENS = 4096
 
 
@@ -61,9 +63,10 @@ class _TokenSearch:
 
     __slots__ = ("known", "may_hold", "query_index")
 
-    def __init__(self, query_index: dict[str, int]) -> None:
+    def __init__(self, query_index: dict[str, int], *, screen: bool) -> None:
         self.query_index = query_index
-        self.may_hold = _query_text_search(query_index)
+        # A small batch is cheaper to split token by token than to build a pattern for.
+        self.may_hold = _query_text_search(query_index) if screen else bool
         self.known: dict[str, tuple[str, ...]] = {}
 
     def terms(self, token: str) -> tuple[str, ...]:
@@ -201,7 +204,7 @@ class BM25Scorer(RelevanceScorer):
             if remembered:
                 skip = set(remembered)
                 tokenised = [row for row in tokenised if row not in skip]
-            search = _TokenSearch(query_index)
+            search = _TokenSearch(query_index, screen=len(tokenised) > _SCREEN_FROM_ITEMS)
             chunk = max(_MIN_CHUNK_ITEMS, -(-len(tokenised) // _CHUNKS))
             for start in range(0, len(tokenised), chunk):
                 rows = tokenised[start : start + chunk]

@@ -7,6 +7,7 @@ representative line plus a count and the range of each varying value.
 from __future__ import annotations
 
 import re
+from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -169,20 +170,18 @@ class ValueRange:
     kind: str
     first: str
     last: str
-    # The distinct values by hash (a slot of ids has as many as lines: their texts are not
-    # kept), and the first few of them as written.
-    distinct: set[int] = field(default_factory=set)
+    # Every value's hash (a slot of ids has as many values as lines: their texts are not kept,
+    # eight bytes each), and the first few distinct values as written.
+    hashes: array[int] = field(default_factory=lambda: array("q"))
     listed: list[str] = field(default_factory=list)
     low: tuple[float, str] | None = None
     high: tuple[float, str] | None = None
 
     def add(self, value: str) -> None:
         """Record one more value of this slot."""
-        if len(self.distinct) < _MAX_DISTINCT:
-            known = len(self.distinct)
-            self.distinct.add(hash(value))
-            if len(self.distinct) > known and known < _LISTED_VALUES:
-                self.listed.append(value)
+        self.hashes.append(hash(value))
+        if len(self.listed) < _LISTED_VALUES and value not in self.listed:
+            self.listed.append(value)
         self.last = value
         if self.kind == "num":
             number = (float(value), value)
@@ -191,13 +190,14 @@ class ValueRange:
 
     def describe(self) -> str | None:
         """Short marker text ('08:00:01 to 08:14:55', '3..17', 'ips a, b'); None if constant."""
-        if len(self.distinct) <= 1:
+        distinct = min(len(set(self.hashes)), _MAX_DISTINCT)
+        if distinct <= 1:
             return None
         if self.kind == "num" and self.low is not None and self.high is not None:
             return f"{self.low[1]}..{self.high[1]}"
         if self.kind == "time":
             return f"{self.first} to {self.last}"
-        if len(self.distinct) <= _LISTED_VALUES:
+        if distinct <= _LISTED_VALUES:
             return f"{self.kind}s {', '.join(self.listed)}"
-        count = f"{len(self.distinct)}{'+' if len(self.distinct) >= _MAX_DISTINCT else ''}"
+        count = f"{distinct}{'+' if distinct >= _MAX_DISTINCT else ''}"
         return f"{count} {self.kind}s {self.first}..{self.last}"
