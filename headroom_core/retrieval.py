@@ -110,12 +110,19 @@ def originals_key(payload: str, kind: str = "json") -> str:
 
 @dataclass(frozen=True)
 class _Entry:
-    packed: bytes  # the items' compact JSON, deflated when large: dropped items are read rarely
+    # The items' compact JSON in pieces (joined only when read: dropped items are read rarely),
+    # deflated when large.
+    pieces: tuple[bytes | memoryview, ...]
     deflated: bool
     expires_at: float
 
+    @property
+    def size(self) -> int:
+        return sum(map(len, self.pieces))
+
     def items(self) -> list[Any]:
-        return json.loads(zlib.decompress(self.packed) if self.deflated else self.packed)  # type: ignore[no-any-return]
+        packed = b"".join(self.pieces)
+        return json.loads(zlib.decompress(packed) if self.deflated else packed)  # type: ignore[no-any-return]
 
 
 class _Packer:
@@ -140,7 +147,7 @@ class _Packer:
     def entry(self, expires_at: float) -> _Entry:
         if self._deflate is not None:
             self.pieces.append(self._deflate.flush())
-        return _Entry(b"".join(self.pieces), self._deflate is not None, expires_at)
+        return _Entry(tuple(self.pieces), self._deflate is not None, expires_at)
 
 
 class InMemoryOriginalsStore:
