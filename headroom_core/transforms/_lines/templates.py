@@ -100,26 +100,35 @@ class Template:
 
 def template_of(line: str) -> Template:
     """The template of ``line``: each time, id, ip, hex, path and number replaced by ``<kind>``."""
-    values: list[str] = []
+    text, spans = _masked(line)
+    return Template.of(text, [line[spans[k] : spans[k + 1]] for k in range(0, len(spans), 2)])
+
+
+def _masked(line: str) -> tuple[str, list[int]]:
+    """The template text of ``line`` and where its masked values are (start, end, start, ...)."""
+    spans: list[int] = []
 
     def mask(match: re.Match[str]) -> str:
-        values.append(match.group())
+        spans.extend(match.span())
         return _MARKS[match.lastgroup or ""]
 
     masked = _VALUE_RE.sub(mask, line)
-    return Template.of(_SPACES_RE.sub(" ", masked).strip(), values)
+    return _SPACES_RE.sub(" ", masked).strip(), spans
 
 
 class LineTemplates(Sequence[Template]):
     """The template of each line in column form: its text (one string per distinct template)
-    and its packed values (one string per distinct line), two pointers a line instead of an
-    object."""
+    and where its values are in the line (a few integers in an array), not an object a line;
+    a line's values are cut out of it when its :class:`Template` is read."""
 
-    __slots__ = ("packed", "texts")
+    __slots__ = ("_counts", "_firsts", "_lines", "_spans", "texts")
 
-    def __init__(self) -> None:
+    def __init__(self, lines: Sequence[str]) -> None:
         self.texts: list[str] = []
-        self.packed: list[str] = []
+        self._lines = lines
+        self._spans = array("i")  # start, end of every value of every distinct line
+        self._firsts = array("i")  # per line: where its spans begin
+        self._counts = array("i")  # per line: how many values it has
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -132,28 +141,43 @@ class LineTemplates(Sequence[Template]):
 
     def __getitem__(self, position: int | slice) -> Template | list[Template]:
         if isinstance(position, slice):
-            return list(map(Template, self.texts[position], self.packed[position]))
-        return Template(self.texts[position], self.packed[position])
+            return [self[index] for index in range(*position.indices(len(self)))]
+        line, spans = self._lines[position], self._spans
+        first = self._firsts[position]
+        stop = first + 2 * self._counts[position]
+        values = [line[spans[k] : spans[k + 1]] for k in range(first, stop, 2)]
+        return Template(self.texts[position], _VALUE_SEPARATOR.join(values))
 
     def __iter__(self) -> Iterator[Template]:
-        return map(Template, self.texts, self.packed)
+        return map(self.__getitem__, range(len(self)))
+
+    def add(self, text: str, spans: list[int]) -> None:
+        """Record the next line's template text and value spans."""
+        self.texts.append(text)
+        self._firsts.append(len(self._spans))
+        self._counts.append(len(spans) // 2)
+        self._spans.extend(spans)
+
+    def repeat(self, position: int) -> None:
+        """Record the next line as equal to the line at ``position``."""
+        self.texts.append(self.texts[position])
+        self._firsts.append(self._firsts[position])
+        self._counts.append(self._counts[position])
 
 
 def templates_of(lines: Sequence[str]) -> LineTemplates:
-    """The template of each line; equal lines share their strings, equal templates one text."""
+    """The template of each line; equal lines share their spans, equal templates one text."""
     by_line: dict[str, int] = {}  # a line -> where it first appeared
     texts: dict[str, str] = {}
-    templates = LineTemplates()
+    templates = LineTemplates(lines)
     for position, line in enumerate(lines):
         first = by_line.get(line)
         if first is None:
             by_line[line] = position
-            template = template_of(line)
-            templates.texts.append(texts.setdefault(template.text, template.text))
-            templates.packed.append(template.packed_values)
+            text, spans = _masked(line)
+            templates.add(texts.setdefault(text, text), spans)
         else:
-            templates.texts.append(templates.texts[first])
-            templates.packed.append(templates.packed[first])
+            templates.repeat(first)
     return templates
 
 
