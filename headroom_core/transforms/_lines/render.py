@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from itertools import chain
 
 from headroom_core.transforms._lines.search import grep_line_number
 from headroom_core.transforms._lines.selection import Group, Plan, Unit
@@ -55,21 +56,22 @@ def group_note(
         more = ", ..." if len(numbers) > _MAX_LISTED_LINES else ""
         hits = "hit" if len(hidden) == 1 else "hits"
         return f"[+{len(hidden)} more {hits} in this file: lines {listed}{more}]"
-    ranges = _value_ranges([templates[member] for member in group.members])
+    ranges = _value_ranges(map(templates.__getitem__, group.members))  # one line at a time
     described = [text for text in (value.describe() for value in ranges) if text][:_MAX_RANGES]
     return f"[x{total} similar lines{'; ' if described else ''}{'; '.join(described)}]"
 
 
-def _value_ranges(templates: Sequence[Template]) -> list[ValueRange]:
+def _value_ranges(templates: Iterable[Template]) -> list[ValueRange]:
     """The range of each value slot over the templates shaped like the first one."""
-    first = templates[0]
+    members = iter(templates)
+    first = next(members)
     kinds = kinds_of(first.text)
     first_values = first.values
     if len(kinds) != len(first_values):  # the line itself held a "<num>"-like mark
         return []
     pairs = zip(kinds, first_values, strict=True)
     ranges = [ValueRange(kind, value, value) for kind, value in pairs]
-    for template in templates:
+    for template in chain([first], members):
         values = template.values
         if len(values) == len(kinds) and kinds_of(template.text) == kinds:
             for value_range, value in zip(ranges, values, strict=True):
