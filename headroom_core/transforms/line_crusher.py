@@ -206,7 +206,7 @@ class LineCrusher:
         search = is_search_output(texts[:200])
         if search:
             problems = [is_problem_line(text) for text in texts]
-            groups = group_by_key([grep_path(text) or "" for text in texts])
+            groups = group_by_key(grep_path(text) or "" for text in texts)
             templates = None
         else:
             templates = templates_of(texts)

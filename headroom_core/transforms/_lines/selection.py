@@ -9,7 +9,7 @@ lines the query asks about, then one representative per pattern, rare patterns f
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import overload
 
@@ -47,10 +47,11 @@ class Unit:
 
 @dataclass
 class Group:
-    """Units sharing one pattern; ``members`` are unit positions in document order."""
+    """Units sharing one pattern; ``members`` are unit positions in document order (an array:
+    a long log's groups hold a position per line)."""
 
     key: str
-    members: list[int] = field(default_factory=list)
+    members: array[int] = field(default_factory=lambda: array("i"))
 
     @property
     def representative(self) -> int:
@@ -107,7 +108,7 @@ def fold_runs(lines: Sequence[str]) -> Units:
     return units
 
 
-def group_by_key(keys: Sequence[str]) -> list[Group]:
+def group_by_key(keys: Iterable[str]) -> list[Group]:
     """Group unit positions whose keys are equal, in order of first appearance."""
     groups: dict[str, Group] = {}
     for position, key in enumerate(keys):
@@ -147,7 +148,7 @@ def group_by_template(
         else:
             merged[match[2]].members.extend(group.members)
     for group in merged:
-        group.members.sort()
+        group.members = array("i", sorted(group.members))
     return merged
 
 
