@@ -184,9 +184,9 @@ class BM25Scorer(RelevanceScorer):
         """Counts of each query term per item, and each item's length in tokens.
 
         Items are tokenised a chunk at a time: the tokens of a whole long log would cost
-        several times its size.
+        several times its size. Counts are whole numbers, kept in 32 bits.
         """
-        frequencies = np.zeros((len(items), len(query_index)), dtype=np.float64)
+        frequencies = np.zeros((len(items), len(query_index)), dtype=np.int32)
         lengths = np.zeros(len(items), dtype=np.float64)
         try:
             remembered: list[int] = []
@@ -216,14 +216,16 @@ class BM25Scorer(RelevanceScorer):
             raise
         return frequencies, lengths
 
-    def _bm25(self, frequencies: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        """Scores from the term counts (``frequencies`` is used up: overwritten in place, so
-        only one more array of its size exists at a time)."""
-        count = frequencies.shape[0]
-        document_frequency = np.count_nonzero(frequencies, axis=0)
+    def _bm25(self, counts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """Scores from the term counts; query terms found in no item add nothing and are left
+        out of the arithmetic (a question's filler words would double its size)."""
+        count = counts.shape[0]
+        document_frequency = np.count_nonzero(counts, axis=0)
         present = document_frequency > 0
         if not present.any():
             return np.zeros(count)
+        frequencies = counts[:, present].astype(np.float64)
+        document_frequency = document_frequency[present]
         idf = np.log1p((count - document_frequency + 0.5) / (document_frequency + 0.5))
         average_length = max(float(lengths.mean()), 1.0)
         norm = np.maximum(self.k1 * (1.0 - self.b + self.b * lengths / average_length), 1e-9)
@@ -232,5 +234,5 @@ class BM25Scorer(RelevanceScorer):
         np.add(frequencies, norm[:, None], out=frequencies)
         np.divide(saturated, frequencies, out=saturated)
         raw = saturated @ idf
-        ideal = float(idf[present].sum())
+        ideal = float(idf.sum())
         return np.clip(raw / ideal, 0.0, 1.0)
