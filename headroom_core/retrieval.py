@@ -127,7 +127,7 @@ class _Entry:
 
 class _Packer:
     """Collects serialised pieces, deflating them once they pass :data:`_DEFLATE_FROM_BYTES`
-    (a compressor's own state costs about 100 KB, more than a small payload would save)."""
+    (a compressor's own state costs about 32 KB, more than a small payload would save)."""
 
     def __init__(self) -> None:
         self.pieces: list[bytes | memoryview] = []
@@ -141,7 +141,7 @@ class _Packer:
         self.pieces.append(piece)
         self.size += len(piece)
         if self.size > _DEFLATE_FROM_BYTES:
-            self._deflate = zlib.compressobj(1, zlib.DEFLATED, 13, 6)  # 8 KB window, fast
+            self._deflate = zlib.compressobj(1, zlib.DEFLATED, 12, 5)  # 4 KB window: 32 KB state
             self.pieces = [self._deflate.compress(piece) for piece in self.pieces]
 
     def entry(self, expires_at: float) -> _Entry:
