@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import overload
 
+import numpy as np
+
 __all__ = ["LineTemplates", "Template", "ValueRange", "kinds_of", "template_of", "templates_of"]
 
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
@@ -214,7 +216,7 @@ class ValueRange:
 
     def describe(self) -> str | None:
         """Short marker text ('08:00:01 to 08:14:55', '3..17', 'ips a, b'); None if constant."""
-        distinct = min(len(set(self.hashes)), _MAX_DISTINCT)
+        distinct = min(np.unique(np.frombuffer(self.hashes, dtype=np.int64)).size, _MAX_DISTINCT)
         if distinct <= 1:
             return None
         if self.kind == "num" and self.low is not None and self.high is not None:
