@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import compress, repeat
-from typing import Any, overload
+from typing import Any
+
+from headroom_core._sequences import ComputedSequence
 
 __all__ = [
     "MIN_TABLE_ROWS",
@@ -143,7 +145,7 @@ class Table:
         return list(map(dict, map(zip, repeat(self.columns), zip(*picked, strict=True))))
 
 
-class _RowItems(Sequence[Any]):
+class _RowItems(ComputedSequence[Any]):
     """Rows of a table rebuilt on access: storing a long cut never holds them all at once."""
 
     def __init__(self, table: Table, indices: Sequence[int]) -> None:
@@ -153,16 +155,11 @@ class _RowItems(Sequence[Any]):
     def __len__(self) -> int:
         return len(self._indices)
 
-    @overload
-    def __getitem__(self, position: int) -> Any: ...
+    def _at(self, index: int) -> Any:
+        return self._table.item(self._indices[index])
 
-    @overload
-    def __getitem__(self, position: slice) -> list[Any]: ...
-
-    def __getitem__(self, position: int | slice) -> Any:
-        if isinstance(position, slice):
-            return self._table._items(self._indices[position])
-        return self._table.item(self._indices[position])
+    def _slice(self, positions: slice) -> list[Any]:
+        return self._table._items(self._indices[positions])
 
     def __iter__(self) -> Iterator[Any]:
         return map(self._table.item, self._indices)

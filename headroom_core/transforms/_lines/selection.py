@@ -11,10 +11,10 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import overload
 
 from rapidfuzz import fuzz, process
 
+from headroom_core._sequences import ComputedSequence
 from headroom_core.transforms._lines.templates import Template, kinds_of
 
 __all__ = [
@@ -68,7 +68,7 @@ class Plan:
     omitted: list[Group] = field(default_factory=list)
 
 
-class Units(Sequence[Unit]):
+class Units(ComputedSequence[Unit]):
     """The units of an output in column form: each run's first line and length, 16 bytes a
     unit instead of an object (long logs have one unit per line)."""
 
@@ -81,16 +81,8 @@ class Units(Sequence[Unit]):
     def __len__(self) -> int:
         return len(self.starts)
 
-    @overload
-    def __getitem__(self, position: int) -> Unit: ...
-
-    @overload
-    def __getitem__(self, position: slice) -> list[Unit]: ...
-
-    def __getitem__(self, position: int | slice) -> Unit | list[Unit]:
-        if isinstance(position, slice):
-            return list(map(Unit, self.starts[position], self.counts[position]))
-        return Unit(self.starts[position], self.counts[position])
+    def _at(self, index: int) -> Unit:
+        return Unit(self.starts[index], self.counts[index])
 
     def __iter__(self) -> Iterator[Unit]:
         return map(Unit, self.starts, self.counts)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import re
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import overload
 
 import numpy as np
+
+from headroom_core._sequences import ComputedSequence
 
 __all__ = ["LineTemplates", "Template", "ValueRange", "kinds_of", "template_of", "templates_of"]
 
@@ -118,7 +119,7 @@ def _masked(line: str) -> tuple[str, list[int]]:
     return _SPACES_RE.sub(" ", masked).strip(), spans
 
 
-class LineTemplates(Sequence[Template]):
+class LineTemplates(ComputedSequence[Template]):
     """The template of each line in column form: its text (one string per distinct template)
     and where its values are in the line (a few integers in an array), not an object a line;
     a line's values are cut out of it when its :class:`Template` is read."""
@@ -135,23 +136,12 @@ class LineTemplates(Sequence[Template]):
     def __len__(self) -> int:
         return len(self.texts)
 
-    @overload
-    def __getitem__(self, position: int) -> Template: ...
-
-    @overload
-    def __getitem__(self, position: slice) -> list[Template]: ...
-
-    def __getitem__(self, position: int | slice) -> Template | list[Template]:
-        if isinstance(position, slice):
-            return [self[index] for index in range(*position.indices(len(self)))]
+    def _at(self, position: int) -> Template:
         line, spans = self._lines[position], self._spans
         first = self._firsts[position]
         stop = first + 2 * self._counts[position]
         values = [line[spans[k] : spans[k + 1]] for k in range(first, stop, 2)]
         return Template(self.texts[position], _VALUE_SEPARATOR.join(values))
-
-    def __iter__(self) -> Iterator[Template]:
-        return map(self.__getitem__, range(len(self)))
 
     def add(self, text: str, spans: list[int]) -> None:
         """Record the next line's template text and value spans."""

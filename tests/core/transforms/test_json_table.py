@@ -39,6 +39,12 @@ def _exact(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _first_table(rows: list[Any], *, release: bool = False) -> tuple[Any, Table]:
+    """The parsed ``rows`` and the table they make."""
+    items, _ = parse_json_text(json.dumps(rows))
+    return items, extract_tables(items, release=release)[1][0]
+
+
 def _read(table: Table) -> list[list[str]]:
     return [[str(value) for value in values] for values in table.row_values(0, len(table))]
 
@@ -46,12 +52,9 @@ def _read(table: Table) -> list[list[str]]:
 @settings(max_examples=200, deadline=None)
 @given(st.lists(_objects(2), min_size=2, max_size=12))
 def test_every_row_comes_back_exactly_in_its_key_order(rows: list[dict[str, Any]]) -> None:
-    items, _ = parse_json_text(json.dumps(rows))
-    _, tables = extract_tables(items)
-    table = tables[0]
+    items, table = _first_table(rows)
     assert len(table) == len(items)
-    handed_over, _ = parse_json_text(json.dumps(rows))
-    released = extract_tables(handed_over, release=True)[1][0]
+    handed_over, released = _first_table(rows, release=True)
     assert handed_over == [None] * len(items)  # every object was let go
     assert [_exact(released.item(i)) for i in range(len(table))] == [_exact(i) for i in items]
     assert _read(released) == _read(table)
@@ -64,9 +67,7 @@ def test_every_row_comes_back_exactly_in_its_key_order(rows: list[dict[str, Any]
 @settings(max_examples=200, deadline=None)
 @given(st.lists(_objects(2), min_size=2, max_size=12))
 def test_row_values_read_like_the_flattened_rows(rows: list[dict[str, Any]]) -> None:
-    items, _ = parse_json_text(json.dumps(rows))
-    _, tables = extract_tables(items)
-    table = tables[0]
+    items, table = _first_table(rows)
     assert _read(table) == [[str(value) for value in flatten(item).values()] for item in items]
 
 
