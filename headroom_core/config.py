@@ -246,6 +246,14 @@ class IntelligentContextConfig(_Config):
     enabled: bool = True
     keep_system: bool = True
     keep_last_turns: int = Field(2, ge=1)
+    keep_last_tool_exchanges: int = Field(
+        2,
+        ge=1,
+        description=(
+            "Newest tool exchanges of the current task kept as compressed normally when an agent "
+            "run must be fitted; older ones are crushed harder, then replaced by stubs."
+        ),
+    )
     output_buffer_tokens: int = Field(4000, ge=0, description="Tokens kept free for the reply.")
     use_importance_scoring: bool = True
     scoring_weights: ScoringWeights = Field(default_factory=ScoringWeights)

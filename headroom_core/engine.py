@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypedDict, get_args
 
 from headroom_core.config import HeadroomConfig, Mode
-from headroom_core.errors import ConfigurationError, TransformError
+from headroom_core.errors import ConfigurationError, ContextOverflowError, TransformError
 from headroom_core.messages import content_text, validate_messages
 from headroom_core.providers import Provider, provider_for_model
 from headroom_core.results import (
@@ -63,6 +63,7 @@ class OptimizeOptions(TypedDict, total=False):
     mode: str | None
     query: str | None
     keep_turns: int | None
+    keep_last_tool_exchanges: int | None
     tool_profiles: Mapping[str, Mapping[str, Any]] | None
     tools: Sequence[Mapping[str, Any]] | None
     model_limit: int | None
@@ -152,6 +153,9 @@ class HeadroomEngine:
                 the caller does not call the model); ``config.default_mode`` when None.
             query: What the user asks; by default the last user message.
             keep_turns: Recent turns context fitting must keep, for this request only.
+            keep_last_tool_exchanges: Newest tool exchanges of an agent task that fitting keeps
+                as normally compressed, for this request only (older ones are crushed harder,
+                then stubbed).
             tool_profiles: Per tool name, e.g. ``{"search": {"skip_compression": True}}`` or
                 ``{"list_runs": {"max_items": 20}}``.
             tools: Tool definitions sent with the request (counted, not changed).
@@ -165,7 +169,11 @@ class HeadroomEngine:
 
         Raises:
             ValidationError: The messages are malformed (the caller's error, never swallowed).
-            ConfigurationError: ``mode`` or ``keep_turns`` is invalid.
+            ConfigurationError: ``mode``, ``keep_turns`` or ``keep_last_tool_exchanges`` is
+                invalid.
+            ContextOverflowError: The request cannot fit ``model_limit`` minus the output
+                buffer, even after fitting (raised whatever ``fail_open`` says: a request known
+                not to fit is never sent).
             TransformError: A transform failed and ``config.fail_open`` is False.
             TypeError: An option is not one of :class:`OptimizeOptions`.
         """
@@ -214,12 +222,8 @@ class HeadroomEngine:
                 f"Invalid value for mode: {mode!r}. Allowed: {', '.join(MODES)}.",
                 details={"field": "mode", "value": mode, "allowed": list(MODES)},
             )
-        keep_turns = options.get("keep_turns")
-        if keep_turns is not None and (not isinstance(keep_turns, int) or keep_turns < 1):
-            raise ConfigurationError(
-                f"Invalid value for keep_turns: {keep_turns!r}. Allowed: a whole number >= 1.",
-                details={"field": "keep_turns", "value": keep_turns},
-            )
+        keep_turns = _whole_number_option(options, "keep_turns")
+        keep_exchanges = _whole_number_option(options, "keep_last_tool_exchanges")
         originals = validate_messages(messages)
         provider = self.provider_for(model)
         tokenizer = self._tokenizer_for(provider, model)
@@ -242,6 +246,7 @@ class HeadroomEngine:
             tokenizer=tokenizer,
             query=options.get("query"),
             keep_turns=keep_turns,
+            keep_exchanges=keep_exchanges,
             tool_profiles=options.get("tool_profiles"),
             tools=tools,
             model_limit=options.get("model_limit") or provider.get_context_limit(model),
@@ -279,14 +284,25 @@ class HeadroomEngine:
                 current = self._step(self._aligner_for(request.provider), current, request, result)
             stage = "context_fitting"
             tokens_now = request.tokenizer.count_messages(current, tools=request.tools)
+            reason = "it is still too big after context fitting"
             if tokens_now > request.budget:
                 fitter = self._context_fitter(request.keep_turns)
-                if fitter is not None:
+                if fitter is None:
+                    reason = "context fitting is disabled"
+                else:
+                    request.context["original_outputs"] = _tool_outputs_by_call(messages)
                     current = self._step(fitter, current, request, result)
                     tokens_now = request.tokenizer.count_messages(current, tools=request.tools)
+        except ContextOverflowError:
+            raise
         except Exception as exc:
+            if result.tokens_before > request.budget:
+                reason = f"optimizing it failed in {stage}"
+                raise _overflow(request, result.tokens_before, reason) from exc
             self._fail(exc, stage, request, result)
             return
+        if tokens_now > request.budget:
+            raise _overflow(request, tokens_now, reason)
         result.messages_optimized = current
         result.tokens_after = tokens_now
         result.retrieval_keys = _shown_keys(result.retrieval_keys, current)
@@ -510,6 +526,7 @@ class _Request:
 
     __slots__ = (
         "context",
+        "keep_exchanges",
         "keep_turns",
         "model",
         "model_limit",
@@ -529,6 +546,7 @@ class _Request:
         tokenizer: Tokenizer,
         query: str | None,
         keep_turns: int | None,
+        keep_exchanges: int | None,
         tool_profiles: Mapping[str, Mapping[str, Any]] | None,
         tools: Sequence[Mapping[str, Any]] | None,
         model_limit: int,
@@ -540,6 +558,7 @@ class _Request:
         self.tokenizer = tokenizer
         self.query = query
         self.keep_turns = keep_turns
+        self.keep_exchanges = keep_exchanges
         self.tool_profiles = tool_profiles
         self.tools = tools
         self.model_limit = model_limit
@@ -568,9 +587,45 @@ class _Request:
             context["output_buffer_tokens"] = self.output_buffer + tools_tokens
             if self.query is not None:
                 context["query"] = self.query
+            if self.keep_exchanges is not None:
+                context["keep_last_tool_exchanges"] = self.keep_exchanges
         elif transform.name == "rolling_window":
             context["max_tokens"] = self.budget - tools_tokens
         return context
+
+
+def _whole_number_option(options: OptimizeOptions, name: str) -> int | None:
+    value = options.get(name)  # type: ignore[misc]
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        raise ConfigurationError(
+            f"Invalid value for {name}: {value!r}. Allowed: a whole number >= 1.",
+            details={"field": name, "value": value},
+        )
+    return value  # type: ignore[no-any-return]
+
+
+def _overflow(request: _Request, tokens: int, reason: str) -> ContextOverflowError:
+    """The error for a request that exceeds its budget after the pipeline, and why."""
+    return ContextOverflowError(
+        f"The request cannot fit: it is {tokens} tokens and {reason}; the budget is "
+        f"{request.budget} (model_limit {request.model_limit} minus {request.output_buffer} "
+        "output buffer). Lower output_buffer_tokens or use a model with a larger window.",
+        details={
+            "minimum_tokens": tokens,
+            "budget": request.budget,
+            "model_limit": request.model_limit,
+            "output_buffer_tokens": request.output_buffer,
+        },
+    )
+
+
+def _tool_outputs_by_call(messages: Messages) -> dict[str, str]:
+    """Each tool result's text as the caller sent it, by tool-call id."""
+    return {
+        str(message["tool_call_id"]): content_text(message)
+        for message in messages
+        if message.get("role") == "tool" and message.get("tool_call_id") is not None
+    }
 
 
 def _has_tool_output(messages: Messages) -> bool:

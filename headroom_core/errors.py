@@ -12,6 +12,7 @@ __all__ = [
     "CacheError",
     "CompressionError",
     "ConfigurationError",
+    "ContextOverflowError",
     "HeadroomError",
     "ProviderError",
     "StorageError",
@@ -71,3 +72,12 @@ class CacheError(HeadroomError):
 
 class TransformError(HeadroomError):
     """A transform could not run on its input."""
+
+
+class ContextOverflowError(TransformError):
+    """A request cannot fit the model's window even after fitting: its kept minimum is too big.
+
+    Raised before any provider call and never turned into a fail-open (sending the request would
+    only get it rejected). ``details`` holds ``minimum_tokens``, ``budget``, ``model_limit`` and
+    ``output_buffer_tokens``, and what the minimum is made of.
+    """

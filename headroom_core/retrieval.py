@@ -31,6 +31,7 @@ __all__ = [
     "OriginalsStore",
     "SQLOriginalsStore",
     "default_originals_store",
+    "is_retrievable",
     "originals_key",
     "retrieval_tool_definition",
     "retrieval_tool_result",
@@ -210,6 +211,12 @@ class InMemoryOriginalsStore:
             self._entries.move_to_end(key)
         return entry.items()
 
+    def has(self, key: str) -> bool:
+        """Whether ``key`` can still be read (cheaper than :meth:`get`: nothing is decoded)."""
+        with self._lock:
+            entry = self._entries.get(key)
+            return entry is not None and entry.expires_at > self._clock()
+
     def delete(self, key: str) -> bool:
         """Forget ``key``; True when it was there."""
         with self._lock:
@@ -326,6 +333,21 @@ class SQLOriginalsStore:
             return None
         return json.loads(row.items)
 
+    def has(self, key: str) -> bool:
+        """Whether ``key`` can still be read (only its expiry is fetched)."""
+        from sqlmodel import Session, col, select
+
+        table = self._table
+        query = select(table.expires_at).where(col(table.key) == key)
+        try:
+            with Session(self._engine) as session:
+                expires_at = session.exec(query).first()
+        except Exception as exc:
+            raise StorageError(
+                f"Cannot read originals under {key}: {exc}", details={"key": key}
+            ) from exc
+        return expires_at is not None and expires_at > self._clock()
+
     def delete(self, key: str) -> bool:
         """Forget ``key``; True when it was there."""
         from sqlmodel import Session
@@ -369,6 +391,12 @@ def default_originals_store(config: RetrievalConfig | None = None) -> OriginalsS
                 )
                 _default_stores[url] = store
     return store
+
+
+def is_retrievable(store: OriginalsStore, key: str) -> bool:
+    """Whether ``store`` still holds ``key``; uses the store's ``has`` when it has one."""
+    has = getattr(store, "has", None)
+    return bool(has(key)) if callable(has) else store.get(key) is not None
 
 
 def retrieve(key: str, query: str | None = None, store: OriginalsStore | None = None) -> list[Any]:

@@ -37,6 +37,7 @@ from headroom_core._version import __version__
 from headroom_core.errors import (
     CacheError,
     ConfigurationError,
+    ContextOverflowError,
     HeadroomError,
     ProviderError,
     ValidationError,
@@ -71,7 +72,7 @@ LATENCY_WINDOW = 1000  # latency figures of /stats cover this many latest reques
 # does not map and stops there, while a type it maps (``validation_error``...) is retried and ends
 # as a misleading connection error. Server-side failures are 500s, which the client retries and
 # then answers with the original messages (its fallback).
-_CALLER_ERRORS = (ValidationError, ConfigurationError, ProviderError)
+_CALLER_ERRORS = (ValidationError, ConfigurationError, ProviderError, ContextOverflowError)
 
 
 class RequestError(Exception):

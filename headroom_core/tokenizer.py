@@ -114,6 +114,11 @@ class Tokenizer:
         )
 
     @property
+    def counting_key(self) -> tuple[Any, ...]:
+        """What this counter's counts depend on: memos of counted work key on it."""
+        return (type(self), self.encoding_name, self.estimate_factor)
+
+    @property
     def encoding(self) -> tiktoken.Encoding:
         """The tiktoken encoder (loaded offline on first use, shared per process)."""
         if self._encoding is None:

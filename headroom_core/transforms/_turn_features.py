@@ -94,8 +94,7 @@ def _turn_key(messages: Sequence[Mapping[str, Any]], turn: Turn, tokenizer: Toke
     contents = tuple(map(_content_key, messages[turn.start : turn.stop]))
     # only the hash is kept, as for long texts: no text stays alive, and a lookup does not hash
     # and compare the nested contents again
-    counter = (type(tokenizer), tokenizer.encoding_name, tokenizer.estimate_factor)
-    return counter, len(contents), hash(contents)
+    return tokenizer.counting_key, len(contents), hash(contents)
 
 
 def _content_key(message: Mapping[str, Any]) -> tuple[Hashable, ...]:

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 
+from headroom_core._textmemo import BoundedMemo, text_key
 from headroom_core.config import IntelligentContextConfig
-from headroom_core.errors import TransformError
+from headroom_core.errors import ContextOverflowError
 from headroom_core.messages import (
     content_text,
     last_user_query,
@@ -20,6 +21,7 @@ from headroom_core.messages import (
 from headroom_core.relevance import BM25Scorer, RelevanceScorer
 from headroom_core.results import TransformResult
 from headroom_core.tokenizer import Tokenizer
+from headroom_core.transforms._task_fitting import Exchange, Lowered, TaskFit, TaskFitter
 from headroom_core.transforms._turn_features import Piece, TurnFeatures, turn_features
 from headroom_core.transforms._units import (
     Conversation,
@@ -43,6 +45,7 @@ logger = logging.getLogger(__name__)
 # conclusions, raw tool output is the easiest to re-fetch.
 _ROLE_VALUE = {"user": 0.8, "reply": 0.5, "tool": 0.4}
 _SHARED_TERMS_FOR_FULL_SCORE = 3
+LOWERED_EXCHANGES = 4096  # exchanges of agent runs whose lowered form later steps send again
 
 
 class _Item(NamedTuple):
@@ -113,6 +116,7 @@ class IntelligentContextManager(Transform):
         self.toin = toin
         self._scorer = scorer or BM25Scorer()
         self._router = router
+        self._lowered: BoundedMemo[Lowered] = BoundedMemo(maxsize=LOWERED_EXCHANGES)
 
     def apply(
         self,
@@ -141,6 +145,7 @@ class IntelligentContextManager(Transform):
             "dropped_turns": 0,
             "compressed": [],
             "retrieval_keys": [],
+            "lowered": [],
             "over_budget": False,
         }
         if not self.config.enabled or tokens_before <= budget:
@@ -190,13 +195,44 @@ class IntelligentContextManager(Transform):
         kept = assemble(working, conversation, fit.dropped, fit.marker)
         tokens_after = fit.tokens
         details.update(fit.details(budget))
+        keep_exchanges = int(
+            context.get("keep_last_tool_exchanges") or self.config.keep_last_tool_exchanges
+        )
+        task: TaskFit | None = None
+        if details["over_budget"]:
+            task = self._fit_task(
+                kept,
+                messages,
+                protected,
+                items=[*items, *_items(protected, features[len(free_turns) :])],
+                features=features,
+                budget=budget,
+                keep_exchanges=keep_exchanges,
+                query=query,
+                tokenizer=tokenizer,
+                originals=context.get("original_outputs") or {},
+            )
+        if task is not None:
+            kept, tokens_after = task.messages, task.tokens
+            details["over_budget"] = tokens_after > budget
+            details["task_fit"] = {**task.levels, "reserve_tokens": task.reserve}
+            details["lowered"] = task.changed
+            details["retrieval_keys"] += [
+                key for key in task.retrieval_keys if key not in details["retrieval_keys"]
+            ]
         if details["over_budget"] and self.config.on_overflow == "raise":
-            raise TransformError(
-                "The request cannot fit: the kept minimum (system prompt and last "
-                f"{keep} turn(s)) is "
+            kept_part = (
+                f"the task's user message and its last {keep_exchanges} tool exchange(s), every "
+                "earlier exchange cut to a stub"
+                if task is not None
+                else f"last {keep} turn(s)"
+            )
+            fix = "keep_last_tool_exchanges" if task is not None else "keep_last_turns"
+            raise ContextOverflowError(
+                f"The request cannot fit: the kept minimum (system prompt and {kept_part}) is "
                 f"{tokens_after} tokens, the budget is {budget} (model_limit {limit} minus "
-                f"{buffer} output buffer). Lower keep_last_turns or output_buffer_tokens, or set "
-                "on_overflow='best_effort'.",
+                f"{buffer} output buffer). Lower {fix} or output_buffer_tokens, or use a model "
+                "with a larger window.",
                 details={
                     "minimum_tokens": tokens_after,
                     "budget": budget,
@@ -204,7 +240,7 @@ class IntelligentContextManager(Transform):
                     "output_buffer_tokens": buffer,
                 },
             )
-        changed = bool(fit.dropped or details["compressed"])
+        changed = bool(fit.dropped or details["compressed"] or (task and task.levels))
         return TransformResult(
             messages=kept,
             tokens_before=tokens_before,
@@ -220,6 +256,54 @@ class IntelligentContextManager(Transform):
             warnings=[f"intelligent_context: {tokens_after} tokens exceed the budget of {budget}"]
             if details["over_budget"]
             else [],
+        )
+
+    def _fit_task(
+        self,
+        kept: list[dict[str, Any]],
+        messages: Sequence[dict[str, Any]],
+        protected: Sequence[Turn],
+        *,
+        items: list[_Item],
+        features: list[TurnFeatures],
+        budget: int,
+        keep_exchanges: int,
+        query: str,
+        tokenizer: Tokenizer,
+        originals: Mapping[str, str],
+    ) -> TaskFit | None:
+        """Lower the tool exchanges of the kept turns but the newest ``keep_exchanges``, least
+        important first; None when there are no such exchanges (a chat, not an agent task).
+
+        ``kept`` is the turn-level fit of ``messages``: the kept turns sit at its end.
+        """
+        units = [unit for turn in protected for unit in turn.units if unit.kind == "tool"]
+        if len(units) <= keep_exchanges or not protected:
+            return None
+        shift = len(kept) - len(messages)
+        exchanges = {
+            unit.start: Exchange(
+                unit.start + shift,
+                tuple(p + shift for p in unit.indices if messages[p].get("role") == "tool"),
+            )
+            for unit in units
+        }
+        older = {unit.start for unit in units[:-keep_exchanges]}
+        pieces = [item for item in items if item.positions[0] in older]
+        candidates = [
+            exchanges[pieces[i].positions[0]]
+            for i in self._drop_order(messages, pieces, features, query)
+        ]
+        task_start = protected[-1].start
+        return TaskFitter(self._content_router(), self._lowered).fit(
+            kept,
+            candidates=candidates,
+            kept=[exchanges[unit.start] for unit in units[-keep_exchanges:]],
+            budget=budget,
+            tokenizer=tokenizer,
+            query=query,
+            task_key=text_key(content_text(messages[task_start])),
+            originals=originals,
         )
 
     def _drop_order(
@@ -319,7 +403,7 @@ class IntelligentContextManager(Transform):
             message = working[position]
             tool_name = names.get(str(message.get("tool_call_id")), ("", ""))[0] or None
             try:
-                crushed = router.route(
+                crushed = router.remembered.route(
                     content_text(message), query=query, tokenizer=tokenizer, tool_name=tool_name
                 )
             except Exception as exc:  # a crusher failure costs this compression, never the fit

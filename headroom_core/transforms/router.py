@@ -21,6 +21,7 @@ from headroom_core.errors import TransformError
 from headroom_core.results import CrushResult
 from headroom_core.tokenizer import Tokenizer, get_tokenizer
 from headroom_core.transforms._code.numbering import strip_line_numbers
+from headroom_core.transforms._crush_memo import CrushMemo
 from headroom_core.transforms._json.encoding import is_compact_output
 from headroom_core.transforms._lines.prose import FENCE_RE, PROSE_LINE_RE
 from headroom_core.transforms._lines.search import is_search_output
@@ -102,6 +103,9 @@ class ContentRouter:
         self._scorer = scorer
         self._store = store
         self._crushers: dict[tuple[str, int | None], Any] = {}
+        self.remembered = CrushMemo(self)
+        """:meth:`route` with outcomes remembered by content, query and settings: what agent
+        loops use, since each step re-sends every earlier output."""
 
     @property
     def scorer(self) -> RelevanceScorer:

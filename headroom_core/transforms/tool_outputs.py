@@ -136,7 +136,7 @@ class ToolOutputCompressor(Transform):
         tool_name = tool_name or str(message.get("name") or "")
         profile = profiles.get(tool_name)
         try:
-            return self.router.route(
+            return self.router.remembered.route(
                 content_text(message),
                 query=" ".join(
                     part for part in (base_query, tool_name, argument_terms(arguments)) if part

@@ -18,6 +18,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 
 from headroom_core.alignment import tag_origins
+from headroom_core.errors import ContextOverflowError
 from headroom_integrations.langchain._messages import from_core_messages, to_core_messages
 from headroom_integrations.langchain._savings import SavingsLedger
 
@@ -54,7 +55,9 @@ class MessageOptimizer:
     """Converts LangChain messages, runs the engine, maps the output back onto the originals.
 
     A failure inside Headroom (conversion, engine) never reaches the caller: it logs a warning,
-    counts a failed request and returns the original messages.
+    counts a failed request and returns the original messages. A request that cannot fit the
+    model's window raises :class:`~headroom_core.errors.ContextOverflowError` instead: sending
+    it would only get it rejected.
 
     Args:
         config: Engine configuration; defaults of :class:`HeadroomConfig` when None.
@@ -103,6 +106,8 @@ class MessageOptimizer:
                 tag_origins(converted), model, **self._engine_options(request_id, options)
             )
             return self._finish(result, messages, converted)
+        except ContextOverflowError:
+            raise
         except Exception as error:
             return self._fail_open(messages, model, request_id, error)
 
@@ -117,6 +122,8 @@ class MessageOptimizer:
                 tag_origins(converted), model, **self._engine_options(request_id, options)
             )
             return self._finish(result, messages, converted)
+        except ContextOverflowError:
+            raise
         except Exception as error:
             return self._fail_open(messages, model, request_id, error)
 

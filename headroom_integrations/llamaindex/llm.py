@@ -32,7 +32,7 @@ from llama_index.core.llms.llm import LLM, ToolSelection
 from headroom_core.alignment import tag_origins
 from headroom_core.config import HeadroomConfig, configuration_error
 from headroom_core.engine import HeadroomEngine
-from headroom_core.errors import ConfigurationError, HeadroomError
+from headroom_core.errors import ConfigurationError, ContextOverflowError, HeadroomError
 from headroom_core.results import SimulationResult
 from headroom_integrations.llamaindex._messages import from_core_messages, to_core_messages
 from headroom_integrations.llamaindex.events import HeadroomChatOptimizeEvent
@@ -64,7 +64,9 @@ class HeadroomLLM(FunctionCallingLLM):
     which :class:`HeadroomNodePostprocessor` already keeps small on the retrieval side.
 
     If the engine rejects a request, the original messages are sent, with a warning, a failed
-    :class:`HeadroomChatOptimizeEvent` and (when a store is configured) a failed metrics row.
+    :class:`HeadroomChatOptimizeEvent` and (when a store is configured) a failed metrics row;
+    a request that cannot fit the window raises
+    :class:`~headroom_core.errors.ContextOverflowError` before the model is called.
 
     Setup:
         .. code-block:: bash
@@ -245,6 +247,8 @@ class HeadroomLLM(FunctionCallingLLM):
             result = self._engine.optimize(
                 tag_origins(converted), self._model_name, **self._options(kwargs)
             )
+        except ContextOverflowError:
+            raise
         except HeadroomError as exc:
             return self._failed(originals, exc)
         return self._converted(result, originals, converted)
@@ -258,6 +262,8 @@ class HeadroomLLM(FunctionCallingLLM):
             result = await self._engine.aoptimize(
                 tag_origins(converted), self._model_name, **self._options(kwargs)
             )
+        except ContextOverflowError:
+            raise
         except HeadroomError as exc:
             return self._failed(originals, exc)
         return self._converted(result, originals, converted)

@@ -107,16 +107,14 @@ def test_token_budget_fits_the_messages_without_breaking_tool_pairs(server: Head
     assert called == answered
 
 
-def test_an_impossible_budget_fails_open_with_the_original_messages(server: HeadroomServer) -> None:
+def test_an_impossible_budget_is_the_callers_error_naming_the_sizes(server: HeadroomServer) -> None:
     request = {**sample_request(), "token_budget": 500}
     status, body = call(server, "POST", "/v1/compress", request)
 
-    assert status == 200
-    assert body["failed"] is True
-    assert "cannot fit" in body["error"]
-    assert body["messages"] == request["messages"]
-    assert body["tokens_after"] == body["tokens_before"]
-    assert call(server, "GET", "/stats")[1]["requests"]["failed"] == 1
+    assert status == 400
+    assert body["error"]["type"] == "invalid_request_error"
+    assert "cannot fit" in body["error"]["message"]
+    assert "the budget is 500" in body["error"]["message"]
 
 
 def test_every_compress_is_recorded_with_source_server(server: HeadroomServer) -> None:

@@ -21,6 +21,7 @@ from headroom_core.config import HeadroomConfig
 from headroom_core.messages import content_text
 from headroom_core.samples import load_sample_conversation
 from headroom_core.server import HeadroomServer, create_server
+from headroom_core.transforms.router import ContentRouter
 from tests.support.servers import running
 
 HERE = Path(__file__).parent
@@ -180,15 +181,19 @@ def test_simulate_health_and_stats_through_the_client(
 
 
 def test_server_errors_are_retried_then_fall_back_to_the_original_messages(
-    node_client: Path,
+    node_client: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     messages = load_sample_conversation()["messages"]
-    request = {"call": "compress", "messages": messages, "options": {"tokenBudget": 500}}
-    fail_closed = HeadroomConfig(fail_open=False)  # an impossible budget becomes a 500
+    request = {"call": "compress", "messages": messages}
+    fail_closed = HeadroomConfig(fail_open=False)  # an internal fault becomes a 500
 
+    def fault(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a crusher broke")
+
+    monkeypatch.setattr(ContentRouter, "route", fault)
     with running(create_server(port=0, api_key=API_KEY, config=fail_closed)) as up:
         strict = run_client(node_client, up, request)
-        options = {"tokenBudget": 500, "fallback": True, "retries": 1}
+        options = {"fallback": True, "retries": 1}
         fallback = run_client(node_client, up, {**request, "options": options})
         served = up.stats.snapshot()["requests"]
 

@@ -3,7 +3,7 @@
 For RollingWindow and IntelligentContextManager alike: the output is a request OpenAI and
 Anthropic both accept, it fits the budget whenever the kept minimum does, the system prompt and
 the last user message come through verbatim, and every other kept message is an unaltered
-original (or a tool result the result names as compressed).
+original (or a message the result names as compressed or lowered, which keeps its tool-call ids).
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ def _assert_guarantees(
     budget: int,
     keep_turns: int,
     compressed: Sequence[int] = (),
+    lowered: Sequence[int] = (),
 ) -> None:
     assert_valid_request(output)
     assert output[0] is original[0] or output[0] == original[0]
@@ -58,10 +59,16 @@ def _assert_guarantees(
     # kept messages are the originals, in order; only named compressions may differ
     compressed_ids = {original[i]["tool_call_id"] for i in compressed}
     cursor = 0
-    for message in output[1:]:
+    for position, message in enumerate(output[1:], start=1):
         if message["role"] == "system" and message["content"].startswith(
             "[Earlier conversation omitted"
         ):
+            continue
+        if position in lowered:
+            same_ids = ("tool_call_id", "tool_calls")
+            while any(original[cursor].get(k) != message.get(k) for k in same_ids):
+                cursor += 1
+            cursor += 1
             continue
         if message["role"] == "tool" and message["tool_call_id"] in compressed_ids:
             while original[cursor].get("tool_call_id") != message["tool_call_id"]:
@@ -94,7 +101,13 @@ def test_intelligent_context_guarantees(messages, fraction, keep):
     )
     manager = IntelligentContextManager(config)
     result = manager.apply(messages, TOKENIZER, model_limit=budget)
-    _assert_guarantees(messages, result.messages, budget=budget, keep_turns=keep)
+    _assert_guarantees(
+        messages,
+        result.messages,
+        budget=budget,
+        keep_turns=keep,
+        lowered=result.details["lowered"],
+    )
     assert manager.apply(result.messages, TOKENIZER, model_limit=budget).messages == result.messages
 
 
@@ -108,7 +121,12 @@ def test_intelligent_context_with_compression_names_what_it_changed(messages, fr
     result = IntelligentContextManager(config).apply(messages, TOKENIZER, model_limit=budget)
     compressed = [item["index"] for item in result.details["compressed"]]
     _assert_guarantees(
-        messages, result.messages, budget=budget, keep_turns=1, compressed=compressed
+        messages,
+        result.messages,
+        budget=budget,
+        keep_turns=1,
+        compressed=compressed,
+        lowered=result.details["lowered"],
     )
 
 
