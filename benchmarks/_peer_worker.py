@@ -1,6 +1,7 @@
 """Run the public peer's ``compress()`` on cases read from stdin; runs inside the peer's own venv.
 
-Input: one JSON object per line, ``{"id": ..., "messages": [...]}``. Output: one JSON object per
+Input: one JSON object per line, ``{"id": ..., "messages": [...]}`` and optionally
+``"model_limit"`` (the window the peer fits into). Output: one JSON object per
 line, ``{"id": ..., "messages": [...], "latency_ms": ...}`` (or ``"error"``). The first line is a
 warm-up whose result is not measured by the caller.
 """
@@ -19,7 +20,8 @@ def main() -> None:
         case = json.loads(raw)
         start = time.perf_counter()
         try:
-            result = compress(case["messages"], model="gpt-4o")
+            limit = {"model_limit": case["model_limit"]} if case.get("model_limit") else {}
+            result = compress(case["messages"], model="gpt-4o", **limit)
         except Exception as exc:  # the peer's failure is a result to report, not a crash
             reply = {"id": case["id"], "error": f"{type(exc).__name__}: {exc}"}
         else:

@@ -123,7 +123,7 @@ def _transcript(cases: Sequence[dict[str, Any]]) -> Transcript:
     return Transcript("+".join(c["id"] for c in cases), convert_to_messages(messages), needles)
 
 
-class _Recorder(AgentMiddleware):
+class Recorder(AgentMiddleware):
     """Innermost middleware: records the request the model would get and answers in its place."""
 
     def __init__(self) -> None:
@@ -152,18 +152,25 @@ def _candidates() -> dict[str, Callable[[], AgentMiddleware | None]]:
     }
 
 
-def run_agent(middleware: AgentMiddleware | None, transcript: Transcript) -> Sent:
-    recorder = _Recorder()
+def sent_through(
+    middleware: AgentMiddleware | None, messages: Sequence[BaseMessage]
+) -> list[BaseMessage]:
+    """What a ``create_agent`` agent with ``middleware`` would send its model for ``messages``."""
+    recorder = Recorder()
     chain = [middleware, recorder] if middleware is not None else [recorder]
     model = GenericFakeChatModel(messages=itertools.cycle([AIMessage("unused")]))
-    agent = create_agent(model, [], middleware=chain)
+    create_agent(model, [], middleware=chain).invoke({"messages": list(messages)})
+    return recorder.sent
+
+
+def run_agent(middleware: AgentMiddleware | None, transcript: Transcript) -> Sent:
     started = time.perf_counter()
-    agent.invoke({"messages": list(transcript.messages)})
+    sent = sent_through(middleware, transcript.messages)
     seconds = time.perf_counter() - started
-    text = "\n".join(content_text(m) for m in to_core_messages(recorder.sent))
+    text = "\n".join(content_text(m) for m in to_core_messages(sent))
     kept = sum(needle in text for needle in transcript.needles)
     recall = kept / len(transcript.needles) if transcript.needles else 1.0
-    tokens = count_tokens_messages(to_core_messages(recorder.sent), model="gpt-4o")
+    tokens = count_tokens_messages(to_core_messages(sent), model="gpt-4o")
     return Sent(tokens, recall, seconds)
 
 

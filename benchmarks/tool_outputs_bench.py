@@ -156,12 +156,18 @@ class PeerWorker:
             text=True, env=env,
         )
 
-    def run(self, case: dict[str, Any], tokenizer: Tokenizer) -> Outcome:
+    def compress(
+        self, request_id: str, messages: list[dict[str, Any]], model_limit: int | None = None
+    ) -> dict[str, Any]:
+        """The peer's reply: ``messages`` (or ``error``) and ``latency_ms``."""
         assert self.process.stdin and self.process.stdout
-        request = {"id": case["id"], "messages": case_messages(case)}
+        request = {"id": request_id, "messages": messages, "model_limit": model_limit}
         self.process.stdin.write(json.dumps(request) + "\n")
         self.process.stdin.flush()
-        reply = json.loads(self.process.stdout.readline())
+        return json.loads(self.process.stdout.readline())  # type: ignore[no-any-return]
+
+    def run(self, case: dict[str, Any], tokenizer: Tokenizer) -> Outcome:
+        reply = self.compress(case["id"], case_messages(case))
         if "messages" not in reply:
             outcome = score(case, case_messages(case), tokenizer, reply["latency_ms"])
             outcome.error = reply.get("error")

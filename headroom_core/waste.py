@@ -6,6 +6,9 @@ encode), so texts are transformed in full (cheap regex work) but tokens are coun
 while the affected text is small; above that, the tokens saved per removed character are measured
 on evenly spaced line-aligned sample windows and scaled to all removed characters. Signals from
 such samples are estimates, and ``detect_waste(..., exact=True)`` counts everything instead.
+
+Each text is measured on its own and remembered by its content, so a conversation re-sent with
+one more message costs the new message only; a text sent again whole counts as repetition.
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import Any, NamedTuple
 
+from headroom_core._textmemo import BoundedMemo, text_key
 from headroom_core._volatile import find_volatile
 from headroom_core.messages import content_text
 from headroom_core.results import WasteSignals
@@ -94,7 +98,8 @@ def detect_waste(
         content), ``html_noise_tokens`` (tags, scripts, styles in HTML content),
         ``whitespace_tokens`` (collapsing whitespace outside code fences in other text),
         ``dynamic_date_tokens`` (dates, times, ids in the system prompt) and
-        ``repetition_tokens`` (lines repeated after their first occurrence).
+        ``repetition_tokens`` (lines repeated after their first occurrence in a text, and
+        texts that repeat an earlier message's whole text).
 
     Example:
         >>> signals = detect_waste([{"role": "tool", "tool_call_id": "1",
@@ -103,64 +108,83 @@ def detect_waste(
         True
     """
     tokenizer = tokenizer or get_tokenizer()
-    limit = None if exact else EXACT_CHARS
-    json_texts: list[str] = []
-    html_texts: list[str] = []
-    other_texts: list[str] = []
+    json_bloat = html_noise = whitespace = repetition = 0
+    seen: set[Hashable] = set()
     for message in messages:
         text = content_text(message)
         if not text:
             continue
-        stripped = text.strip()
-        if stripped[:1] in "{[" and stripped[-1:] in "}]":
-            json_texts.append(text)
-        elif _HTML_HINT.search(text, 0, HTML_SNIFF_CHARS) and _looks_like_html(text):
-            html_texts.append(text)
-        else:
-            other_texts.append(text)
+        key = text_key(text)
+        if key in seen:  # the same text sent again: all of it repeats
+            repetition += tokenizer.count_text(text)
+            continue
+        seen.add(key)
+        waste = _text_waste(text, tokenizer, exact)
+        json_bloat += waste.json_bloat
+        html_noise += waste.html_noise
+        whitespace += waste.whitespace
+        repetition += waste.repetition
     return WasteSignals(
-        json_bloat_tokens=_tokens_saved(
-            [text for text in json_texts if _has_json_spacing(text)],
-            minify_json_text,
-            tokenizer,
-            limit,
-            length_after=_minified_length,
-        ),
-        html_noise_tokens=_tokens_saved(html_texts, strip_html, tokenizer, limit),
-        whitespace_tokens=_tokens_saved(
-            [text for text in other_texts if _has_loose_whitespace(text)],
-            normalize_whitespace,
-            tokenizer,
-            limit,
-        ),
+        json_bloat_tokens=json_bloat,
+        html_noise_tokens=html_noise,
+        whitespace_tokens=whitespace,
         dynamic_date_tokens=_dynamic_tokens(messages, tokenizer),
-        repetition_tokens=_repetition_tokens([*json_texts, *html_texts, *other_texts], tokenizer),
+        repetition_tokens=repetition,
     )
 
 
+class _TextWaste(NamedTuple):
+    json_bloat: int
+    html_noise: int
+    whitespace: int
+    repetition: int
+
+
+# Per text: a conversation is re-sent every turn, so its earlier texts are measured once.
+_TEXT_WASTE: BoundedMemo[_TextWaste] = BoundedMemo(maxsize=4096)
+
+
+def _text_waste(text: str, tokenizer: Tokenizer, exact: bool) -> _TextWaste:
+    """The waste in one text, remembered by the text, the counter and ``exact``."""
+    key = (text_key(text), tokenizer.counting_key, exact)
+    found = _TEXT_WASTE.get(key)
+    if found is not None:
+        return found
+    limit = None if exact else EXACT_CHARS
+    json_bloat = html_noise = whitespace = 0
+    stripped = text.strip()
+    if stripped[:1] in "{[" and stripped[-1:] in "}]":
+        if _has_json_spacing(text):
+            json_bloat = _tokens_saved(
+                text, minify_json_text, tokenizer, limit, length_after=_minified_length
+            )
+    elif _HTML_HINT.search(text, 0, HTML_SNIFF_CHARS) and _looks_like_html(text):
+        html_noise = _tokens_saved(text, strip_html, tokenizer, limit)
+    elif _has_loose_whitespace(text):
+        whitespace = _tokens_saved(text, normalize_whitespace, tokenizer, limit)
+    waste = _TextWaste(json_bloat, html_noise, whitespace, _repetition_tokens(text, tokenizer))
+    _TEXT_WASTE.put(key, waste)
+    return waste
+
+
 def _tokens_saved(
-    texts: Sequence[str],
+    text: str,
     transform: TextEdit,
     tokenizer: Tokenizer,
     limit: int | None,
     *,
     length_after: Callable[[str], int] | None = None,
 ) -> int:
-    """Tokens ``transform`` removes from ``texts``: exact when small, else sampled and scaled.
+    """Tokens ``transform`` removes from ``text``: exact when small, else sampled and scaled.
 
-    ``length_after`` gives a text's length after the transform faster than running it.
+    ``length_after`` gives the text's length after the transform faster than running it.
     """
-    if not texts:
-        return 0
-    if limit is None or sum(map(len, texts)) <= limit:
-        saved = sum(
-            tokenizer.count_text(text) - tokenizer.count_text(transform(text)) for text in texts
-        )
-        return max(0, saved)
+    if limit is None or len(text) <= limit:
+        return max(0, tokenizer.count_text(text) - tokenizer.count_text(transform(text)))
     measure = length_after or (lambda text: len(transform(text)))
-    removed_chars = sum(len(text) - measure(text) for text in texts)
+    removed_chars = len(text) - measure(text)
     sample_saved = sample_removed = 0
-    for window in _windows(texts):
+    for window in _windows(text):
         cleaned = transform(window)
         sample_saved += tokenizer.count_text(window) - tokenizer.count_text(cleaned)
         sample_removed += len(window) - len(cleaned)
@@ -169,20 +193,16 @@ def _tokens_saved(
     return max(0, round(removed_chars * sample_saved / sample_removed))
 
 
-def _windows(texts: Sequence[str]) -> list[str]:
-    """Up to SAMPLE_WINDOWS line-aligned windows spread evenly over the texts laid end to end."""
-    total = sum(len(text) for text in texts)
-    step = total / SAMPLE_WINDOWS
+def _windows(text: str) -> list[str]:
+    """SAMPLE_WINDOWS windows spread evenly over ``text``, line-aligned where a line break is
+    near (a text of few long lines, such as minified JSON, is cut at fixed sizes)."""
+    step = len(text) / SAMPLE_WINDOWS
     windows: list[str] = []
-    offset = 0
-    targets = [int(step * (k + 0.5)) for k in range(SAMPLE_WINDOWS)]
-    for text in texts:
-        while targets and targets[0] < offset + len(text):
-            position = targets.pop(0) - offset
-            start = text.rfind("\n", 0, position) + 1
-            end = text.find("\n", start + WINDOW_CHARS)
-            windows.append(text[start : end if end != -1 else len(text)])
-        offset += len(text)
+    for k in range(SAMPLE_WINDOWS):
+        middle = int(step * (k + 0.5))
+        start = text.rfind("\n", max(0, middle - WINDOW_CHARS), middle) + 1 or middle
+        end = text.find("\n", start + WINDOW_CHARS, start + 2 * WINDOW_CHARS)
+        windows.append(text[start : end if end != -1 else start + 2 * WINDOW_CHARS])
     return windows
 
 
@@ -198,16 +218,12 @@ def _dynamic_tokens(messages: Sequence[Mapping[str, Any]], tokenizer: Tokenizer)
     return total
 
 
-def _repetition_tokens(texts: Sequence[str], tokenizer: Tokenizer) -> int:
-    """Tokens of lines that repeat an earlier line; the most repeated lines are counted exactly,
-    the rest at the tokens-per-character rate measured on them."""
-    occurrences: Counter[str] = Counter()
-    for text in texts:
-        occurrences.update(
-            line
-            for line in map(str.strip, text.splitlines())
-            if len(line) >= MIN_REPEATED_LINE_CHARS
-        )
+def _repetition_tokens(text: str, tokenizer: Tokenizer) -> int:
+    """Tokens of lines that repeat an earlier line of ``text``; the most repeated lines are
+    counted exactly, the rest at the tokens-per-character rate measured on them."""
+    occurrences = Counter(
+        line for line in map(str.strip, text.splitlines()) if len(line) >= MIN_REPEATED_LINE_CHARS
+    )
     repeats = [(line, count - 1) for line, count in occurrences.most_common() if count > 1]
     if not repeats:
         return 0

@@ -46,6 +46,8 @@ RESERVE_SHARE = 0.25  # but never more than this share of the budget
 MAX_PROBLEM_LINES = 8
 MAX_PROBLEM_CHARS = 1_500
 MAX_ARGUMENT_CHARS = 160
+MESSAGE_OVERHEAD_TOKENS = 8  # what a message costs beyond its text
+_TABULAR_KINDS = frozenset({"json", "log", "search"})
 _STUB_PREFIX = "[Output of "
 _STUB_MIDDLE = " left out to fit the context window: "
 
@@ -111,8 +113,9 @@ class TaskFitter:
     ) -> TaskFit:
         """Fit ``messages`` into ``budget`` by lowering ``candidates`` (least important first).
 
-        ``kept`` are the newest exchanges (oldest first): they are crushed harder only as a last
-        resort, the newest one never. ``originals`` maps tool-call ids to the outputs as the
+        ``kept`` are the newest exchanges (oldest first): they are lowered only as a last resort,
+        and the newest one is never stubbed, only crushed to the room left when nothing else
+        makes the request fit. ``originals`` maps tool-call ids to the outputs as the
         caller sent them (crushing harder starts from there, not from the compressed text).
         """
         run = _Run(self._router, messages, tokenizer, query, originals)
@@ -124,16 +127,11 @@ class TaskFitter:
                 run.restore(exchange, remembered)
         reserve = _reserve(run, kept, budget)
         if run.total > budget:
-            target = budget - reserve
-            for level in (HARDER, STUB, BARE):
-                for exchange in candidates:
-                    if run.total <= target:
-                        break
-                    run.lower(exchange, level)
-            for exchange in kept[:-1]:
-                if run.total <= budget:
-                    break
-                run.lower(exchange, HARDER)
+            _lower_until(run, candidates, (HARDER, STUB, BARE), budget - reserve)
+            # the last resorts: the kept exchanges, then the newest output to the room left
+            _lower_until(run, kept[:-1], (HARDER, STUB), budget)
+            if kept and run.total > budget:
+                run.crush_to_fit(kept[-1], budget)
         for exchange in exchanges:
             if run.level_of(exchange) > NORMAL:
                 self._memory.put(keys[exchange], run.snapshot(exchange))
@@ -150,6 +148,17 @@ class TaskFitter:
     def _key(run: _Run, exchange: Exchange, task_key: Hashable, budget: int) -> Hashable:
         contents = tuple(text_key(content_text(run.messages[p])) for p in exchange.positions)
         return task_key, budget, run.call_ids(exchange), contents
+
+
+def _lower_until(
+    run: _Run, exchanges: Sequence[Exchange], levels: Sequence[int], target: int
+) -> None:
+    """Take ``exchanges`` down one level at a time, in order, until the request fits ``target``."""
+    for level in levels:
+        for exchange in exchanges:
+            if run.total <= target:
+                return
+            run.lower(exchange, level)
 
 
 def _reserve(run: _Run, kept: Sequence[Exchange], budget: int) -> int:
@@ -260,20 +269,39 @@ class _Run:
         name = name or str(message.get("name") or "tool")
         return name, arguments, self.originals.get(call_id, content_text(message))
 
-    def _crush_harder(self, position: int) -> None:
+    def crush_to_fit(self, exchange: Exchange, budget: int) -> None:
+        """Crush the results of ``exchange`` harder, to what room ``budget`` leaves them."""
+        for position in exchange.results:
+            room = budget - (self.total - self.counts[position])
+            if room < self.counts[position]:
+                self._crush_harder(position, max(1, room - MESSAGE_OVERHEAD_TOKENS))
+        self._levels[exchange] = max(HARDER, self.level_of(exchange))
+
+    def _crush_harder(self, position: int, target: int | None = None) -> None:
+        """Crush a result again from its original, to ``target`` tokens (by default a share of
+        its normal size); a table whose must-keep rows exceed that is then cut line by line."""
         message = self.messages[position]
         now = self.tokenizer.count_text(self._normal[position])
-        if now <= MIN_HARDER_TOKENS:
-            return
+        if target is None:
+            if now <= MIN_HARDER_TOKENS:
+                return
+            target = max(MIN_HARDER_TOKENS, int(now * HARDER_SHARE))
         name, arguments, original = self._output(position)
         query = " ".join(part for part in (self.query, name, argument_terms(arguments)) if part)
+        tokenizer = self.tokenizer
         crushed = self.router.remembered.route(
-            original,
-            query=query,
-            tokenizer=self.tokenizer,
-            tool_name=name,
-            token_budget=max(MIN_HARDER_TOKENS, int(now * HARDER_SHARE)),
+            original, query=query, tokenizer=tokenizer, tool_name=name, token_budget=target
         )
+        if crushed.tokens_after > target and self.router.detect(original) in _TABULAR_KINDS:
+            by_line = self.router.crush_lines(
+                crushed.compressed if crushed.changed else original,
+                query=query,
+                tokenizer=tokenizer,
+                tool_name=name,
+                token_budget=target,
+            )
+            if by_line.changed and by_line.tokens_after < crushed.tokens_after:
+                crushed = by_line
         if crushed.changed and crushed.tokens_after < now:
             self._replace(position, with_content(message, crushed.compressed))
             if crushed.retrieval_key:

@@ -56,6 +56,19 @@ class _Item(NamedTuple):
     piece: Piece
 
 
+class _Fitted(NamedTuple):
+    """One fitting of a request: the messages, their tokens, what was done."""
+
+    messages: list[dict[str, Any]]
+    tokens: int
+    details: dict[str, Any]
+    task: TaskFit | None = None
+
+    @property
+    def over_budget(self) -> bool:
+        return bool(self.details["over_budget"])
+
+
 class IntelligentContextManager(Transform):
     """Fit a request into the model's window, dropping the least important material first.
 
@@ -70,6 +83,17 @@ class IntelligentContextManager(Transform):
     and Anthropic. With ``compress_before_drop`` tool results are first crushed by the content
     router, least important first, until the request fits. A system note after the system prompt
     says what was dropped.
+
+    An agent task is one user message followed by many tool exchanges, so its turn alone can
+    exceed the window. Then the task's own exchanges give way, least important first, while the
+    newest ``keep_last_tool_exchanges`` stay: each is crushed harder from its original output,
+    then replaced by a stub that keeps its ``tool_call_id``, names the tool, the output's size and
+    kind, repeats its problem lines and gives the retrieval key; then its call loses the
+    assistant's text. Each batch leaves room for a few more steps, and what an exchange was
+    lowered to is remembered, so the next steps of the run send it byte for byte again (provider
+    prompt caches keep hitting). Only when that is not enough are the kept exchanges lowered
+    too, and finally the newest output is crushed to the room left; if the last turns still
+    cannot fit, the turns before the last one give way first.
 
     What is known about each turn (token counts, identifier-like terms, each piece's text head and
     error flag) is remembered by the turn's content in a bounded per-process memo, and BM25
@@ -151,21 +175,80 @@ class IntelligentContextManager(Transform):
         if not self.config.enabled or tokens_before <= budget:
             return TransformResult(list(messages), tokens_before, tokens_before, details=details)
 
-        conversation = split_conversation(messages)
+        query = context.get("query") or last_user_query(messages)
         keep = self.config.keep_last_turns
+        fitted = self._fit(messages, keep, budget, tokens_before, query, tokenizer, context)
+        if fitted.over_budget and keep > 1:
+            # the last turn may be a long agent task: the turns before it give way first
+            keep = 1
+            fitted = self._fit(messages, keep, budget, tokens_before, query, tokenizer, context)
+        details.update(fitted.details)
+        tokens_after = fitted.tokens
+        if fitted.over_budget and self.config.on_overflow == "raise":
+            kept_part = (
+                "the task's user message and its newest tool output, every earlier exchange cut "
+                "to a stub"
+                if fitted.task is not None
+                else f"last {keep} turn(s)"
+            )
+            fix = "keep_last_tool_exchanges" if fitted.task is not None else "keep_last_turns"
+            raise ContextOverflowError(
+                f"The request cannot fit: the kept minimum (system prompt and {kept_part}) is "
+                f"{tokens_after} tokens, the budget is {budget} (model_limit {limit} minus "
+                f"{buffer} output buffer). Lower {fix} or output_buffer_tokens, or use a model "
+                "with a larger window.",
+                details={
+                    "minimum_tokens": tokens_after,
+                    "budget": budget,
+                    "model_limit": limit,
+                    "output_buffer_tokens": buffer,
+                },
+            )
+        dropped = details["dropped_messages"]
+        changed = bool(dropped or details["compressed"] or details["lowered"])
+        return TransformResult(
+            messages=fitted.messages,
+            tokens_before=tokens_before,
+            tokens_after=tokens_after,
+            transforms_applied=[self.name] if changed else [],
+            description=(
+                f"dropped {dropped} message(s), compressed {len(details['compressed'])} and "
+                f"lowered {len(details['lowered'])} tool message(s)"
+                if changed
+                else "nothing droppable"
+            ),
+            details=details,
+            warnings=[f"intelligent_context: {tokens_after} tokens exceed the budget of {budget}"]
+            if fitted.over_budget
+            else [],
+        )
+
+    def _fit(
+        self,
+        messages: list[dict[str, Any]],
+        keep: int,
+        budget: int,
+        tokens_before: int,
+        query: str,
+        tokenizer: Tokenizer,
+        context: Mapping[str, Any],
+    ) -> _Fitted:
+        """Drop whole turns but the last ``keep`` (least important first), then lower the older
+        tool exchanges of the kept turns when that is not enough."""
+        conversation = split_conversation(messages)
         free_turns = conversation.turns[:-keep] if len(conversation.turns) > keep else []
         features = _features(messages, conversation, tokenizer)
         items = _items(free_turns, features)
-        query = context.get("query") or last_user_query(messages)
         order = self._drop_order(messages, items, features, query)  # least important first
 
         working = list(messages)
         total = tokens_before
         tokens = [tokenizer.count_message(messages[unit.start]) for unit in conversation.system]
         tokens += [count for turn in features for count in turn.tokens]
+        details: dict[str, Any] = {"compressed": [], "retrieval_keys": [], "lowered": []}
         if self.config.compress_before_drop:
             details["compressed"], total = self._compress(
-                working, items, order, conversation, budget, total, query, tokenizer
+                working, items, order, conversation, budget, total, query, tokenizer, keep
             )
             details["retrieval_keys"] = [
                 change["retrieval_key"]
@@ -193,70 +276,32 @@ class IntelligentContextManager(Transform):
             message_tokens=tokens,
         )
         kept = assemble(working, conversation, fit.dropped, fit.marker)
-        tokens_after = fit.tokens
         details.update(fit.details(budget))
-        keep_exchanges = int(
-            context.get("keep_last_tool_exchanges") or self.config.keep_last_tool_exchanges
-        )
-        task: TaskFit | None = None
-        if details["over_budget"]:
-            task = self._fit_task(
-                kept,
-                messages,
-                protected,
-                items=[*items, *_items(protected, features[len(free_turns) :])],
-                features=features,
-                budget=budget,
-                keep_exchanges=keep_exchanges,
-                query=query,
-                tokenizer=tokenizer,
-                originals=context.get("original_outputs") or {},
-            )
-        if task is not None:
-            kept, tokens_after = task.messages, task.tokens
-            details["over_budget"] = tokens_after > budget
-            details["task_fit"] = {**task.levels, "reserve_tokens": task.reserve}
-            details["lowered"] = task.changed
-            details["retrieval_keys"] += [
-                key for key in task.retrieval_keys if key not in details["retrieval_keys"]
-            ]
-        if details["over_budget"] and self.config.on_overflow == "raise":
-            kept_part = (
-                f"the task's user message and its last {keep_exchanges} tool exchange(s), every "
-                "earlier exchange cut to a stub"
-                if task is not None
-                else f"last {keep} turn(s)"
-            )
-            fix = "keep_last_tool_exchanges" if task is not None else "keep_last_turns"
-            raise ContextOverflowError(
-                f"The request cannot fit: the kept minimum (system prompt and {kept_part}) is "
-                f"{tokens_after} tokens, the budget is {budget} (model_limit {limit} minus "
-                f"{buffer} output buffer). Lower {fix} or output_buffer_tokens, or use a model "
-                "with a larger window.",
-                details={
-                    "minimum_tokens": tokens_after,
-                    "budget": budget,
-                    "model_limit": limit,
-                    "output_buffer_tokens": buffer,
-                },
-            )
-        changed = bool(fit.dropped or details["compressed"] or (task and task.levels))
-        return TransformResult(
-            messages=kept,
-            tokens_before=tokens_before,
-            tokens_after=tokens_after,
-            transforms_applied=[self.name] if changed else [],
-            description=(
-                f"dropped {len(fit.dropped)} message(s), "
-                f"compressed {len(details['compressed'])} tool result(s)"
-                if changed
-                else "nothing droppable"
+        if not details["over_budget"]:
+            return _Fitted(kept, fit.tokens, details)
+        task = self._fit_task(
+            kept,
+            messages,
+            protected,
+            items=[*items, *_items(protected, features[len(free_turns) :])],
+            features=features,
+            budget=budget,
+            keep_exchanges=int(
+                context.get("keep_last_tool_exchanges") or self.config.keep_last_tool_exchanges
             ),
-            details=details,
-            warnings=[f"intelligent_context: {tokens_after} tokens exceed the budget of {budget}"]
-            if details["over_budget"]
-            else [],
+            query=query,
+            tokenizer=tokenizer,
+            originals=context.get("original_outputs") or {},
         )
+        if task is None:
+            return _Fitted(kept, fit.tokens, details)
+        details["over_budget"] = task.tokens > budget
+        details["task_fit"] = {**task.levels, "reserve_tokens": task.reserve}
+        details["lowered"] = task.changed
+        details["retrieval_keys"] += [
+            key for key in task.retrieval_keys if key not in details["retrieval_keys"]
+        ]
+        return _Fitted(task.messages, task.tokens, details, task)
 
     def _fit_task(
         self,
@@ -376,12 +421,13 @@ class IntelligentContextManager(Transform):
         total: int,
         query: str,
         tokenizer: Tokenizer,
+        keep: int,
     ) -> tuple[list[dict[str, Any]], int]:
-        """Crush tool results, least important first, until the request fits.
+        """Crush tool results, least important first, until the request fits (the last
+        ``keep`` turns' too).
 
         Edits ``working`` in place; returns what was compressed and the new total.
         """
-        keep = self.config.keep_last_turns
         protected_turns = conversation.turns[max(0, len(conversation.turns) - keep) :]
         positions = [p for i in order if items[i].requires for p in items[i].positions]
         positions += [

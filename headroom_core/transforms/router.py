@@ -238,6 +238,24 @@ class ContentRouter:
             result, strategy=crusher_name, reasons=[f"detected {kind}", *mode, *result.reasons]
         )
 
+    def crush_lines(
+        self,
+        text: str,
+        *,
+        query: str = "",
+        tokenizer: Tokenizer | None = None,
+        tool_name: str | None = None,
+        token_budget: int | None = None,
+    ) -> CrushResult:
+        """Crush ``text`` line by line, whatever its kind: the rows of a table, a log.
+
+        What fitting uses when a kind's own crusher cannot go below its must-keep items: the
+        lines kept are verbatim lines of ``text`` and the marker says how many were left out.
+        """
+        return self._line_crusher().crush(
+            text, query, tokenizer=tokenizer, token_budget=token_budget, tool_name=tool_name
+        )
+
     def _smart_crusher(self, max_items: int | None) -> SmartCrusher:
         key = ("json", max_items)
         crusher = self._crushers.get(key)

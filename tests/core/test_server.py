@@ -16,6 +16,7 @@ from headroom_core.engine import HeadroomEngine
 from headroom_core.messages import content_text
 from headroom_core.samples import load_sample_conversation
 from headroom_core.server import HeadroomServer, create_server
+from tests.support.conversations import assert_valid_request
 from tests.support.servers import running
 
 API_KEY = "test-key-123"
@@ -107,14 +108,25 @@ def test_token_budget_fits_the_messages_without_breaking_tool_pairs(server: Head
     assert called == answered
 
 
+def test_a_small_budget_is_met_when_the_last_turn_fits(server: HeadroomServer) -> None:
+    status, body = call(server, "POST", "/v1/compress", {**sample_request(), "token_budget": 600})
+
+    assert status == 200
+    assert not body["failed"]
+    assert body["tokens_after"] <= 600
+    assert_valid_request(body["messages"])
+    task = content_text(sample_request()["messages"][-1])
+    assert task in content_text(body["messages"][-1])
+
+
 def test_an_impossible_budget_is_the_callers_error_naming_the_sizes(server: HeadroomServer) -> None:
-    request = {**sample_request(), "token_budget": 500}
+    request = {**sample_request(), "token_budget": 60}
     status, body = call(server, "POST", "/v1/compress", request)
 
     assert status == 400
     assert body["error"]["type"] == "invalid_request_error"
     assert "cannot fit" in body["error"]["message"]
-    assert "the budget is 500" in body["error"]["message"]
+    assert "the budget is 60" in body["error"]["message"]
 
 
 def test_every_compress_is_recorded_with_source_server(server: HeadroomServer) -> None:
