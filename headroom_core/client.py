@@ -29,6 +29,8 @@ __all__ = ["HeadroomClient"]
 _OPTIONS = {
     "headroom_mode": "mode",
     "headroom_keep_turns": "keep_turns",
+    "headroom_keep_last_tool_exchanges": "keep_last_tool_exchanges",
+    "headroom_model_limit": "model_limit",
     "headroom_tool_profiles": "tool_profiles",
 }
 
@@ -45,6 +47,12 @@ class HeadroomClient:
         config: Settings of every transform; defaults when None.
         store_url: Metrics database, e.g. ``sqlite:///headroom.db``; no recording when None
             (unless ``config.store_url`` is set).
+
+    Per call, ``headroom_mode``, ``headroom_keep_turns``, ``headroom_keep_last_tool_exchanges``,
+    ``headroom_model_limit`` (the window to fit; the model's by default) and
+    ``headroom_tool_profiles`` are taken out of the arguments and given to the engine. A request
+    that cannot fit the window raises :class:`~headroom_core.errors.ContextOverflowError` before
+    the SDK is called.
 
     Example:
         Wrap the SDK client, then use it as before::

@@ -186,14 +186,14 @@ class IntelligentContextManager(Transform):
         tokens_after = fitted.tokens
         if fitted.over_budget and self.config.on_overflow == "raise":
             kept_part = (
-                "the task's user message and its newest tool output, every earlier exchange cut "
-                "to a stub"
+                "the system prompt, the task's user message, its newest tool output crushed as "
+                "far as it goes and stubs of the earlier ones"
                 if fitted.task is not None
-                else f"last {keep} turn(s)"
+                else f"the system prompt and the last {keep} turn(s)"
             )
             fix = "keep_last_tool_exchanges" if fitted.task is not None else "keep_last_turns"
             raise ContextOverflowError(
-                f"The request cannot fit: the kept minimum (system prompt and {kept_part}) is "
+                f"The request cannot fit: the kept minimum ({kept_part}) is "
                 f"{tokens_after} tokens, the budget is {budget} (model_limit {limit} minus "
                 f"{buffer} output buffer). Lower {fix} or output_buffer_tokens, or use a model "
                 "with a larger window.",
@@ -318,12 +318,12 @@ class IntelligentContextManager(Transform):
         originals: Mapping[str, str],
     ) -> TaskFit | None:
         """Lower the tool exchanges of the kept turns but the newest ``keep_exchanges``, least
-        important first; None when there are no such exchanges (a chat, not an agent task).
+        important first, then the newest ones; None when the kept turns hold no tool exchange.
 
         ``kept`` is the turn-level fit of ``messages``: the kept turns sit at its end.
         """
         units = [unit for turn in protected for unit in turn.units if unit.kind == "tool"]
-        if len(units) <= keep_exchanges or not protected:
+        if not units:
             return None
         shift = len(kept) - len(messages)
         exchanges = {
@@ -333,7 +333,7 @@ class IntelligentContextManager(Transform):
             )
             for unit in units
         }
-        older = {unit.start for unit in units[:-keep_exchanges]}
+        older = {unit.start for unit in units[: max(0, len(units) - keep_exchanges)]}
         pieces = [item for item in items if item.positions[0] in older]
         candidates = [
             exchanges[pieces[i].positions[0]]

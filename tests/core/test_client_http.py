@@ -24,6 +24,7 @@ import pytest
 import vcr
 
 from headroom_core.client import HeadroomClient
+from headroom_core.errors import ContextOverflowError
 from headroom_core.reporting import generate_report
 from headroom_core.tokenizer import Tokenizer
 from tests.support.cars import CARS, CARS_SYSTEM, CARS_TOOL_ARGUMENTS, cars_conversation
@@ -363,3 +364,14 @@ def test_validate_setup_for_an_anthropic_client(server):
     assert report["tokenizer"]["model"] == "claude-sonnet-4-5"
     assert report["tokenizer"]["exact"] is False  # estimated offline; exact needs the count API
     assert report["store"] is None
+
+
+def test_a_request_that_cannot_fit_is_never_sent(server, wire):
+    client = HeadroomClient(_openai(server, wire))
+    first = len(server.requests)
+    with pytest.raises(ContextOverflowError, match="cannot fit"):
+        client.chat.completions.create(
+            model="gpt-4o", messages=cars_conversation(named=False), headroom_model_limit=4_050
+        )
+    assert len(server.requests) == first
+    assert wire == []

@@ -17,6 +17,7 @@ from headroom_core.retrieval import (
     OriginalsStore,
     SQLOriginalsStore,
     default_originals_store,
+    is_retrievable,
     originals_key,
     retrieval_tool_definition,
     retrieval_tool_result,
@@ -251,6 +252,19 @@ def test_expired_rows_are_purged_on_write(tmp_path: Path) -> None:
     with sqlite3.connect(path) as connection:
         keys = connection.execute("SELECT key FROM headroom_originals").fetchall()
     assert keys == [(fresh,)]
+
+
+def test_has_tells_a_live_key_without_reading_its_items(tmp_path: Path) -> None:
+    clock = Clock()
+    for store in (
+        SQLOriginalsStore(f"sqlite:///{tmp_path / 'h.db'}", ttl_seconds=10, clock=clock),
+        InMemoryOriginalsStore(ttl_seconds=10, clock=clock),
+    ):
+        key = store.put(["kept line"])
+        assert store.has(key) and is_retrievable(store, key)
+        assert not store.has("0000000000")
+        clock.now += 11
+        assert not store.has(key) and not is_retrievable(store, key)
 
 
 def test_unreachable_database_raises_storage_error(tmp_path: Path) -> None:

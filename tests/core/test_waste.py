@@ -91,3 +91,20 @@ def test_large_requests_are_sampled_close_to_the_exact_count_and_fast():
     assert (
         elapsed < 1.0
     )  # the exact count of this request alone takes far longer on a loaded CI box
+
+
+def test_minified_json_on_one_line_is_sampled_in_windows_not_whole():
+    rows = [{"id": f"ord_{i}", "amount": i * 7, "tags": ["a", "b"]} for i in range(20_000)]
+    spaced = json.dumps(rows)
+    messages = _request(_tool(spaced))
+    exact = detect_waste(messages, TOKENIZER, exact=True).json_bloat_tokens
+    sampled = detect_waste(messages, TOKENIZER).json_bloat_tokens
+    assert abs(sampled - exact) <= 0.05 * exact
+
+
+def test_a_text_sent_again_whole_counts_as_repetition():
+    log = "\n".join(f"INFO request {i} served in {i % 7} ms" for i in range(40))
+    once = detect_waste(_request(_tool(log)), TOKENIZER).repetition_tokens
+    again = {"role": "user", "content": log}  # the user pastes the same output again
+    twice = detect_waste([*_request(_tool(log)), again], TOKENIZER)
+    assert twice.repetition_tokens == once + TOKENIZER.count_text(log)

@@ -215,3 +215,15 @@ async def test_inner_model_that_cannot_stream_yields_one_chunk() -> None:
     for received in (chunks, async_chunks):
         assert [c.content for c in received if c.content] == ["whole reply"]
         assert "headroom" in received[0].response_metadata
+
+
+def test_a_request_that_cannot_fit_raises_before_the_inner_model_is_called() -> None:
+    from langchain_core.messages import convert_to_messages
+
+    from headroom_core.errors import ContextOverflowError
+    from tests.support.agent_runs import agent_run
+
+    inner = ScriptedChatModel(profile={"max_input_tokens": 4_300})
+    with pytest.raises(ContextOverflowError, match="cannot fit"):
+        HeadroomChatModel(inner).invoke(convert_to_messages(agent_run()[0]))
+    assert inner.received == []

@@ -86,3 +86,38 @@ def test_headroom_failure_lets_the_agent_run(caplog: pytest.LogCaptureFixture) -
     assert [m.content for m in model.received[0]] == ["hi", "rate the answer"]
     assert middleware.get_metrics()["failures"] == 1
     assert "sending it unchanged" in caplog.text
+
+
+def test_an_agent_run_too_big_for_the_window_raises_before_the_model_is_called() -> None:
+    from langchain_core.messages import convert_to_messages
+
+    from headroom_core.errors import ContextOverflowError
+    from tests.support.agent_runs import agent_run
+
+    messages, _ = agent_run()
+    model = ScriptedChatModel(profile={"max_input_tokens": 4_300})
+    agent = create_agent(model, [], middleware=[HeadroomMiddleware()])
+
+    with pytest.raises(ContextOverflowError, match="the budget is 300"):
+        agent.invoke({"messages": convert_to_messages(messages[1:])})
+    assert model.received == []
+
+
+def test_an_agent_run_over_the_window_is_fitted_with_stubs() -> None:
+    from langchain_core.messages import convert_to_messages
+
+    from headroom_core.tokenizer import get_tokenizer
+    from headroom_integrations.langchain._messages import to_core_messages
+    from tests.support.agent_runs import agent_run
+    from tests.support.conversations import assert_valid_request
+
+    messages, _ = agent_run()
+    model = ScriptedChatModel(profile={"max_input_tokens": 14_000})
+    agent = create_agent(model, [], middleware=[HeadroomMiddleware()])
+
+    agent.invoke({"messages": convert_to_messages(messages)})
+
+    [sent] = [to_core_messages(batch) for batch in model.received]
+    assert get_tokenizer("gpt-4o").count_messages(sent) <= 10_000
+    assert_valid_request(sent)
+    assert any("left out to fit the context window" in str(m["content"]) for m in sent)

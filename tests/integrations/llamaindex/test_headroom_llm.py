@@ -221,3 +221,14 @@ def test_context_chat_engine_fits_a_long_conversation(
 def test_completion_calls_pass_through() -> None:
     llm = HeadroomLLM(llm=MockLLM())
     assert llm.complete("echo me").text == "echo me"
+
+
+def test_a_request_that_cannot_fit_raises_before_the_llm_is_called(
+    inner: MockFunctionCallingLLMWithChatMemoryOfLastCall, linux_case: Case
+) -> None:
+    from headroom_core.errors import ContextOverflowError
+
+    llm = HeadroomLLM(llm=inner, model_limit=4_100)
+    with pytest.raises(ContextOverflowError, match="the budget is 100"):
+        llm.chat(tool_conversation(linux_case))
+    assert inner.last_chat_messages is None
