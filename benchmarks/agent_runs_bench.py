@@ -7,8 +7,9 @@ A run is a system prompt, one task message and one tool exchange per real output
 corpus (kinds interleaved, ten outputs a run; each call's arguments carry the output's question,
 as an agent's arguments would), plus the sample conversation shipped with the package. Request k
 is the run up to tool result k, as an agent sends it. Each method sees every step of every run,
-at the model's real window (gpt-4o, 128K) and at windows of 60% and 40% of the whole run's size
-(plus the 4,000-token reply buffer):
+at the model's real window (gpt-4o, 128K) and at windows of 60%, 40% and 15% of the whole run's
+size (plus the 4,000-token reply buffer; compression alone fits most runs into 40%, so 15% is
+where fitting has to stub):
 
 - identity: the request as it is;
 - Headroom: ``HeadroomEngine.optimize(..., model_limit=...)``, one engine per run and window, as
@@ -55,7 +56,8 @@ REAL_WINDOW = 128_000
 OUTPUT_BUFFER = 4_000
 RUN_SIZE = 10
 KINDS = ("json", "log", "search", "code", "text")
-WINDOWS: dict[str, float | None] = {"real": None, "60%": 0.6, "40%": 0.4}
+# 15% goes below what compression alone reaches on most runs: it makes the fitting work
+WINDOWS: dict[str, float | None] = {"real": None, "60%": 0.6, "40%": 0.4, "15%": 0.15}
 CACHED_RATES = (0.1, 0.5)
 SYSTEM_PROMPT = (
     "You are an engineering assistant with tools. Read what the tools return and answer from it; "
@@ -390,7 +392,7 @@ def plot(results: dict[str, dict[str, list[Replay]]], path: Path) -> None:
 
     figure, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     for method, by_window in results.items():
-        replay = max(by_window["40%"], key=lambda r: len(r.steps))
+        replay = max(by_window["15%"], key=lambda r: len(r.steps))
         steps = range(1, len(replay.steps) + 1)
         axes[0].plot(steps, [s.tokens for s in replay.steps], marker="o", label=method)
         real = max(by_window["real"], key=lambda r: len(r.steps))
@@ -400,8 +402,8 @@ def plot(results: dict[str, dict[str, list[Replay]]], path: Path) -> None:
             marker="o",
             label=method,
         )
-    axes[0].axhline(replay.budget, color="grey", linestyle="--", label="budget (40% window)")
-    axes[0].set(title=f"Tokens sent per step, {replay.run}, 40% window", xlabel="step")
+    axes[0].axhline(replay.budget, color="grey", linestyle="--", label="budget (15% window)")
+    axes[0].set(title=f"Tokens sent per step, {replay.run}, 15% window", xlabel="step")
     axes[1].set(title="Cached-prefix share per step, real window", xlabel="step", ylim=(0, 1))
     axes[0].legend(fontsize=7)
     figure.tight_layout()
