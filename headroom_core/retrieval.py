@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from headroom_core._retrieval_query import rank_items
 from headroom_core.config import RetrievalConfig
 from headroom_core.errors import CacheError, StorageError
 
@@ -40,6 +41,8 @@ __all__ = [
 
 RETRIEVAL_TOOL_NAME = "headroom_retrieve"
 KEY_LENGTH = 10
+MAX_ANSWER_ITEMS = 20
+MAX_ANSWER_CHARS = 12_000
 
 Clock = Callable[[], float]
 
@@ -404,7 +407,12 @@ def retrieve(key: str, query: str | None = None, store: OriginalsStore | None = 
 
     Args:
         key: The key from the compressed output's marker.
-        query: When given, only items matching it (BM25 score above 0), best first.
+        query: When given, only the items matching it, best first: ``id 200``, ``id=200``,
+            ``status: failed``, a quoted phrase or a few words. Field names match fields and
+            values match values; a whole value ranks before a word inside a longer one, and
+            numbers never match inside other numbers. When no item matches every specific term
+            (a field and value, a phrase, a number or identifier), the items sharing a word
+            with the query, ranked by BM25.
         store: Where to look; the process-wide default store when omitted.
 
     Returns:
@@ -415,29 +423,26 @@ def retrieve(key: str, query: str | None = None, store: OriginalsStore | None = 
 
     Example:
         >>> store = InMemoryOriginalsStore()
-        >>> key = store.put(["GET /a 200", "GET /b 500 timeout"], kind="log")
-        >>> retrieve(key, query="timeout", store=store)
-        ['GET /b 500 timeout']
+        >>> key = store.put([{"id": 7, "ms": 200}, {"id": 200, "ms": 7}])
+        >>> retrieve(key, query="id 200", store=store)
+        [{'id': 200, 'ms': 7}]
     """
+    items = _stored(key, store)
+    if not query or not query.strip():
+        return items
+    return [items[position] for position in rank_items(items, query).positions]
+
+
+def _stored(key: str, store: OriginalsStore | None) -> list[Any]:
     items = (store or default_originals_store()).get(key)
     if items is None:
         raise CacheError(
-            f"No stored originals under key {key!r}: the key is unknown or has expired.",
+            f"Nothing is stored under key {key!r}: the key is wrong, or the items expired "
+            "(they are kept for a limited time). Call the tool that produced the output again "
+            "to get them.",
             details={"key": key},
         )
-    if not query or not query.strip():
-        return items
-    from headroom_core.relevance.bm25 import BM25Scorer
-
-    texts = [
-        item if isinstance(item, str) else json.dumps(item, ensure_ascii=False, default=str)
-        for item in items
-    ]
-    scores = BM25Scorer().score_items(texts, query)
-    ranked = sorted(
-        (index for index, score in enumerate(scores) if score > 0), key=lambda i: -scores[i]
-    )
-    return [items[index] for index in ranked]
+    return items
 
 
 def retrieval_tool_definition() -> dict[str, Any]:
@@ -448,7 +453,8 @@ def retrieval_tool_definition() -> dict[str, Any]:
             "name": RETRIEVAL_TOOL_NAME,
             "description": (
                 "Fetch items that were left out of a compressed tool output. Use the key shown in "
-                "the output's omission marker; add a query to get only the matching items."
+                "the output's omission marker; add a query to get only the matching items, e.g. "
+                "'id 200', 'status: failed', a quoted phrase or a few words."
             ),
             "parameters": {
                 "type": "object",
@@ -456,7 +462,11 @@ def retrieval_tool_definition() -> dict[str, Any]:
                     "key": {"type": "string", "description": "The key from the omission marker."},
                     "query": {
                         "type": "string",
-                        "description": "Optional words to match; omit to get every left-out item.",
+                        "description": "Optional: what to match; omit to get every left-out item.",
+                    },
+                    "offset": {
+                        "type": "integer",
+                        "description": "Optional: skip this many matching items (to page on).",
                     },
                 },
                 "required": ["key"],
@@ -472,32 +482,68 @@ def retrieval_tool_result(
     """Answer a ``headroom_retrieve`` tool call: the content of the tool message to send back.
 
     Never raises for the model's mistakes: an unknown or expired key or malformed arguments come
-    back as ``{"error": ...}`` so the model can carry on without the items.
+    back as ``{"error": ...}`` saying what to do instead. A large answer is cut to
+    ``MAX_ANSWER_ITEMS`` items (and about ``MAX_ANSWER_CHARS`` characters) with a note giving
+    the ``offset`` that pages on.
 
     Args:
-        arguments: The call's arguments, as the JSON string the model produced or a dict.
+        arguments: The call's arguments, as the JSON string the model produced or a dict:
+            ``key``, optionally ``query`` and ``offset``.
         store: Where to look; the process-wide default store when omitted.
 
     Returns:
-        JSON: ``{"key", "count", "items"}`` or ``{"error"}``.
+        JSON: ``{"key", "stored", "matched", "offset", "items"}`` and, when not every match is
+        shown or no item matched every term, a ``note``; or ``{"error"}``.
 
     Example:
         >>> store = InMemoryOriginalsStore()
-        >>> key = store.put([{"id": 3, "status": "failed"}])
-        >>> retrieval_tool_result({"key": key}, store=store)  # doctest: +ELLIPSIS
-        '{"key": "...", "count": 1, "items": [{"id": 3, "status": "failed"}]}'
+        >>> key = store.put([{"id": 3, "status": "failed"}, {"id": 4, "status": "ok"}])
+        >>> answer = retrieval_tool_result({"key": key, "query": "status failed"}, store=store)
+        >>> json.loads(answer)["items"], json.loads(answer)["matched"]
+        ([{'id': 3, 'status': 'failed'}], 1)
     """
     try:
         parsed = json.loads(arguments) if isinstance(arguments, str) else dict(arguments)
     except (TypeError, ValueError) as exc:
         return json.dumps({"error": f"arguments are not a JSON object: {exc}"})
-    key, query = (
-        (parsed.get("key"), parsed.get("query")) if isinstance(parsed, dict) else (None, None)
-    )
-    if not isinstance(key, str) or not (query is None or isinstance(query, str)):
-        return json.dumps({"error": "pass 'key' (a string) and optionally 'query' (a string)"})
+    if not isinstance(parsed, dict):
+        parsed = {}
+    key, query, offset = parsed.get("key"), parsed.get("query"), parsed.get("offset") or 0
+    if (
+        not isinstance(key, str)
+        or not (query is None or isinstance(query, str))
+        or not isinstance(offset, int)
+        or offset < 0
+    ):
+        return json.dumps(
+            {"error": "pass 'key' (a string), optionally 'query' (a string) and 'offset' (>= 0)"}
+        )
     try:
-        items = retrieve(key, query=query, store=store)
+        items = _stored(key, store)
     except CacheError as exc:
         return json.dumps({"error": exc.message})
-    return json.dumps({"key": key, "count": len(items), "items": items}, ensure_ascii=False)
+    ranking = rank_items(items, query or "")
+    shown: list[Any] = []
+    size = 0
+    for position in ranking.positions[offset : offset + MAX_ANSWER_ITEMS]:
+        item = items[position]
+        size += len(item) if isinstance(item, str) else len(_ENCODER.encode(item))
+        if shown and size > MAX_ANSWER_CHARS:
+            break
+        shown.append(item)
+    answer: dict[str, Any] = {
+        "key": key,
+        "stored": len(items),
+        "matched": len(ranking.positions),
+        "offset": offset,
+        "items": shown,
+    }
+    notes = []
+    if not ranking.complete:
+        notes.append("no item matched every term; these share words with the query")
+    rest = len(ranking.positions) - offset - len(shown)
+    if rest > 0:
+        notes.append(f"{rest} more; call again with offset {offset + len(shown)} to see them")
+    if notes:
+        answer["note"] = "; ".join(notes)
+    return json.dumps(answer, ensure_ascii=False)

@@ -198,7 +198,7 @@ def test_tool_definition_is_an_openai_function_tool() -> None:
     assert function["name"] == RETRIEVAL_TOOL_NAME == "headroom_retrieve"
     assert function["description"]
     assert function["parameters"]["required"] == ["key"]
-    assert set(function["parameters"]["properties"]) == {"key", "query"}
+    assert set(function["parameters"]["properties"]) == {"key", "query", "offset"}
     assert Tokenizer("gpt-4o").count_tools([tool]) > 0
     json.dumps(tool)
 
@@ -303,9 +303,70 @@ def test_tool_result_answers_the_model() -> None:
     items = [{"id": 1, "state": "done"}, {"id": 2, "state": "failed"}]
     key = store.put(items)
     answer = json.loads(retrieval_tool_result(json.dumps({"key": key}), store=store))
-    assert answer == {"key": key, "count": 2, "items": items}
+    assert answer == {"key": key, "stored": 2, "matched": 2, "offset": 0, "items": items}
     filtered = json.loads(retrieval_tool_result({"key": key, "query": "failed"}, store=store))
     assert filtered["items"] == [items[1]]
+
+
+ORDERS = [
+    {"id": i, "customer": f"cust_{i % 37}", "amount": (i * 7) % 500, "status": "paid"}
+    for i in range(1, 501)
+]
+ORDERS[199]["status"] = "refunded"
+
+
+@pytest.mark.parametrize(
+    "query", ["id 200", "id=200", "id: 200", "ID = 200", '"refunded"', "id 200 refunded"]
+)
+def test_the_queries_a_model_writes_find_the_one_row(query: str) -> None:
+    store = InMemoryOriginalsStore()
+    key = store.put(ORDERS[50:])  # 450 dropped rows, as a crush of 500 leaves them
+    found = retrieve(key, query=query, store=store)
+    assert found[0] == ORDERS[199]
+    assert len(found) <= 5
+
+
+def test_field_names_match_fields_and_numbers_match_exactly_first() -> None:
+    store = InMemoryOriginalsStore()
+    key = store.put(ORDERS)
+    assert [row["id"] for row in retrieve(key, "amount 200", store=store)] == [
+        row["id"] for row in ORDERS if row["amount"] == 200
+    ]
+    by_value = retrieve(key, "200", store=store)  # id 200 and every amount of 200, none of 1200
+    amounts = {r["id"] for r in ORDERS if r["amount"] == 200}
+    assert {row["id"] for row in by_value} == {200} | amounts
+    assert retrieve(key, "customer cust_5 status paid", store=store) == [
+        row for row in ORDERS if row["customer"] == "cust_5" and row["status"] == "paid"
+    ]
+
+
+def test_log_lines_match_words_and_phrases() -> None:
+    store = InMemoryOriginalsStore()
+    lines = [f"081109 2036{i:02d} INFO dfs.DataNode: Receiving blk_{900 + i}" for i in range(60)]
+    lines[42] = "081109 203642 WARN dfs.DataNode: Slow BlockReceiver write for blk_942"
+    key = store.put(lines, kind="lines")
+    assert retrieve(key, "blk_942", store=store)[0] == lines[42]
+    assert retrieve(key, '"Slow BlockReceiver"', store=store) == [lines[42]]
+    # an id is not a prefix of other ids: nothing matches, and the answer says so
+    answer = json.loads(retrieval_tool_result({"key": key, "query": "blk_9"}, store=store))
+    assert answer["note"].startswith("no item matched every term")
+
+
+def test_large_answers_are_capped_with_a_way_to_page_on() -> None:
+    store = InMemoryOriginalsStore()
+    key = store.put(ORDERS)
+    first = json.loads(retrieval_tool_result({"key": key, "query": "paid"}, store=store))
+    assert first["matched"] == 499 and len(first["items"]) == 20
+    assert "call again with offset 20" in first["note"]
+    arguments = {"key": key, "query": "paid", "offset": 20}
+    second = json.loads(retrieval_tool_result(arguments, store=store))
+    assert second["items"][0] == ORDERS[20]
+
+
+def test_an_unknown_or_expired_key_says_what_to_do() -> None:
+    store = InMemoryOriginalsStore()
+    answer = json.loads(retrieval_tool_result({"key": "0123456789"}, store=store))
+    assert "expired" in answer["error"] and "again" in answer["error"]
 
 
 @pytest.mark.parametrize(
@@ -335,3 +396,36 @@ def test_sql_store_keeps_only_the_newest_max_entries(tmp_path: Path) -> None:
     assert [store.get(key) for key in keys] == [None, None, [2], [3], [4]]
     store.close()
 
+
+
+@pytest.mark.parametrize(
+    ("path", "rows_of"),
+    [
+        ("engine_cars_200.json", lambda data: json.loads(data["content"])),
+        ("vega_flights_300.json", lambda data: data),
+    ],
+)
+def test_a_dropped_row_named_by_a_field_and_value_comes_first(path: str, rows_of: Any) -> None:
+    """Real JSON outputs crushed as usual: each dropped row, asked for by a field whose value
+    only it has among the dropped rows, is the first answer."""
+    from headroom_core.config import SmartCrusherConfig
+    from headroom_core.transforms.smart_crusher import SmartCrusher
+
+    data = json.loads((Path(__file__).parents[1] / "data" / path).read_text(encoding="utf-8"))
+    store = InMemoryOriginalsStore()
+    crusher = SmartCrusher(SmartCrusherConfig(max_items_after_crush=5), store=store)
+    result = crusher.crush(json.dumps(rows_of(data)))
+    assert result.retrieval_key
+    dropped = store.get(result.retrieval_key)
+    assert dropped
+    asked = 0
+    for row in dropped[:: max(1, len(dropped) // 15)]:
+        for field, value in row.items():
+            if isinstance(value, (dict, list)) or value is None:
+                continue
+            if sum(1 for other in dropped if other.get(field) == value) == 1:
+                found = retrieve(result.retrieval_key, f"{field} {value}", store=store)
+                assert found[0] == row, (field, value)
+                asked += 1
+                break
+    assert asked >= 5
