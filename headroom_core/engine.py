@@ -64,6 +64,7 @@ class OptimizeOptions(TypedDict, total=False):
     query: str | None
     keep_turns: int | None
     keep_last_tool_exchanges: int | None
+    retrieval: bool | None
     tool_profiles: Mapping[str, Mapping[str, Any]] | None
     tools: Sequence[Mapping[str, Any]] | None
     model_limit: int | None
@@ -122,9 +123,9 @@ class HeadroomEngine:
         self.store = store
         self._providers: dict[str, Provider] = {}
         self._tokenizers: dict[tuple[int, str], Tokenizer] = {}
-        self._tool_outputs: ToolOutputCompressor | None = None
+        self._tool_outputs: dict[bool, ToolOutputCompressor] = {}
         self._aligners: dict[int, Transform] = {}
-        self._fitters: dict[int | None, Transform | None] = {}
+        self._fitters: dict[tuple[int | None, bool], Transform | None] = {}
         self._stats_lock = threading.Lock()
         self._session = SavingsTotals()
         self._session_by_mode = dict.fromkeys(MODES, 0)
@@ -156,6 +157,9 @@ class HeadroomEngine:
             keep_last_tool_exchanges: Newest tool exchanges of an agent task that fitting keeps
                 as normally compressed, for this request only (older ones are crushed harder,
                 then stubbed).
+            retrieval: Whether dropped items are stored and markers offer ``headroom_retrieve``
+                (the caller then answers its calls); ``config.retrieval.enabled`` when None.
+                Without it markers still say what was left out, naming no tool and no key.
             tool_profiles: Per tool name, e.g. ``{"search": {"skip_compression": True}}`` or
                 ``{"list_runs": {"max_items": 20}}``.
             tools: Tool definitions sent with the request (counted, not changed).
@@ -247,6 +251,7 @@ class HeadroomEngine:
             query=options.get("query"),
             keep_turns=keep_turns,
             keep_exchanges=keep_exchanges,
+            retrieval=_retrieval_option(options, self.config),
             tool_profiles=options.get("tool_profiles"),
             tools=tools,
             model_limit=options.get("model_limit") or provider.get_context_limit(model),
@@ -278,7 +283,8 @@ class HeadroomEngine:
         try:
             current = messages
             if _has_tool_output(current) or self.config.compress_user_messages:
-                current = self._step(self._tool_output_compressor(), current, request, result)
+                compressor = self._tool_output_compressor(request.retrieval)
+                current = self._step(compressor, current, request, result)
             stage = "cache_aligner"
             if self.config.cache_aligner.enabled:
                 current = self._step(self._aligner_for(request.provider), current, request, result)
@@ -286,7 +292,7 @@ class HeadroomEngine:
             tokens_now = request.tokenizer.count_messages(current, tools=request.tools)
             reason = "it is still too big after context fitting"
             if tokens_now > request.budget:
-                fitter = self._context_fitter(request.keep_turns)
+                fitter = self._context_fitter(request.keep_turns, request.retrieval)
                 if fitter is None:
                     reason = "context fitting is disabled"
                 else:
@@ -390,12 +396,18 @@ class HeadroomEngine:
             )
             return WasteSignals()
 
-    def _tool_output_compressor(self) -> ToolOutputCompressor:
-        if self._tool_outputs is None:
+    def _tool_output_compressor(self, retrieval: bool) -> ToolOutputCompressor:
+        """The compressor whose markers offer ``headroom_retrieve`` or not (one of each)."""
+        compressor = self._tool_outputs.get(retrieval)
+        if compressor is None:
             from headroom_core.transforms.tool_outputs import ToolOutputCompressor
 
-            self._tool_outputs = ToolOutputCompressor(self.config)
-        return self._tool_outputs
+            config = self.config
+            if retrieval != config.retrieval.enabled:
+                config = config.model_copy(deep=True)
+                config.retrieval.enabled = retrieval
+            compressor = self._tool_outputs.setdefault(retrieval, ToolOutputCompressor(config))
+        return compressor
 
     def _aligner_for(self, provider: Provider) -> Transform:
         aligner = self._aligners.get(id(provider))
@@ -407,14 +419,15 @@ class HeadroomEngine:
             )
         return aligner
 
-    def _context_fitter(self, keep_turns: int | None) -> Transform | None:
+    def _context_fitter(self, keep_turns: int | None, retrieval: bool) -> Transform | None:
         """The configured fitting transform, with ``keep_turns`` applied (one per value)."""
-        fitter = self._fitters.get(keep_turns)
-        if fitter is None and keep_turns not in self._fitters:
-            fitter = self._fitters.setdefault(keep_turns, self._build_fitter(keep_turns))
+        key = (keep_turns, retrieval)
+        fitter = self._fitters.get(key)
+        if fitter is None and key not in self._fitters:
+            fitter = self._fitters.setdefault(key, self._build_fitter(keep_turns, retrieval))
         return fitter
 
-    def _build_fitter(self, keep_turns: int | None) -> Transform | None:
+    def _build_fitter(self, keep_turns: int | None, retrieval: bool) -> Transform | None:
         if self.config.context_fitting == "rolling":
             from headroom_core.transforms.rolling_window import RollingWindow
 
@@ -436,7 +449,8 @@ class HeadroomEngine:
                 **{**intelligent.model_dump(), "keep_last_turns": keep_turns}
             )
         # the tool-output router: its config decides whether crushed results store their originals
-        return IntelligentContextManager(intelligent, router=self._tool_output_compressor().router)
+        router = self._tool_output_compressor(retrieval).router
+        return IntelligentContextManager(intelligent, router=router)
 
     # -- accounting -----------------------------------------------------------------------------
 
@@ -533,6 +547,7 @@ class _Request:
         "output_buffer",
         "provider",
         "query",
+        "retrieval",
         "tokenizer",
         "tool_profiles",
         "tools",
@@ -547,6 +562,7 @@ class _Request:
         query: str | None,
         keep_turns: int | None,
         keep_exchanges: int | None,
+        retrieval: bool,
         tool_profiles: Mapping[str, Mapping[str, Any]] | None,
         tools: Sequence[Mapping[str, Any]] | None,
         model_limit: int,
@@ -559,6 +575,7 @@ class _Request:
         self.query = query
         self.keep_turns = keep_turns
         self.keep_exchanges = keep_exchanges
+        self.retrieval = retrieval
         self.tool_profiles = tool_profiles
         self.tools = tools
         self.model_limit = model_limit
@@ -602,6 +619,18 @@ def _whole_number_option(options: OptimizeOptions, name: str) -> int | None:
             details={"field": name, "value": value},
         )
     return value  # type: ignore[no-any-return]
+
+
+def _retrieval_option(options: OptimizeOptions, config: HeadroomConfig) -> bool:
+    value = options.get("retrieval")
+    if value is None:
+        return config.retrieval.enabled
+    if not isinstance(value, bool):
+        raise ConfigurationError(
+            f"Invalid value for retrieval: {value!r}. Allowed: True, False or None.",
+            details={"field": "retrieval", "value": value},
+        )
+    return value
 
 
 def _overflow(request: _Request, tokens: int, reason: str) -> ContextOverflowError:

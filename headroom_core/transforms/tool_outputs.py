@@ -1,7 +1,8 @@
 """ToolOutputCompressor: crush every tool result in a request with the crusher that fits it.
 
 Each output is crushed against the question it serves: the explicit query, else the last user
-message, plus the name and arguments of the tool call that produced it. Only the content of tool
+message, plus the name and arguments of the tool call that produced it. What ``headroom_retrieve``
+answered passes through: the model asked for exactly those items. Only the content of tool
 messages changes (and, when ``compress_user_messages`` is set, outputs the user pasted); roles,
 ids and tool-call pairs stay as they are.
 """
@@ -16,6 +17,7 @@ from headroom_core.config import HeadroomConfig
 from headroom_core.errors import HeadroomError
 from headroom_core.messages import content_text, last_user_query, tool_call_arguments, with_content
 from headroom_core.results import CrushResult, TransformResult
+from headroom_core.retrieval import RETRIEVAL_TOOL_NAME
 from headroom_core.tokenizer import Tokenizer
 from headroom_core.transforms.base import Transform
 from headroom_core.transforms.router import ContentRouter
@@ -24,6 +26,7 @@ __all__ = ["ToolOutputCompressor"]
 
 _TOOL_ROLES = frozenset({"tool", "function"})
 _PASTED_KINDS = frozenset({"json", "log", "search"})
+_RETRIEVED = {"skip_compression": True}
 
 
 class ToolOutputCompressor(Transform):
@@ -134,7 +137,8 @@ class ToolOutputCompressor(Transform):
         """Crush one message's text against the query and the call that produced it."""
         tool_name, arguments = calls.get(str(message.get("tool_call_id")), ("", ""))
         tool_name = tool_name or str(message.get("name") or "")
-        profile = profiles.get(tool_name)
+        # what headroom_retrieve answers was asked for item by item: it is never crushed again
+        profile = _RETRIEVED if tool_name == RETRIEVAL_TOOL_NAME else profiles.get(tool_name)
         try:
             return self.router.remembered.route(
                 content_text(message),

@@ -29,6 +29,7 @@ _EXPORTS: dict[str, str] = {
     "HeadroomTransformer": "headroom_integrations.langchain.transformer",
     "create_headroom_node": "headroom_integrations.langchain.langgraph",
     "from_core_messages": "headroom_integrations.langchain._messages",
+    "headroom_retrieve_tool": "headroom_integrations.langchain.tools",
     "headroom_savings": "headroom_integrations.langchain.callbacks",
     "to_core_messages": "headroom_integrations.langchain._messages",
     "wrap_tools_with_headroom": "headroom_integrations.langchain.tools",
@@ -48,5 +49,8 @@ if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs
     from headroom_integrations.langchain.langgraph import create_headroom_node  # noqa: F401
     from headroom_integrations.langchain.middleware import HeadroomMiddleware  # noqa: F401
     from headroom_integrations.langchain.retrievers import HeadroomDocumentCompressor  # noqa: F401
-    from headroom_integrations.langchain.tools import wrap_tools_with_headroom  # noqa: F401
+    from headroom_integrations.langchain.tools import (  # noqa: F401
+        headroom_retrieve_tool,
+        wrap_tools_with_headroom,
+    )
     from headroom_integrations.langchain.transformer import HeadroomTransformer  # noqa: F401

@@ -17,6 +17,7 @@ from headroom_integrations.langchain._optimizer import (
     model_limit_of,
     model_name_of,
 )
+from headroom_integrations.langchain.tools import headroom_retrieve_tool
 
 try:
     from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
@@ -39,7 +40,9 @@ class HeadroomMiddleware(AgentMiddleware):
     go through the engine (tool-output compression, cache alignment, context fitting) and the
     model receives the result; the agent's state keeps the full messages. The reply carries the
     savings in ``response_metadata["headroom"]`` and a ``headroom_savings`` custom event is
-    emitted.
+    emitted. With retrieval on (``config.retrieval.enabled``, the default) the middleware
+    registers the ``headroom_retrieve`` tool (:func:`headroom_retrieve_tool`), so the model can
+    follow every marker that names it; with retrieval off, markers name no tool.
 
     Args:
         config: Engine configuration.
@@ -70,6 +73,8 @@ class HeadroomMiddleware(AgentMiddleware):
         super().__init__()
         self.model_name = model_name
         self.tool_profiles = tool_profiles
+        chosen = engine.config if engine is not None else config or HeadroomConfig()
+        self.tools = [headroom_retrieve_tool(chosen)] if chosen.retrieval.enabled else []
         self._optimizer = MessageOptimizer(
             config, mode=mode, store_url=store_url, engine=engine, source="langchain.middleware"
         )

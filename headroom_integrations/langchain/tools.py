@@ -17,8 +17,8 @@ from langchain_core.callbacks import (
 from langchain_core.messages import ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import patch_config
-from langchain_core.tools import BaseTool
-from pydantic import ConfigDict, PrivateAttr
+from langchain_core.tools import BaseTool, StructuredTool
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from headroom_core.config import HeadroomConfig
 from headroom_core.tokenizer import get_tokenizer
@@ -27,9 +27,10 @@ from headroom_integrations.langchain._savings import SavingsLedger
 
 if TYPE_CHECKING:
     from headroom_core.results import CrushResult
+    from headroom_core.retrieval import OriginalsStore
     from headroom_core.transforms.router import ContentRouter
 
-__all__ = ["HeadroomTool", "wrap_tools_with_headroom"]
+__all__ = ["HeadroomTool", "headroom_retrieve_tool", "wrap_tools_with_headroom"]
 
 logger = logging.getLogger("headroom_integrations.langchain")
 
@@ -42,6 +43,50 @@ _COPIED_FIELDS = (
     "handle_tool_error",
     "handle_validation_error",
 )
+
+
+class _RetrieveArguments(BaseModel):
+    key: str = Field(description="The key from the omission marker.")
+    query: str | None = Field(
+        default=None, description="Optional: what to match, e.g. 'id 200' or 'status: failed'."
+    )
+    offset: int = Field(default=0, ge=0, description="Optional: skip this many matching items.")
+
+
+def headroom_retrieve_tool(
+    config: HeadroomConfig | None = None, *, store: OriginalsStore | None = None
+) -> BaseTool:
+    """The ``headroom_retrieve`` tool: what a model calls to get back items a crush left out.
+
+    Add it to any agent's tools (``create_agent``, a LangGraph ``ToolNode``, ``bind_tools``)
+    wherever tool outputs are compressed with retrieval on, so every marker that names it can
+    be followed. It answers from the store the crushers wrote to (the process-wide store for
+    ``config.retrieval``, or ``store``) and never raises for the model's mistakes.
+
+    Example:
+        .. code-block:: python
+
+            tools = [*wrap_tools_with_headroom([list_orders]), ...]  # includes this tool
+            node = ToolNode([list_orders, headroom_retrieve_tool()])
+    """
+    from headroom_core.retrieval import (
+        RETRIEVAL_TOOL_NAME,
+        default_originals_store,
+        retrieval_tool_definition,
+        retrieval_tool_result,
+    )
+
+    chosen = store or default_originals_store((config or HeadroomConfig()).retrieval)
+
+    def retrieve(key: str, query: str | None = None, offset: int = 0) -> str:
+        return retrieval_tool_result({"key": key, "query": query, "offset": offset}, chosen)
+
+    return StructuredTool.from_function(
+        func=retrieve,
+        name=RETRIEVAL_TOOL_NAME,
+        description=retrieval_tool_definition()["function"]["description"],
+        args_schema=_RetrieveArguments,
+    )
 
 
 def wrap_tools_with_headroom(
@@ -69,7 +114,9 @@ def wrap_tools_with_headroom(
         query: A standing question to keep outputs relevant to, besides the call's arguments.
 
     Returns:
-        The tools in the same order; skipped ones are the original objects.
+        The tools in the same order (skipped ones are the original objects), followed by
+        :func:`headroom_retrieve_tool` when retrieval is on, so the markers that name it can be
+        followed.
 
     Example:
         .. code-block:: python
@@ -81,7 +128,7 @@ def wrap_tools_with_headroom(
 
     router = ContentRouter(config)
     profiles = tool_profiles or {}
-    return [
+    wrapped = [
         tool
         if tool.name in skip
         else HeadroomTool(
@@ -92,6 +139,9 @@ def wrap_tools_with_headroom(
         )._routing(router)
         for tool in tools
     ]
+    if router.store is not None:
+        wrapped.append(headroom_retrieve_tool(config, store=router.store))
+    return wrapped
 
 
 class HeadroomTool(BaseTool):

@@ -19,6 +19,7 @@ from headroom_core.messages import content_text
 from headroom_core.retrieval import InMemoryOriginalsStore, retrieve
 from headroom_core.tokenizer import get_tokenizer
 from headroom_core.transforms._task_fitting import describe_stub, is_stub, problem_lines
+from headroom_core.transforms.intelligent_context import IntelligentContextManager
 from headroom_core.transforms.router import ContentRouter
 from headroom_core.transforms.tool_outputs import ToolOutputCompressor
 from tests.support.agent_runs import TASK, agent_run
@@ -137,16 +138,14 @@ def test_keep_last_tool_exchanges_is_a_per_request_option() -> None:
 def test_an_expired_key_is_stored_again_before_a_stub_is_sent_again() -> None:
     now = [0.0]
     store = InMemoryOriginalsStore(ttl_seconds=60, clock=lambda: now[0])
-    engine = HeadroomEngine()
-    engine._tool_outputs = ToolOutputCompressor(
-        engine.config, router=ContentRouter(engine.config, store=store)
-    )
-    first = engine.optimize(MESSAGES, MODEL, model_limit=_limit(0.1)).messages_optimized
+    manager = IntelligentContextManager(router=ContentRouter(store=store))
+    first = manager.apply(MESSAGES, TOKENIZER, model_limit=_limit(0.3)).messages
     keys = {key for m in first for key in KEY_RE.findall(content_text(m))}
     assert keys
     now[0] = 120.0  # every key has expired
-    second = engine.optimize(MESSAGES, MODEL, model_limit=_limit(0.1)).messages_optimized
-    for key in {key for m in second for key in KEY_RE.findall(content_text(m))}:
+    second = manager.apply(MESSAGES, TOKENIZER, model_limit=_limit(0.3)).messages
+    assert second == first  # the same text again, its originals stored anew
+    for key in keys:
         assert store.get(key) is not None
 
 

@@ -6,6 +6,7 @@ model received, and to emit tool calls like a real tool-calling model.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -72,3 +73,32 @@ class ScriptedChatModel(BaseChatModel):
         self, messages: list[BaseMessage], tools: Sequence[Any] | None = None
     ) -> int:
         return sum(len(str(message.content).split()) for message in messages)
+
+
+class MarkerFollowingChatModel(ScriptedChatModel):
+    """Follows omission markers as a capable model would: when the newest tool output names
+    ``headroom_retrieve`` with a key and that tool was offered, it calls it with ``query``; once
+    the answer is back, it replies with that answer. Records the tools offered on each call."""
+
+    query: str = ""
+    offered: list[list[str]] = Field(default_factory=list)
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        names = [tool["function"]["name"] for tool in kwargs.get("tools") or []]
+        self.offered.append(names)
+        self.received.append(list(messages))
+        last = messages[-1]
+        key = re.search(r'headroom_retrieve with key "([0-9a-f]+)"', str(last.content))
+        if last.type == "tool" and key and "headroom_retrieve" in names:
+            call = {"name": "headroom_retrieve", "args": {"key": key[1], "query": self.query},
+                    "id": f"retrieve_{len(self.received)}", "type": "tool_call"}
+            reply = AIMessage(content="", tool_calls=[call])
+        else:
+            reply = AIMessage(content=f"Answer from: {last.content}")
+        return ChatResult(generations=[ChatGeneration(message=reply)])

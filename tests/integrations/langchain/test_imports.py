@@ -16,6 +16,7 @@ EXPECTED = [
     "HeadroomTransformer",
     "create_headroom_node",
     "from_core_messages",
+    "headroom_retrieve_tool",
     "headroom_savings",
     "to_core_messages",
     "wrap_tools_with_headroom",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from langchain.agents import create_agent
 from langchain.agents.middleware import AgentMiddleware
@@ -12,6 +14,7 @@ from langchain_core.messages import (
     SystemMessage,
     ToolMessage,
 )
+from langchain_core.outputs import ChatGeneration, ChatResult
 
 from headroom_integrations.langchain import HeadroomCallbackHandler, HeadroomMiddleware
 from tests.integrations.langchain._lc_models import ScriptedChatModel
@@ -121,3 +124,51 @@ def test_an_agent_run_over_the_window_is_fitted_with_stubs() -> None:
     assert get_tokenizer("gpt-4o").count_messages(sent) <= 10_000
     assert_valid_request(sent)
     assert any("left out to fit the context window" in str(m["content"]) for m in sent)
+
+
+def test_the_model_follows_a_marker_and_gets_the_dropped_row_back() -> None:
+    from langchain_core.tools import tool
+
+    from tests.integrations.langchain._lc_models import MarkerFollowingChatModel
+    from tests.support.orders import ORDER_200, QUESTION, list_orders_output
+
+    @tool
+    def list_orders() -> str:
+        """List the orders."""
+        return list_orders_output()
+
+    calls = iter([AIMessage("", tool_calls=[{"name": "list_orders", "args": {}, "id": "c1"}])])
+
+    class Model(MarkerFollowingChatModel):
+        def _generate(self, messages, stop=None, run_manager=None, **kwargs):  # type: ignore[no-untyped-def]
+            if len(messages) == 1:  # the question: call the tool first
+                self.offered.append([t["function"]["name"] for t in kwargs.get("tools") or []])
+                return ChatResult(generations=[ChatGeneration(message=next(calls))])
+            return super()._generate(messages, stop, run_manager, **kwargs)
+
+    model = Model(query="id 200")
+    agent = create_agent(model, [list_orders], middleware=[HeadroomMiddleware()])
+
+    state = agent.invoke({"messages": [HumanMessage(QUESTION)]})
+
+    assert all("headroom_retrieve" in names for names in model.offered)
+    retrieved = [
+        m for m in state["messages"] if isinstance(m, ToolMessage) and m.name == "headroom_retrieve"
+    ]
+    assert len(retrieved) == 1 and retrieved[0].status != "error"
+    answer = json.loads(retrieved[0].content)
+    assert answer["items"][0] == ORDER_200
+    assert len(answer["items"]) <= 5
+    assert "error" not in answer
+    assert json.dumps(ORDER_200) in state["messages"][-1].content
+
+
+def test_with_retrieval_off_no_tool_is_offered_and_no_marker_names_one() -> None:
+    from headroom_core.config import HeadroomConfig, RetrievalConfig
+
+    middleware = HeadroomMiddleware(HeadroomConfig(retrieval=RetrievalConfig(enabled=False)))
+    assert middleware.tools == []
+    model = workflow_model()
+    agent = create_agent(model, [list_workflow_runs], middleware=[middleware])
+    agent.invoke(_question())
+    assert "headroom_retrieve" not in model.received[1][-1].content

@@ -13,6 +13,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import BaseTool, tool
 
+from headroom_core.config import HeadroomConfig, RetrievalConfig
 from headroom_core.samples import load_sample_conversation
 from headroom_integrations.langchain import wrap_tools_with_headroom
 from tests.integrations.langchain._lc_models import ScriptedChatModel
@@ -48,8 +49,15 @@ class _Events(BaseCallbackHandler):
         self.events.append((name, data))
 
 
-def test_wrapped_tool_keeps_its_interface() -> None:
-    [wrapped] = wrap_tools_with_headroom([read_log])
+def test_wrapped_tool_keeps_its_interface_and_comes_with_the_retrieve_tool() -> None:
+    wrapped, retrieve = wrap_tools_with_headroom([read_log])
+
+    assert retrieve.name == "headroom_retrieve"
+    assert set(retrieve.tool_call_schema.model_json_schema()["properties"]) == {
+        "key",
+        "query",
+        "offset",
+    }
 
     assert isinstance(wrapped, BaseTool)
     assert (wrapped.name, wrapped.description) == (read_log.name, read_log.description)
@@ -59,7 +67,7 @@ def test_wrapped_tool_keeps_its_interface() -> None:
 
 
 def test_log_output_is_compressed_and_keeps_what_the_call_asks_for() -> None:
-    [wrapped] = wrap_tools_with_headroom([read_log])
+    wrapped, _retrieve = wrap_tools_with_headroom([read_log])
     events = _Events()
 
     output = wrapped.invoke(
@@ -78,7 +86,7 @@ def test_log_output_is_compressed_and_keeps_what_the_call_asks_for() -> None:
 
 
 def test_json_output_via_a_tool_call_keeps_the_call_id() -> None:
-    [wrapped] = wrap_tools_with_headroom([list_runs])
+    wrapped, _retrieve = wrap_tools_with_headroom([list_runs])
     call = {"type": "tool_call", "id": "call_9", "name": "list_runs", "args": {"repo": "a/b"}}
 
     message = wrapped.invoke(call)
@@ -94,10 +102,12 @@ def test_skip_returns_the_original_tool() -> None:
 
     assert wrapped[0] is read_log
     assert wrapped[1] is not list_runs
+    off = HeadroomConfig(retrieval=RetrievalConfig(enabled=False))
+    assert len(wrap_tools_with_headroom([read_log], config=off)) == 1  # no marker names a tool
 
 
 def test_content_and_artifact_keeps_the_artifact() -> None:
-    [wrapped] = wrap_tools_with_headroom([read_log_with_stats])
+    wrapped, _retrieve = wrap_tools_with_headroom([read_log_with_stats])
     call = {"type": "tool_call", "id": "c1", "name": wrapped.name, "args": {"host": "dn"}}
 
     message = wrapped.invoke(call)
@@ -107,7 +117,7 @@ def test_content_and_artifact_keeps_the_artifact() -> None:
 
 
 async def test_async_invoke() -> None:
-    [wrapped] = wrap_tools_with_headroom([read_log])
+    wrapped, _retrieve = wrap_tools_with_headroom([read_log])
 
     output = await wrapped.ainvoke({"host": "dn", "pattern": "Verification succeeded for"})
 
@@ -115,7 +125,7 @@ async def test_async_invoke() -> None:
 
 
 def test_bad_profile_returns_the_output_unchanged(caplog: pytest.LogCaptureFixture) -> None:
-    [wrapped] = wrap_tools_with_headroom(
+    wrapped, _retrieve = wrap_tools_with_headroom(
         [list_runs], tool_profiles={"list_runs": {"max_items": "x"}}
     )
 
