@@ -14,6 +14,7 @@ from langchain_core.callbacks import (
 )
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages.ai import add_usage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
@@ -21,12 +22,21 @@ from pydantic import ConfigDict, PrivateAttr, model_validator
 
 from headroom_core.config import HeadroomConfig
 from headroom_core.engine import HeadroomEngine
+from headroom_core.retrieval import OriginalsStore, default_originals_store
 from headroom_integrations.langchain._optimizer import (
     SAVINGS_EVENT,
     MessageOptimizer,
     Optimization,
     model_limit_of,
     model_name_of,
+)
+from headroom_integrations.langchain._retrieval_rounds import (
+    MAX_ROUNDS,
+    answered,
+    binds_retrieve,
+    retrieve_calls,
+    with_retrieve_tool,
+    without_retrieve_calls,
 )
 
 if TYPE_CHECKING:
@@ -55,6 +65,12 @@ class HeadroomChatModel(BaseChatModel):
         store_url: Record one metrics row per call (``sqlite:///headroom.db``, PostgreSQL URL).
         tool_profiles: Per-tool options, e.g. ``{"search": {"skip_compression": True}}``.
         engine: Share one :class:`headroom_core.engine.HeadroomEngine` between adapters.
+        retrieval: Let the wrapped model fetch what compression left out: markers name the
+            ``headroom_retrieve`` tool, the tool goes with every request that shows one, and
+            the wrapper answers its calls itself and calls the model again, so the caller sees
+            only the final reply (streaming included). Also on when ``bind_tools`` was given
+            :func:`~headroom_integrations.langchain.headroom_retrieve_tool`. Off by default:
+            markers then say what was left out without naming a tool.
 
     Instantiate:
         .. code-block:: python
@@ -81,6 +97,7 @@ class HeadroomChatModel(BaseChatModel):
     store_url: str | None = None
     tool_profiles: dict[str, dict[str, Any]] | None = None
     engine: HeadroomEngine | None = None
+    retrieval: bool = False
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -190,7 +207,13 @@ class HeadroomChatModel(BaseChatModel):
             "tools": tools if formatted else None,
             "tool_profiles": self.tool_profiles,
             "model_limit": model_limit_of(self.model),
+            "retrieval": self._retrieving(kwargs),
         }
+
+    def _retrieving(self, kwargs: dict[str, Any]) -> bool:
+        """Whether this call's markers may name ``headroom_retrieve`` (the wrapper answers it)."""
+        enabled = self._optimizer.engine.config.retrieval.enabled
+        return enabled and (self.retrieval or binds_retrieve(kwargs))
 
     def _optimize(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> Optimization:
         return self._optimizer.optimize(
@@ -202,6 +225,12 @@ class HeadroomChatModel(BaseChatModel):
             messages, model_name_of(self.model, **kwargs), **self._options(kwargs)
         )
 
+    def _rounds(self, kwargs: dict[str, Any]) -> _Rounds:
+        retrieving = self._retrieving(kwargs)
+        config = self._optimizer.engine.config
+        store = default_originals_store(config.retrieval) if retrieving else None
+        return _Rounds(self.model, kwargs, store)
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -209,15 +238,23 @@ class HeadroomChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        optimization = self._optimize(messages, kwargs)
-        if run_manager is not None:
-            _run_scoped(CallbackManager, run_manager).on_custom_event(
-                SAVINGS_EVENT, optimization.summary, run_id=run_manager.run_id
+        rounds = self._rounds(kwargs)
+        while True:
+            optimization = self._optimize(messages, kwargs)
+            if run_manager is not None:
+                _run_scoped(CallbackManager, run_manager).on_custom_event(
+                    SAVINGS_EVENT, optimization.summary, run_id=run_manager.run_id
+                )
+            result = self.model._generate(
+                optimization.messages,
+                stop=stop,
+                run_manager=run_manager,
+                **rounds.call_kwargs(optimization),
             )
-        result = self.model._generate(
-            optimization.messages, stop=stop, run_manager=run_manager, **kwargs
-        )
-        return _stamp_result(result, optimization.summary)
+            following = rounds.follow(messages, result.generations[0].message)
+            if following is None:
+                return _stamp_result(rounds.finish(result), optimization.summary)
+            messages = following
 
     async def _agenerate(
         self,
@@ -226,15 +263,23 @@ class HeadroomChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        optimization = await self._aoptimize(messages, kwargs)
-        if run_manager is not None:
-            await _run_scoped(AsyncCallbackManager, run_manager).on_custom_event(
-                SAVINGS_EVENT, optimization.summary, run_id=run_manager.run_id
+        rounds = self._rounds(kwargs)
+        while True:
+            optimization = await self._aoptimize(messages, kwargs)
+            if run_manager is not None:
+                await _run_scoped(AsyncCallbackManager, run_manager).on_custom_event(
+                    SAVINGS_EVENT, optimization.summary, run_id=run_manager.run_id
+                )
+            result = await self.model._agenerate(
+                optimization.messages,
+                stop=stop,
+                run_manager=run_manager,
+                **rounds.call_kwargs(optimization),
             )
-        result = await self.model._agenerate(
-            optimization.messages, stop=stop, run_manager=run_manager, **kwargs
-        )
-        return _stamp_result(result, optimization.summary)
+            following = rounds.follow(messages, result.generations[0].message)
+            if following is None:
+                return _stamp_result(rounds.finish(result), optimization.summary)
+            messages = following
 
     def _stream(
         self,
@@ -243,17 +288,30 @@ class HeadroomChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        optimization = self._optimize(messages, kwargs)
-        if type(self.model)._stream is BaseChatModel._stream:
-            result = self.model._generate(
-                optimization.messages, stop=stop, run_manager=run_manager, **kwargs
-            )
-            yield _single_chunk(result, optimization.summary)
-            return
-        chunks = self.model._stream(
-            optimization.messages, stop=stop, run_manager=run_manager, **kwargs
-        )
-        yield from _stamp_first(chunks, optimization.summary)
+        rounds = self._rounds(kwargs)
+        while True:
+            optimization = self._optimize(messages, kwargs)
+            call_kwargs = rounds.call_kwargs(optimization)
+            if type(self.model)._stream is BaseChatModel._stream:
+                result = self.model._generate(
+                    optimization.messages, stop=stop, run_manager=run_manager, **call_kwargs
+                )
+                following = rounds.follow(messages, result.generations[0].message)
+                if following is None:
+                    yield _single_chunk(rounds.finish(result), optimization.summary)
+                    return
+            else:
+                held = _HeldToolCalls(optimization.summary)
+                chunks = self.model._stream(
+                    optimization.messages, stop=stop, run_manager=run_manager, **call_kwargs
+                )
+                for chunk in chunks:
+                    yield from held.pass_or_hold(chunk)
+                following = rounds.follow(messages, held.reply())
+                if following is None:
+                    yield from held.release(rounds)
+                    return
+            messages = following
 
     async def _astream(
         self,
@@ -262,23 +320,130 @@ class HeadroomChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        optimization = await self._aoptimize(messages, kwargs)
+        rounds = self._rounds(kwargs)
         inner_type = type(self.model)
-        if (
-            inner_type._astream is BaseChatModel._astream
-            and inner_type._stream is BaseChatModel._stream
-        ):
-            result = await self.model._agenerate(
-                optimization.messages, stop=stop, run_manager=run_manager, **kwargs
+        while True:
+            optimization = await self._aoptimize(messages, kwargs)
+            call_kwargs = rounds.call_kwargs(optimization)
+            if (
+                inner_type._astream is BaseChatModel._astream
+                and inner_type._stream is BaseChatModel._stream
+            ):
+                result = await self.model._agenerate(
+                    optimization.messages, stop=stop, run_manager=run_manager, **call_kwargs
+                )
+                following = rounds.follow(messages, result.generations[0].message)
+                if following is None:
+                    yield _single_chunk(rounds.finish(result), optimization.summary)
+                    return
+            else:
+                held = _HeldToolCalls(optimization.summary)
+                async for chunk in self.model._astream(
+                    optimization.messages, stop=stop, run_manager=run_manager, **call_kwargs
+                ):
+                    for passed in held.pass_or_hold(chunk):
+                        yield passed
+                following = rounds.follow(messages, held.reply())
+                if following is None:
+                    for released in held.release(rounds):
+                        yield released
+                    return
+            messages = following
+
+
+class _Rounds:
+    """One call's rounds with the wrapped model: the tool offered when markers name it,
+    ``headroom_retrieve`` calls answered, usage summed (a no-op when retrieval is off)."""
+
+    def __init__(
+        self, model: BaseChatModel, kwargs: dict[str, Any], store: OriginalsStore | None
+    ) -> None:
+        self._model = model
+        self._kwargs = kwargs
+        self._store = store
+        self._count = 0
+        self.usage: Any = None
+
+    def call_kwargs(self, optimization: Optimization) -> dict[str, Any]:
+        """The wrapped model's keyword arguments: with the tool when a marker names it."""
+        shown = optimization.summary.get("retrieval_keys") or self._count
+        if self._store is None or not shown:
+            return self._kwargs
+        from headroom_integrations.langchain.tools import headroom_retrieve_tool
+
+        tool = headroom_retrieve_tool(store=self._store)
+        return with_retrieve_tool(self._kwargs, self._model, tool)
+
+    def follow(self, messages: list[BaseMessage], reply: BaseMessage) -> list[BaseMessage] | None:
+        """The conversation with the reply's retrieval calls answered, or None when the reply
+        is final (no such call, or the last round was used)."""
+        calls = retrieve_calls(reply) if self._store is not None else []
+        if not calls or self._count >= MAX_ROUNDS:
+            return None
+        self._count += 1
+        usage = getattr(reply, "usage_metadata", None)
+        if usage is not None:
+            self.usage = add_usage(self.usage, usage)
+        return answered(messages, reply, calls, self._store)
+
+    def final(self, message: BaseMessage) -> BaseMessage:
+        """The reply as the caller gets it."""
+        if isinstance(message, AIMessage):
+            return without_retrieve_calls(message, self.usage)
+        return message
+
+    def finish(self, result: ChatResult) -> ChatResult:
+        generation = result.generations[0]
+        final = self.final(generation.message)
+        if final is not generation.message:
+            result.generations[0] = ChatGeneration(
+                message=final, generation_info=generation.generation_info
             )
-            yield _single_chunk(result, optimization.summary)
+        return result
+
+
+class _HeldToolCalls:
+    """Streams a reply as it comes, holding back the chunks that carry tool calls until the
+    reply is whole: a ``headroom_retrieve`` call must never reach the caller."""
+
+    def __init__(self, summary: dict[str, Any]) -> None:
+        self._summary = summary
+        self._first = True
+        self._held: list[ChatGenerationChunk] = []
+        self._whole: AIMessageChunk | None = None
+
+    def pass_or_hold(self, chunk: ChatGenerationChunk) -> Iterator[ChatGenerationChunk]:
+        message = chunk.message
+        self._whole = message if self._whole is None else self._whole + message  # type: ignore[assignment]
+        if getattr(message, "tool_call_chunks", None):
+            self._held.append(chunk)
             return
-        first = True
-        async for chunk in self.model._astream(
-            optimization.messages, stop=stop, run_manager=run_manager, **kwargs
-        ):
-            yield _stamp_chunk(chunk, optimization.summary) if first else chunk
-            first = False
+        yield self._stamped(chunk)
+
+    def reply(self) -> BaseMessage:
+        return self._whole if self._whole is not None else AIMessageChunk(content="")
+
+    def release(self, rounds: _Rounds) -> Iterator[ChatGenerationChunk]:
+        """The held chunks (only the other tool calls when the last round still asked for
+        items), then the usage of the earlier rounds."""
+        whole = self.reply()
+        if self._held and not retrieve_calls(whole):
+            for chunk in self._held:
+                yield self._stamped(chunk)
+        elif self._held:
+            final = rounds.final(AIMessage(content="", tool_calls=whole.tool_calls))  # type: ignore[attr-defined]
+            if getattr(final, "tool_calls", None):
+                yield self._stamped(_chunk_of(final, None, self._summary))
+        if rounds.usage is not None:
+            yield self._stamped(
+                ChatGenerationChunk(message=AIMessageChunk(content="", usage_metadata=rounds.usage))
+            )
+
+    def _stamped(self, chunk: ChatGenerationChunk) -> ChatGenerationChunk:
+        if self._first:
+            self._first = False
+            return _stamp_chunk(chunk, self._summary)
+        return chunk
 
 
 def _run_scoped(manager_type: type[Any], run_manager: Any) -> Any:
@@ -315,7 +480,12 @@ def _stamp_first(
 def _single_chunk(result: ChatResult, summary: dict[str, Any]) -> ChatGenerationChunk:
     """The whole reply of a model that cannot stream, as one chunk."""
     generation: ChatGeneration = result.generations[0]
-    message = generation.message
+    return _chunk_of(generation.message, generation.generation_info, summary)
+
+
+def _chunk_of(
+    message: BaseMessage, generation_info: dict[str, Any] | None, summary: dict[str, Any]
+) -> ChatGenerationChunk:
     chunk = AIMessageChunk(
         content=message.content,
         id=message.id,
@@ -332,4 +502,4 @@ def _single_chunk(result: ChatResult, summary: dict[str, Any]) -> ChatGeneration
         ],
         usage_metadata=getattr(message, "usage_metadata", None),
     )
-    return ChatGenerationChunk(message=chunk, generation_info=generation.generation_info)
+    return ChatGenerationChunk(message=chunk, generation_info=generation_info)

@@ -72,7 +72,10 @@ class HeadroomChatMessageHistory(BaseChatMessageHistory):
         engine_config = self._optimizer.engine.config
         reply_buffer = engine_config.intelligent_context.output_buffer_tokens
         optimization = self._optimizer.optimize(
-            self.history.messages, self.model_name, model_limit=self.max_tokens + reply_buffer
+            self.history.messages,
+            self.model_name,
+            model_limit=self.max_tokens + reply_buffer,
+            retrieval=False,  # a history is read by chains whose model has no retrieval tool
         )
         return optimization.messages
 

@@ -30,6 +30,7 @@ def create_headroom_node(
     tool_profiles: dict[str, dict[str, Any]] | None = None,
     store_url: str | None = None,
     engine: HeadroomEngine | None = None,
+    retrieval: bool = False,
 ) -> RunnableLambda:
     """Build a graph node that replaces large tool results in the state with compressed ones.
 
@@ -44,6 +45,10 @@ def create_headroom_node(
         tool_profiles: Per-tool options, e.g. ``{"read_file": {"skip_compression": True}}``.
         store_url: Record one metrics row per node run.
         engine: Share one :class:`headroom_core.engine.HeadroomEngine` between adapters.
+        retrieval: Markers name the ``headroom_retrieve`` tool and dropped items are stored;
+            set it when the graph's model and tool node have
+            :func:`~headroom_integrations.langchain.headroom_retrieve_tool`. Off by default:
+            markers say what was left out without naming a tool.
 
     Returns:
         A Runnable taking the state and returning ``{messages_key: [rewritten tool messages]}``.
@@ -60,15 +65,19 @@ def create_headroom_node(
     optimizer = MessageOptimizer(
         config, store_url=store_url, engine=engine, source="langchain.langgraph"
     )
+    options = {
+        "tool_profiles": tool_profiles,
+        "retrieval": retrieval and optimizer.engine.config.retrieval.enabled,
+    }
 
     def compress(state: Any) -> dict[str, list[BaseMessage]]:
         messages = _messages_of(state, messages_key)
-        optimization = optimizer.optimize(messages, model_name, tool_profiles=tool_profiles)
+        optimization = optimizer.optimize(messages, model_name, **options)
         return {messages_key: _rewritten_tool_messages(messages, optimization)}
 
     async def acompress(state: Any) -> dict[str, list[BaseMessage]]:
         messages = _messages_of(state, messages_key)
-        optimization = await optimizer.aoptimize(messages, model_name, tool_profiles=tool_profiles)
+        optimization = await optimizer.aoptimize(messages, model_name, **options)
         return {messages_key: _rewritten_tool_messages(messages, optimization)}
 
     return RunnableLambda(compress, acompress, name="headroom_compress")

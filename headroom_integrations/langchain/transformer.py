@@ -43,6 +43,11 @@ class HeadroomTransformer(RunnableSerializable[LanguageModelInput, list[BaseMess
         tool_profiles: Per-tool options, e.g. ``{"search": {"skip_compression": True}}``.
         model_limit: The model's input window when it is not in the catalogue.
         engine: Share one :class:`headroom_core.engine.HeadroomEngine` between adapters.
+        retrieval: Markers name the ``headroom_retrieve`` tool and dropped items are stored:
+            set it only when the model after this step has
+            :func:`~headroom_integrations.langchain.headroom_retrieve_tool` and its calls are
+            answered (an agent's tool node, or ``HeadroomChatModel(retrieval=True)``). Off by
+            default: markers say what was left out without naming a tool.
 
     Example:
         .. code-block:: python
@@ -59,6 +64,7 @@ class HeadroomTransformer(RunnableSerializable[LanguageModelInput, list[BaseMess
     tool_profiles: dict[str, dict[str, Any]] | None = None
     model_limit: int | None = None
     engine: HeadroomEngine | None = None
+    retrieval: bool = False
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -138,6 +144,7 @@ class HeadroomTransformer(RunnableSerializable[LanguageModelInput, list[BaseMess
             "query": self.query,
             "tool_profiles": self.tool_profiles,
             "model_limit": self.model_limit,
+            "retrieval": self.retrieval and self._optimizer.engine.config.retrieval.enabled,
         }
 
 

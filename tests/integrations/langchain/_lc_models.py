@@ -6,6 +6,7 @@ model received, and to emit tool calls like a real tool-calling model.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -102,3 +103,18 @@ class MarkerFollowingChatModel(ScriptedChatModel):
         else:
             reply = AIMessage(content=f"Answer from: {last.content}")
         return ChatResult(generations=[ChatGeneration(message=reply)])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        reply = self._generate(messages, stop, run_manager, **kwargs).generations[0].message
+        for word in str(reply.content).split(" ") if reply.content else []:
+            yield ChatGenerationChunk(message=AIMessageChunk(content=word + " "))
+        for index, call in enumerate(reply.tool_calls):
+            chunk = {"name": call["name"], "args": json.dumps(call["args"]),
+                     "id": call["id"], "index": index}
+            yield ChatGenerationChunk(message=AIMessageChunk(content="", tool_call_chunks=[chunk]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from uuid import UUID
 
@@ -13,6 +14,7 @@ from langchain_core.messages import (
     AIMessage,
     BaseMessage,
     ChatMessage,
+    HumanMessage,
     ToolMessage,
     convert_to_messages,
 )
@@ -227,3 +229,53 @@ def test_a_request_that_cannot_fit_raises_before_the_inner_model_is_called() -> 
     with pytest.raises(ContextOverflowError, match="cannot fit"):
         HeadroomChatModel(inner).invoke(convert_to_messages(agent_run()[0]))
     assert inner.received == []
+
+
+def _orders_conversation() -> list[Any]:
+    from tests.support.orders import QUESTION, list_orders_output
+
+    call = {"name": "list_orders", "args": {}, "id": "c1", "type": "tool_call"}
+    return [
+        HumanMessage(QUESTION),
+        AIMessage("", tool_calls=[call]),
+        ToolMessage(list_orders_output(), tool_call_id="c1"),
+    ]
+
+
+@pytest.mark.parametrize("path", ["invoke", "stream", "ainvoke", "astream"])
+async def test_with_retrieval_the_wrapper_answers_the_models_retrieve_calls(path: str) -> None:
+    from tests.integrations.langchain._lc_models import MarkerFollowingChatModel
+    from tests.support.orders import ORDER_200
+
+    inner = MarkerFollowingChatModel(query="id 200")
+    llm = HeadroomChatModel(inner, retrieval=True)
+    if path == "invoke":
+        reply = llm.invoke(_orders_conversation())
+    elif path == "ainvoke":
+        reply = await llm.ainvoke(_orders_conversation())
+    elif path == "stream":
+        chunks = list(llm.stream(_orders_conversation()))
+        reply = chunks[0]
+        for chunk in chunks[1:]:
+            reply += chunk
+    else:
+        chunks = [chunk async for chunk in llm.astream(_orders_conversation())]
+        reply = chunks[0]
+        for chunk in chunks[1:]:
+            reply += chunk
+
+    assert not reply.tool_calls  # the caller never sees headroom_retrieve
+    assert json.dumps(ORDER_200) in reply.content
+    assert len(inner.received) == 2 and inner.offered[0] == ["headroom_retrieve"]
+    assert inner.received[1][-1].name == "headroom_retrieve"
+
+
+def test_without_retrieval_markers_name_no_tool_and_none_is_offered() -> None:
+    from tests.integrations.langchain._lc_models import MarkerFollowingChatModel
+
+    inner = MarkerFollowingChatModel(query="id 200")
+    HeadroomChatModel(inner).invoke(_orders_conversation())
+
+    assert inner.offered == [[]]
+    sent = str(inner.received[0][-1].content)
+    assert "rows not shown" in sent and "headroom_retrieve" not in sent

@@ -139,3 +139,20 @@ def test_input_that_is_not_messages_is_a_validation_error() -> None:
     with pytest.raises(ValidationError) as error:
         HeadroomTransformer().invoke(42)
     assert error.value.details["type"] == "int"
+
+
+def test_markers_name_no_tool_unless_retrieval_is_on() -> None:
+    from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+    from tests.support.orders import QUESTION, list_orders_output
+
+    call = {"name": "list_orders", "args": {}, "id": "c1", "type": "tool_call"}
+    messages = [
+        HumanMessage(QUESTION),
+        AIMessage("", tool_calls=[call]),
+        ToolMessage(list_orders_output(), tool_call_id="c1"),
+    ]
+    plain = HeadroomTransformer().invoke(messages)[-1].content
+    assert "rows not shown" in plain and "headroom_retrieve" not in plain
+    offered = HeadroomTransformer(retrieval=True).invoke(messages)[-1].content
+    assert "call headroom_retrieve with key" in offered
