@@ -5,19 +5,24 @@ both SDKs' ``stream(...)`` helpers take the SDK's own arguments plus ``headroom_
 ``headroom_keep_turns`` and ``headroom_tool_profiles``; the messages go through
 :class:`~headroom_core.engine.HeadroomEngine` and everything else reaches the SDK untouched, so
 streams, async clients and responses behave exactly as without Headroom. Any other attribute is
-the original client's.
+the original client's. When markers in a request name ``headroom_retrieve``, the tool goes with
+it and the client answers the model's calls to it, calling the model again (at most
+``MAX_ROUNDS`` times): the caller never sees a call to a tool it did not define.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Generator
 from typing import TYPE_CHECKING, Any
 
+from headroom_core._client_rounds import AnthropicRounds, Call, OpenAIRounds, Optimize, rounds
 from headroom_core.config import HeadroomConfig
 from headroom_core.engine import MODES, HeadroomEngine
 from headroom_core.errors import ConfigurationError, ValidationError
 from headroom_core.providers import AnthropicProvider, OpenAIProvider, Provider
 from headroom_core.providers.anthropic_format import from_anthropic, to_anthropic
 from headroom_core.results import RequestMetrics, SimulationResult
+from headroom_core.retrieval import OriginalsStore, default_originals_store
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -111,6 +116,59 @@ class HeadroomClient:
         return await self.engine.aoptimize(
             messages, kwargs["model"], tools=kwargs.get("tools"), **options
         )
+
+    def _retrieval_store(
+        self, forward: dict[str, Any], options: dict[str, Any]
+    ) -> OriginalsStore | None:
+        """Where a call's ``headroom_retrieve`` answers come from; None when markers must not
+        name the tool (retrieval off, or a streamed reply, which cannot be intercepted)."""
+        retrieval = self.engine.config.retrieval
+        if not retrieval.enabled or forward.get("stream"):
+            options["retrieval"] = False
+            return None
+        return default_originals_store(retrieval)
+
+    def _drive(
+        self,
+        steps: Generator[Optimize | Call, Any, Any],
+        forward: dict[str, Any],
+        options: dict[str, Any],
+        create: Callable[..., Any],
+    ) -> Any:
+        """Run the rounds of one call (see :func:`headroom_core._client_rounds.rounds`)."""
+        step = next(steps)
+        while True:
+            if isinstance(step, Optimize):
+                outcome = self._optimize(step.messages, forward, options)
+                if options["mode"] == "simulate":
+                    return outcome
+            else:
+                outcome = create(**step.kwargs)
+            try:
+                step = steps.send(outcome)
+            except StopIteration as done:
+                return done.value
+
+    async def _adrive(
+        self,
+        steps: Generator[Optimize | Call, Any, Any],
+        forward: dict[str, Any],
+        options: dict[str, Any],
+        create: Callable[..., Awaitable[Any]],
+    ) -> Any:
+        """:meth:`_drive` for async SDK clients."""
+        step = next(steps)
+        while True:
+            if isinstance(step, Optimize):
+                outcome = await self._aoptimize(step.messages, forward, options)
+                if options["mode"] == "simulate":
+                    return outcome
+            else:
+                outcome = await create(**step.kwargs)
+            try:
+                step = steps.send(outcome)
+            except StopIteration as done:
+                return done.value
 
     def _split(self, kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """SDK arguments (headroom_* removed) and engine options."""
@@ -245,30 +303,28 @@ class _ChatCompletions(_Delegate):
     def create(self, **kwargs: Any) -> Any:
         """Optimize ``messages``, then call the SDK's ``create`` with every other argument as given.
 
-        For an async client this returns the SDK's awaitable. With ``headroom_mode="simulate"``
-        the :class:`SimulationResult` is returned and the model is not called.
+        Markers that name ``headroom_retrieve`` go out with its definition (added to ``tools``),
+        and the model's calls to it are answered here and the model called again, so the reply
+        holds no such call and its usage covers every round (not with ``stream=True``: then
+        markers name no tool). For an async client this returns the SDK's awaitable. With
+        ``headroom_mode="simulate"`` the :class:`SimulationResult` is returned and the model is
+        not called.
         """
         forward, options = self._client._split(kwargs)
+        store = self._client._retrieval_store(forward, options)
+        steps = rounds(OpenAIRounds(), forward, forward["messages"], store)
         if _is_async(self._wrapped):
-            return self._acreate(forward, options)
-        result = self._client._optimize(forward["messages"], forward, options)
-        if options["mode"] == "simulate":
-            return result
-        return self._wrapped.create(**_with_messages(forward, result))
-
-    async def _acreate(self, forward: dict[str, Any], options: dict[str, Any]) -> Any:
-        result = await self._client._aoptimize(forward["messages"], forward, options)
-        if options["mode"] == "simulate":
-            return result
-        return await self._wrapped.create(**_with_messages(forward, result))
+            return self._client._adrive(steps, forward, options, self._wrapped.create)
+        return self._client._drive(steps, forward, options, self._wrapped.create)
 
     def stream(self, **kwargs: Any) -> Any:
         """The SDK's ``stream()`` helper on optimized messages; returns its stream manager.
 
         The SDK builds the manager synchronously for async clients too, so the optimization runs
-        inline here.
+        inline here. Markers name no tool: a streamed reply cannot be intercepted.
         """
         forward, options = self._client._split(kwargs)
+        options["retrieval"] = False
         result = self._client._optimize(forward["messages"], forward, options)
         if options["mode"] == "simulate":
             return result
@@ -285,28 +341,21 @@ class _AnthropicMessages(_Delegate):
     """Anthropic ``messages`` with an optimized ``create`` (system prompt included)."""
 
     def create(self, **kwargs: Any) -> Any:
-        """Optimize ``system`` + ``messages``; call the SDK's ``create`` with the rest as given."""
+        """Optimize ``system`` + ``messages``; call the SDK's ``create`` with the rest as given
+        (``headroom_retrieve`` handled as for OpenAI's ``create``)."""
         forward, options = self._client._split(kwargs)
         messages = from_anthropic(forward["messages"], forward.get("system"))
+        store = self._client._retrieval_store(forward, options)
+        steps = rounds(AnthropicRounds(), forward, messages, store)
         if _is_async(self._wrapped):
-            return self._acreate(forward, options, messages)
-        result = self._client._optimize(messages, forward, options)
-        if options["mode"] == "simulate":
-            return result
-        return self._wrapped.create(**_with_anthropic_messages(forward, result))
-
-    async def _acreate(
-        self, forward: dict[str, Any], options: dict[str, Any], messages: list[dict[str, Any]]
-    ) -> Any:
-        result = await self._client._aoptimize(messages, forward, options)
-        if options["mode"] == "simulate":
-            return result
-        return await self._wrapped.create(**_with_anthropic_messages(forward, result))
+            return self._client._adrive(steps, forward, options, self._wrapped.create)
+        return self._client._drive(steps, forward, options, self._wrapped.create)
 
     def stream(self, **kwargs: Any) -> Any:
         """The SDK's ``stream()`` helper on optimized messages; returns its stream manager."""
         forward, options = self._client._split(kwargs)
         messages = from_anthropic(forward["messages"], forward.get("system"))
+        options["retrieval"] = False
         result = self._client._optimize(messages, forward, options)
         if options["mode"] == "simulate":
             return result

@@ -375,3 +375,84 @@ def test_a_request_that_cannot_fit_is_never_sent(server, wire):
         )
     assert len(server.requests) == first
     assert wire == []
+
+
+def _orders_request(system: str = "You are a sales assistant. ask for: id 200") -> list[dict]:
+    from tests.support.orders import QUESTION, list_orders_output
+
+    call = {"id": "call_orders", "type": "function",
+            "function": {"name": "list_orders", "arguments": "{}"}}
+    return [
+        {"role": "system", "content": system},
+        {"role": "user", "content": QUESTION},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_orders", "content": list_orders_output()},
+    ]
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+async def test_live_server_model_follows_a_marker_and_the_caller_gets_the_row(
+    server, wire, asynchronous
+):
+    from tests.support.orders import ORDER_200
+
+    client = HeadroomClient(_openai(server, wire, asynchronous=asynchronous))
+    first = len(server.requests)
+    reply = client.chat.completions.create(model="gpt-4o", messages=_orders_request())
+    if asynchronous:
+        reply = await reply
+
+    message = reply.choices[0].message
+    assert message.tool_calls is None  # no headroom_retrieve call reaches the caller
+    assert json.dumps(ORDER_200) in message.content
+    asked, answered = server.requests[first:]
+    assert [t["function"]["name"] for t in asked["body"]["tools"]] == ["headroom_retrieve"]
+    assert "headroom_retrieve with key" in asked["body"]["messages"][-1]["content"]
+    assert answered["body"]["messages"][-1]["tool_call_id"].startswith("call_")
+    prompts = [_tokens(request["body"]["messages"]) for request in (asked, answered)]
+    assert reply.usage.prompt_tokens == sum(prompts)  # usage of both rounds
+    assert client.get_stats()["session"]["requests"] == 2  # and both in the metrics
+
+
+def test_live_server_caller_tools_are_kept_and_without_markers_nothing_is_added(server, wire):
+    client = HeadroomClient(_openai(server, wire))
+    caller_tool = {"type": "function", "function": {"name": "list_orders", "parameters": {}}}
+    first = len(server.requests)
+    client.chat.completions.create(
+        model="gpt-4o", messages=_orders_request("You are a sales assistant."), tools=[caller_tool]
+    )
+    client.chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "hi"}], tools=[caller_tool]
+    )
+    with_markers, plain = (request["body"] for request in server.requests[first:])
+    assert [t["function"]["name"] for t in with_markers["tools"]] == [
+        "list_orders",
+        "headroom_retrieve",
+    ]
+    assert plain["tools"] == [caller_tool]
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+async def test_live_server_anthropic_model_follows_a_marker(server, wire, asynchronous):
+    from headroom_core.providers.anthropic_format import to_anthropic
+    from tests.support.orders import ORDER_200
+
+    system, messages = to_anthropic(_orders_request())
+    sdk = (
+        anthropic.AsyncAnthropic(base_url=server.origin, api_key="test-key", max_retries=0)
+        if asynchronous
+        else _anthropic(server, wire)
+    )
+    client = HeadroomClient(sdk)
+    first = len(server.requests)
+    reply = client.messages.create(
+        model="claude-sonnet-4-5", system=system, messages=messages, max_tokens=256
+    )
+    if asynchronous:
+        reply = await reply
+
+    assert [block.type for block in reply.content] == ["text"]
+    assert json.dumps(ORDER_200) in reply.content[0].text
+    asked, answered = server.requests[first:]
+    assert [t["name"] for t in asked["body"]["tools"]] == ["headroom_retrieve"]
+    assert answered["body"]["messages"][-1]["content"][0]["type"] == "tool_result"

@@ -2,7 +2,9 @@
 
 It answers ``POST /v1/chat/completions`` (JSON, or server-sent events with a usage chunk when
 ``stream`` is true) and ``POST /v1/messages`` (Anthropic Messages API, JSON or its event
-stream). Replies are
+stream). Offered ``headroom_retrieve``, it follows omission markers as a capable model would:
+when its system prompt says ``ask for: <query>``, it calls the tool with the key of the newest
+tool output's marker and that query, then answers with what the tool returned. Replies are
 deterministic — they depend only on the request body — so recorded cassettes stay stable; the
 prompt token count in ``usage`` is the real tiktoken count of what arrived, so tests can see that
 an optimized request really was smaller.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -24,6 +27,43 @@ CREATED = 1_767_225_600  # fixed, so responses are byte-identical across runs
 def _reply_text(messages: list[dict[str, Any]]) -> str:
     roles = [m.get("role", "?") for m in messages]
     return f"Received {len(messages)} messages ({', '.join(roles)})."
+
+
+_MARKER = re.compile(r'headroom_retrieve with key "([0-9a-f]+)"')
+_ASK = re.compile(r"ask for: ([^\n]+)")
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    parts = []
+    for block in content or []:
+        if isinstance(block, dict):
+            parts.append(str(block.get("text") or "") + _text_of(block.get("content")))
+    return "".join(parts)
+
+
+def _follow(body: dict[str, Any]) -> tuple[str, str] | None:
+    """What a marker-following model does next: ("call", arguments JSON) when the newest tool
+    output names headroom_retrieve, ("answer", text) once the tool answered; None otherwise."""
+    tools = body.get("tools") or []
+    names = {(tool.get("function") or {}).get("name") or tool.get("name") for tool in tools}
+    if "headroom_retrieve" not in names or not body.get("messages"):
+        return None
+    last = body["messages"][-1]
+    text = _text_of(last.get("content"))
+    if text.startswith('{"key"'):
+        return "answer", f"Retrieved: {text}"
+    marker = _MARKER.search(text)
+    if marker is None:
+        return None
+    system = _text_of(body.get("system")) + "".join(
+        _text_of(m.get("content")) for m in body["messages"] if m.get("role") == "system"
+    )
+    ask = _ASK.search(system)
+    if ask is None:  # nothing it needs: the model answers from what it sees
+        return None
+    return "call", json.dumps({"key": marker[1], "query": ask[1]})
 
 
 def _digest(body: bytes) -> str:
@@ -117,18 +157,24 @@ def _usage(body: dict[str, Any], text: str) -> dict[str, int]:
 
 def _chat_completion(body: dict[str, Any], raw: bytes) -> dict[str, Any]:
     text = _reply_text(body.get("messages", []))
+    message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
+    finish = "stop"
+    following = _follow(body)
+    if following is not None and following[0] == "call":
+        call = {"id": f"call_{_digest(raw)}", "type": "function",
+                "function": {"name": "headroom_retrieve", "arguments": following[1]}}
+        message = {"role": "assistant", "content": None, "refusal": None, "tool_calls": [call]}
+        text, finish = "", "tool_calls"
+    elif following is not None:
+        text = following[1]
+        message["content"] = text
     return {
         "id": f"chatcmpl-{_digest(raw)}",
         "object": "chat.completion",
         "created": CREATED,
         "model": body.get("model", ""),
         "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": text, "refusal": None},
-                "logprobs": None,
-                "finish_reason": "stop",
-            }
+            {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
         ],
         "usage": _usage(body, text),
     }
@@ -157,13 +203,23 @@ def _anthropic_message(body: dict[str, Any], raw: bytes) -> dict[str, Any]:
     system = "a" if body.get("system") else "no"
     text = f"Received {len(messages)} messages and {system} system prompt."
     prompt = count_tokens_text(json.dumps({"system": body.get("system"), "messages": messages}))
+    content: list[dict[str, Any]] = [{"type": "text", "text": text}]
+    stop = "end_turn"
+    following = _follow(body)
+    if following is not None and following[0] == "call":
+        use = {"type": "tool_use", "id": f"toolu_{_digest(raw)}", "name": "headroom_retrieve",
+               "input": json.loads(following[1])}
+        content, stop = [use], "tool_use"
+    elif following is not None:
+        text = following[1]
+        content = [{"type": "text", "text": text}]
     return {
         "id": f"msg_{_digest(raw)}",
         "type": "message",
         "role": "assistant",
         "model": body.get("model", ""),
-        "content": [{"type": "text", "text": text}],
-        "stop_reason": "end_turn",
+        "content": content,
+        "stop_reason": stop,
         "stop_sequence": None,
         "usage": {"input_tokens": prompt, "output_tokens": count_tokens_text(text)},
     }
