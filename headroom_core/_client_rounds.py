@@ -57,6 +57,8 @@ class Wire(Protocol):
 
     def calls(self, reply: Any) -> list[tuple[str, dict[str, Any]]]: ...
 
+    def other_calls(self, reply: Any) -> bool: ...
+
     def exchange(self, reply: Any, calls: Sequence[tuple[str, dict[str, Any]]]) -> Messages: ...
 
     def finish(self, reply: Any, usage: dict[str, int]) -> Any: ...
@@ -80,7 +82,7 @@ def rounds(
             kwargs = wire.offer(kwargs)
         reply = yield Call(kwargs)
         calls = wire.calls(reply) if store is not None else []
-        if not calls or used >= MAX_ROUNDS:
+        if not calls or used >= MAX_ROUNDS or wire.other_calls(reply):
             return wire.finish(reply, total) if store is not None else reply
         used += 1
         for name, count in wire.usage(reply).items():
@@ -143,6 +145,13 @@ class OpenAIRounds:
             for call in getattr(message, "tool_calls", None) or []
             if getattr(call, "function", None) and call.function.name == RETRIEVAL_TOOL_NAME
         ]
+
+    def other_calls(self, reply: Any) -> bool:
+        message = reply.choices[0].message if getattr(reply, "choices", None) else None
+        return any(
+            getattr(call, "function", None) is None or call.function.name != RETRIEVAL_TOOL_NAME
+            for call in getattr(message, "tool_calls", None) or []
+        )
 
     def exchange(self, reply: Any, calls: Sequence[tuple[str, dict[str, Any]]]) -> Messages:
         message = reply.choices[0].message
@@ -214,6 +223,12 @@ class AnthropicRounds(OpenAIRounds):
             for block in getattr(reply, "content", None) or []
             if _is_retrieve_use(block)
         ]
+
+    def other_calls(self, reply: Any) -> bool:
+        return any(
+            getattr(block, "type", None) == "tool_use" and not _is_retrieve_use(block)
+            for block in getattr(reply, "content", None) or []
+        )
 
     def exchange(self, reply: Any, calls: Sequence[tuple[str, dict[str, Any]]]) -> Messages:
         text = "".join(

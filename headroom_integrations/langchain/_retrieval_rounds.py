@@ -1,10 +1,11 @@
 """Answering ``headroom_retrieve`` calls inside a chat model wrapper, so the caller never sees one.
 
 When the wrapped model can call the tool, a reply may ask for items an omission marker
-mentioned. The wrapper answers those calls from the store, appends the exchange to the
-conversation and calls the model again, up to ``MAX_ROUNDS`` times; other tool calls of such a
-reply are dropped (the model makes them again once it has the items). What finally reaches the
-caller holds no ``headroom_retrieve`` call, and its usage covers every round.
+mentioned. When a reply calls only that tool, the wrapper answers the calls from the store,
+appends the exchange to the conversation and calls the model again, up to ``MAX_ROUNDS`` times;
+a reply that also calls the caller's tools goes back to the caller without the retrieval calls.
+What finally reaches the caller holds no ``headroom_retrieve`` call, and its usage covers every
+round.
 """
 
 from __future__ import annotations

@@ -376,9 +376,11 @@ class _Rounds:
 
     def follow(self, messages: list[BaseMessage], reply: BaseMessage) -> list[BaseMessage] | None:
         """The conversation with the reply's retrieval calls answered, or None when the reply
-        is final (no such call, or the last round was used)."""
+        is final: no such call, calls to the caller's tools too (they go back to the caller,
+        without the retrieval calls), or the last round was used."""
         calls = retrieve_calls(reply) if self._store is not None else []
-        if not calls or self._count >= MAX_ROUNDS:
+        others = len(getattr(reply, "tool_calls", None) or []) > len(calls)
+        if not calls or others or self._count >= MAX_ROUNDS:
             return None
         self._count += 1
         usage = getattr(reply, "usage_metadata", None)

@@ -34,7 +34,9 @@ from headroom_core.config import HeadroomConfig, configuration_error
 from headroom_core.engine import HeadroomEngine
 from headroom_core.errors import ConfigurationError, ContextOverflowError, HeadroomError
 from headroom_core.results import SimulationResult
+from headroom_core.retrieval import RETRIEVAL_TOOL_NAME, default_originals_store
 from headroom_integrations.llamaindex._messages import from_core_messages, to_core_messages
+from headroom_integrations.llamaindex._retrieval_rounds import RetrievalRounds
 from headroom_integrations.llamaindex.events import HeadroomChatOptimizeEvent
 
 if TYPE_CHECKING:
@@ -59,7 +61,10 @@ class HeadroomLLM(FunctionCallingLLM):
     changed ones are copies that keep every non-text block and ``additional_kwargs``.
 
     Tool calling (``chat_with_tools``, ``get_tool_calls_from_response``...) is delegated to the
-    inner LLM, so a ``FunctionAgent`` works as with the inner one. Completion calls
+    inner LLM, so a ``FunctionAgent`` works as with the inner one. In tool-calling requests,
+    markers name the ``headroom_retrieve`` tool: it goes to the model with the agent's tools, and
+    the wrapper answers the model's calls to it and calls the model again, so the agent never
+    sees one. Plain chats (chat engines) get markers that name no tool. Completion calls
     (``complete``, ``stream_complete``) pass through unchanged: they carry one prompt string,
     which :class:`HeadroomNodePostprocessor` already keeps small on the retrieval side.
 
@@ -138,21 +143,81 @@ class HeadroomLLM(FunctionCallingLLM):
 
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         """Optimize ``messages``, then chat with the inner LLM."""
-        return self.llm.chat(self._optimized(messages, kwargs), **kwargs)
+        rounds = self._rounds(kwargs)
+        while True:
+            optimized, shown = self._optimized(messages, kwargs)
+            response = self.llm.chat(optimized, **rounds.call_kwargs(shown))
+            following = rounds.follow(messages, response)
+            if following is None:
+                return response
+            messages = following
 
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         """Optimize ``messages``, then stream the inner LLM's reply."""
-        return self.llm.stream_chat(self._optimized(messages, kwargs), **kwargs)
+        rounds = self._rounds(kwargs)
+        optimized, shown = self._optimized(messages, kwargs)
+
+        def replies() -> ChatResponseGen:
+            conversation, sent, marked = list(messages), optimized, shown
+            while True:
+                last = None
+                for last in self.llm.stream_chat(sent, **rounds.call_kwargs(marked)):
+                    yield last
+                following = rounds.follow(conversation, last)
+                if following is None:
+                    return
+                conversation = following
+                sent, marked = self._optimized(conversation, kwargs)
+
+        return replies()
 
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         """Async :meth:`chat`."""
-        return await self.llm.achat(await self._aoptimized(messages, kwargs), **kwargs)
+        rounds = self._rounds(kwargs)
+        while True:
+            optimized, shown = await self._aoptimized(messages, kwargs)
+            response = await self.llm.achat(optimized, **rounds.call_kwargs(shown))
+            following = rounds.follow(messages, response)
+            if following is None:
+                return response
+            messages = following
 
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
         """Async :meth:`stream_chat`."""
-        return await self.llm.astream_chat(await self._aoptimized(messages, kwargs), **kwargs)
+        rounds = self._rounds(kwargs)
+        optimized, shown = await self._aoptimized(messages, kwargs)
+
+        async def replies() -> ChatResponseAsyncGen:
+            conversation, sent, marked = list(messages), optimized, shown
+            while True:
+                last = None
+                async for last in await self.llm.astream_chat(
+                    sent, **rounds.call_kwargs(marked)
+                ):
+                    yield last
+                following = rounds.follow(conversation, last)
+                if following is None:
+                    return
+                conversation = following
+                sent, marked = await self._aoptimized(conversation, kwargs)
+
+        return replies()
+
+    def _rounds(self, kwargs: dict[str, Any]) -> RetrievalRounds:
+        inner = self.llm if isinstance(self.llm, FunctionCallingLLM) else None
+        store = default_originals_store(self._engine.config.retrieval)
+        return RetrievalRounds(inner, kwargs, store if self._retrieving(kwargs) else None)
+
+    def _retrieving(self, kwargs: Mapping[str, Any]) -> bool:
+        """Markers name ``headroom_retrieve`` only in tool-calling requests, whose replies this
+        wrapper reads (a plain chat engine's model could not call the tool)."""
+        return (
+            self._engine.config.retrieval.enabled
+            and bool(kwargs.get("tools"))
+            and isinstance(self.llm, FunctionCallingLLM)
+        )
 
     # -- completion: passed through ---------------------------------------------------------------
 
@@ -214,10 +279,12 @@ class HeadroomLLM(FunctionCallingLLM):
     def get_tool_calls_from_response(
         self, response: ChatResponse, error_on_no_tool_call: bool = True, **kwargs: Any
     ) -> list[ToolSelection]:
-        """The inner LLM's reading of the tool calls in ``response``."""
-        return self._tool_calling_llm.get_tool_calls_from_response(
+        """The inner LLM's reading of the tool calls in ``response``, without calls to
+        ``headroom_retrieve`` (this wrapper answers those; the agent never defined the tool)."""
+        selections = self._tool_calling_llm.get_tool_calls_from_response(
             response, error_on_no_tool_call=error_on_no_tool_call, **kwargs
         )
+        return [s for s in selections if s.tool_name != RETRIEVAL_TOOL_NAME]
 
     @property
     def _tool_calling_llm(self) -> FunctionCallingLLM:
@@ -240,7 +307,8 @@ class HeadroomLLM(FunctionCallingLLM):
 
     def _optimized(
         self, messages: Sequence[ChatMessage], kwargs: Mapping[str, Any]
-    ) -> list[ChatMessage]:
+    ) -> tuple[list[ChatMessage], bool]:
+        """The messages to send, and whether a marker in them names ``headroom_retrieve``."""
         originals = list(messages)
         try:
             converted = to_core_messages(originals)
@@ -250,12 +318,13 @@ class HeadroomLLM(FunctionCallingLLM):
         except ContextOverflowError:
             raise
         except HeadroomError as exc:
-            return self._failed(originals, exc)
-        return self._converted(result, originals, converted)
+            return self._failed(originals, exc), False
+        return self._converted(result, originals, converted), bool(result.retrieval_keys)
 
     async def _aoptimized(
         self, messages: Sequence[ChatMessage], kwargs: Mapping[str, Any]
-    ) -> list[ChatMessage]:
+    ) -> tuple[list[ChatMessage], bool]:
+        """Async :meth:`_optimized`."""
         originals = list(messages)
         try:
             converted = to_core_messages(originals)
@@ -265,8 +334,8 @@ class HeadroomLLM(FunctionCallingLLM):
         except ContextOverflowError:
             raise
         except HeadroomError as exc:
-            return self._failed(originals, exc)
-        return self._converted(result, originals, converted)
+            return self._failed(originals, exc), False
+        return self._converted(result, originals, converted), bool(result.retrieval_keys)
 
     def _options(self, kwargs: Mapping[str, Any]) -> dict[str, Any]:
         """Engine options for one call; OpenAI-format tool definitions count against the window."""
@@ -280,6 +349,7 @@ class HeadroomLLM(FunctionCallingLLM):
             "model_limit": self.model_limit,
             "tool_profiles": self.tool_profiles,
             "tools": tools or None,
+            "retrieval": self._retrieving(kwargs),
         }
 
     def _converted(

@@ -232,3 +232,50 @@ def test_a_request_that_cannot_fit_raises_before_the_llm_is_called(
     with pytest.raises(ContextOverflowError, match="the budget is 100"):
         llm.chat(tool_conversation(linux_case))
     assert inner.last_chat_messages is None
+
+
+def _marker_follower(messages: list[ChatMessage], **kwargs: object) -> ChatMessage:
+    """A model that calls list_orders, follows the marker in its output with the query
+    ``id 200``, and answers with what headroom_retrieve returned."""
+    import re
+
+    names = [tool.metadata.name for tool in kwargs.get("tools") or []]  # type: ignore[attr-defined]
+    last = messages[-1]
+    if last.role == MessageRole.TOOL and last.additional_kwargs.get("name") == "headroom_retrieve":
+        return ChatMessage(role=MessageRole.ASSISTANT, content=f"Retrieved: {last.content}")
+    marker = re.search(r'headroom_retrieve with key "([0-9a-f]+)"', str(last.content))
+    if last.role == MessageRole.TOOL and marker and "headroom_retrieve" in names:
+        call = ToolCallBlock(tool_call_id="retrieve_1", tool_name="headroom_retrieve",
+                             tool_kwargs={"key": marker[1], "query": "id 200"})
+        return ChatMessage(role=MessageRole.ASSISTANT, blocks=[call])
+    if last.role == MessageRole.USER:
+        call = ToolCallBlock(tool_call_id="orders_1", tool_name="list_orders", tool_kwargs={})
+        return ChatMessage(role=MessageRole.ASSISTANT, blocks=[call])
+    return ChatMessage(role=MessageRole.ASSISTANT, content="Nothing to add.")
+
+
+async def test_function_agent_model_follows_a_marker_and_gets_the_row() -> None:
+    import json
+
+    from llama_index.core.agent.workflow import ToolCallResult
+    from llama_index.core.llms.mock import MockFunctionCallingLLM
+
+    from tests.support.orders import ORDER_200, QUESTION, list_orders_output
+
+    def list_orders() -> str:
+        """List the orders."""
+        return list_orders_output()
+
+    inner = MockFunctionCallingLLM(response_generator=_marker_follower)
+    agent = FunctionAgent(
+        tools=[FunctionTool.from_defaults(fn=list_orders)], llm=HeadroomLLM(llm=inner)
+    )
+    handler = agent.run(user_msg=QUESTION)
+    called = [
+        event.tool_name async for event in handler.stream_events()
+        if isinstance(event, ToolCallResult)
+    ]
+    response = await handler
+
+    assert called == ["list_orders"]  # the agent never saw headroom_retrieve
+    assert json.dumps(ORDER_200) in str(response.response.content)
