@@ -430,3 +430,49 @@ def test_a_dropped_row_named_by_a_field_and_value_comes_first(path: str, rows_of
                 asked += 1
                 break
     assert asked >= 5
+
+
+_CRUSH_IN_ANOTHER_PROCESS = """
+import json, sys
+from headroom_core.config import HeadroomConfig, RetrievalConfig
+from headroom_core.engine import HeadroomEngine
+rows = [{"id": i, "customer": f"cust_{i % 37}", "amount": (i * 7) % 500} for i in range(1, 501)]
+call = {"id": "c1", "type": "function", "function": {"name": "list_orders", "arguments": "{}"}}
+messages = [{"role": "user", "content": "Summarise the orders."},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "c1", "content": json.dumps(rows)}]
+config = HeadroomConfig(retrieval=RetrievalConfig(store_url=sys.argv[1]))
+print(json.dumps(HeadroomEngine(config).optimize(messages, "gpt-4o").retrieval_keys))
+"""
+
+
+def _keys_from_another_process(url: str) -> list[str]:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _CRUSH_IN_ANOTHER_PROCESS, url],
+        capture_output=True, text=True, check=True, timeout=120,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _answered_here(url: str) -> None:
+    [key] = _keys_from_another_process(url)
+    store = SQLOriginalsStore(url)
+    try:
+        answer = json.loads(retrieval_tool_result({"key": key, "query": "id 200"}, store=store))
+        assert answer["items"][0]["id"] == 200 and len(answer["items"]) <= 5
+    finally:
+        store.close()
+
+
+def test_a_key_from_another_process_is_answered_through_a_shared_sqlite_file(
+    tmp_path: Path,
+) -> None:
+    _answered_here(f"sqlite:///{tmp_path / 'shared.db'}")
+
+
+@pytest.mark.postgres
+def test_a_key_from_another_process_is_answered_through_postgres(postgres_url: str) -> None:
+    _answered_here(postgres_url)
