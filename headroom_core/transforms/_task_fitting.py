@@ -42,7 +42,7 @@ LEVEL_NAMES = {HARDER: "crushed_harder", STUB: "stubbed", BARE: "bare"}
 HARDER_SHARE = 0.25  # a harder crush aims at this share of the output's normal size
 MIN_HARDER_TOKENS = 120  # outputs this small are stubbed, not crushed again
 RESERVE_STEPS = 3  # a batch leaves room for about this many more exchanges of the current size
-RESERVE_SHARE = 0.25  # but never more than this share of the budget
+RESERVE_SHARE = 0.35  # but never more than this share of the budget
 MAX_PROBLEM_LINES = 8
 MAX_PROBLEM_CHARS = 1_500
 MAX_ARGUMENT_CHARS = 160
@@ -162,11 +162,13 @@ def _lower_until(
 
 
 def _reserve(run: _Run, kept: Sequence[Exchange], budget: int) -> int:
-    """Room a batch leaves for the next steps: a few exchanges the size of the kept ones."""
+    """Room a batch leaves for the next steps: a few exchanges the size of the kept ones (the
+    newest counts as the mean when it is bigger: it says most about the next)."""
     if not kept:
         return 0
     sizes = [sum(run.counts[p] for p in exchange.positions) for exchange in kept]
-    return min(int(budget * RESERVE_SHARE), RESERVE_STEPS * sum(sizes) // len(sizes))
+    step = max(sum(sizes) // len(sizes), sizes[-1])
+    return min(int(budget * RESERVE_SHARE), RESERVE_STEPS * step)
 
 
 class _Run:

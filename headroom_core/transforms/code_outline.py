@@ -32,6 +32,7 @@ from headroom_core.transforms._code.blocks import (
 )
 from headroom_core.transforms._code.focus import CodeFocus
 from headroom_core.transforms._code.numbering import strip_line_numbers
+from headroom_core.transforms._elision import elided_runs, render_elided
 from headroom_core.transforms._lines.query import focus_text
 from headroom_core.transforms._store_choice import DEFAULT_STORE, StoreChoice, resolve_store
 from headroom_core.transforms._text import looks_binary
@@ -318,39 +319,13 @@ class _Plan:
         self.kept.update(range(max(0, index - reach), min(len(self.code), index + reach + 1)))
 
     def elided_runs(self) -> list[tuple[int, int]]:
-        """Runs of left-out lines worth a marker: two or more lines, not all blank."""
-        runs: list[tuple[int, int]] = []
-        start = None
-        for index in range(len(self.code) + 1):
-            if index < len(self.code) and index not in self.kept:
-                start = index if start is None else start
-                continue
-            if start is not None:
-                end = index - 1
-                while end > start and not self.code[end].strip():
-                    end -= 1  # blank lines closing a run stay: they separate what follows
-                if end > start and any(self.code[i].strip() for i in range(start, end + 1)):
-                    runs.append((start, end))
-                start = None
-        return runs
+        """Runs of left-out lines worth a marker (see :func:`elided_runs`)."""
+        return elided_runs(self.code, self.kept)
 
     def render(self, lines: list[str], labels: list[int], runs: list[tuple[int, int]]) -> list[str]:
-        """The kept ``lines`` verbatim, one marker per run in its place, naming the run by its
-        line ``labels``."""
-        out: list[str] = []
-        position = 0
-        for start, end in runs:
-            out.extend(lines[position:start])
-            first = next(i for i in range(start, end + 1) if self.code[i].strip())
-            line = self.code[first]
-            indent = line[: len(line) - len(line.lstrip(" \t"))]
-            out.append(
-                f"{indent}... [lines {labels[start]}-{labels[end]} omitted: "
-                f"{self._what(start, end)}]"
-            )
-            position = end + 1
-        out.extend(lines[position:])
-        return out
+        """The kept ``lines`` verbatim, one marker per run in its place, at the run's
+        indentation, naming the run by its line ``labels``."""
+        return render_elided(lines, runs, self._what, labels=labels, indent_from=self.code)
 
     def _what(self, start: int, end: int) -> str:
         """``body of NAME`` when the run is all of a block's body, else ``part of NAME``."""

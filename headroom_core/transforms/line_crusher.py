@@ -5,10 +5,14 @@ over its line or token budget, lines are grouped by template (numbers, ids, time
 near-identical templates merged) or, for ``path:line:text`` search hits, by file. The crushed
 output keeps, verbatim: every distinct error / warning / failure line with its context, the first
 and last lines, the lines the query asks about, and one representative per pattern with a note
-``[xN similar lines; <value ranges>]``. In prose (``prose=True``, as the router says of text),
-a line the query matches brings its whole paragraph and the headings above it. Dropped lines
-go to the originals store under a key the closing marker names, unless retrieval is off
-(``store=None``): then the marker only says what was left out.
+``[xN similar lines; <value ranges>]``. Dropped lines go to the originals store under a key the
+closing marker names, unless retrieval is off (``store=None``): then the marker only says what
+was left out.
+
+Logs and search results are read as selections: the closing marker states once that the lines
+shown are a selection of the output (how many of how many, and what the ``[xN]`` notes mean),
+instead of a marker at every gap. Documents go to
+:class:`~headroom_core.transforms.document.DocumentCrusher`, which marks every gap in place.
 """
 
 from __future__ import annotations
@@ -25,7 +29,6 @@ from headroom_core.relevance.terms import search_terms
 from headroom_core.results import CrushResult
 from headroom_core.tokenizer import Tokenizer, get_tokenizer
 from headroom_core.transforms._lines import query as query_focus
-from headroom_core.transforms._lines.prose import Sections
 from headroom_core.transforms._lines.render import group_note, is_crushed, omission_marker, render
 from headroom_core.transforms._lines.search import definition_lines, grep_path, is_search_output
 from headroom_core.transforms._lines.selection import (
@@ -120,7 +123,6 @@ class LineCrusher:
         token_budget: int | None = None,
         max_lines: int | None = None,
         tool_name: str | None = None,
-        prose: bool = False,
     ) -> CrushResult:
         """Compress ``text``.
 
@@ -132,9 +134,6 @@ class LineCrusher:
                 fits or only must-keep lines remain.
             max_lines: Line budget overriding ``config.max_lines_after_crush``.
             tool_name: Tool that produced the output (recorded with the stored originals).
-            prose: The text is a document (paragraphs, headings) rather than a log: lines the
-                query matches keep their whole paragraph and the headings above it, and the
-                whole question, not only its quoted strings, finds them.
 
         Returns:
             A :class:`CrushResult`; ``strategy`` is ``"line_crusher"``, or ``"passthrough"`` with
@@ -169,7 +168,7 @@ class LineCrusher:
             lossless = self._lossless(output)
             if token_budget is None or lossless.tokens_after <= token_budget:
                 return lossless
-        return self._lossy(output, query, token_budget, limit, prose=prose)
+        return self._lossy(output, query, token_budget, limit)
 
     def _lossless(self, output: _Output) -> CrushResult:
         lines, units = output.lines, output.units
@@ -189,15 +188,15 @@ class LineCrusher:
         )
 
     def _lossy(
-        self, output: _Output, query: str, token_budget: int | None, limit: int, *, prose: bool
+        self, output: _Output, query: str, token_budget: int | None, limit: int
     ) -> CrushResult:
         # Planning's templates and groups are freed before the dropped lines are stored: on a
         # large log the two would otherwise be held at once, the memory peak of a crush.
-        plan, body, search = self._plan(output, query, token_budget, limit, prose=prose)
+        plan, body, search = self._plan(output, query, token_budget, limit)
         return self._finish(output, plan, body, search)
 
     def _plan(
-        self, output: _Output, query: str, token_budget: int | None, limit: int, *, prose: bool
+        self, output: _Output, query: str, token_budget: int | None, limit: int
     ) -> tuple[Plan, list[str], bool]:
         """The kept units and their rendered lines, tightened until they fit ``token_budget``;
         and whether the text is search output."""
@@ -214,13 +213,7 @@ class LineCrusher:
             groups = group_by_template(
                 templates.texts, self.config.similarity_threshold, problems
             )
-        prose = prose and not search
-        relevant = self._relevant(texts, query, search, groups, prose=prose)
-        if prose and relevant:  # an answer is a sentence: keep its paragraph and headings
-            sections = Sections(texts)
-            relevant = list(
-                dict.fromkeys(unit for hit in relevant for unit in sections.around(hit))
-            )
+        relevant = self._relevant(texts, query, search, groups)
         edges = _edges(len(units), self.config.keep_first, self.config.keep_last)
         while True:
             plan = select(
@@ -246,20 +239,9 @@ class LineCrusher:
         return plan, body, search
 
     def _relevant(
-        self,
-        texts: Sequence[str],
-        query: str,
-        search: bool,
-        groups: Sequence[Group],
-        *,
-        prose: bool = False,
+        self, texts: Sequence[str], query: str, search: bool, groups: Sequence[Group]
     ) -> list[int]:
         """Units the query asks about, best first.
-
-        Prose is scored against the whole question: quoted strings in it (such as a tool
-        call's JSON arguments) must not replace the words that find the answer. A long question
-        matches few of its words on any one line of prose, so there only the share of the best
-        line's score counts, not ``relevance_threshold``.
 
         A keyword scorer only sees the lines sharing a term with the query (the others would
         score 0 anyway): on a large log that is most of the time and memory saved. Any other
@@ -268,7 +250,7 @@ class LineCrusher:
         """
         if not query or not query.strip():
             return []
-        focus = query if prose else query_focus.focus_text(query)
+        focus = query_focus.focus_text(query)
         terms = set(search_terms(focus))
         lowered = map(str.lower, texts)
         candidates = [i for i, text in enumerate(lowered) if any(t in text for t in terms)]
@@ -283,9 +265,7 @@ class LineCrusher:
         best = max(scores.values(), default=0.0)
         if best <= 0:
             return []
-        floor = _RELATIVE_RELEVANCE * best
-        if not prose:
-            floor = max(self.config.relevance_threshold, floor)
+        floor = max(self.config.relevance_threshold, _RELATIVE_RELEVANCE * best)
         ranked = [index for index, score in scores.items() if score >= floor]
         return sorted(ranked, key=lambda index: (-scores[index], index))
 

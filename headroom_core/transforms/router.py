@@ -1,7 +1,9 @@
 """ContentRouter: tell what a tool output is and send it to the crusher that understands it.
 
-JSON goes to :class:`~headroom_core.transforms.smart_crusher.SmartCrusher`; logs, search results
-and prose go to :class:`~headroom_core.transforms.line_crusher.LineCrusher`; large source code
+JSON goes to :class:`~headroom_core.transforms.smart_crusher.SmartCrusher`; logs and search
+results go to :class:`~headroom_core.transforms.line_crusher.LineCrusher`; Markdown and other
+prose go to :class:`~headroom_core.transforms.document.DocumentCrusher` (by sections); large
+source code
 goes to :class:`~headroom_core.transforms.code_outline.CodeOutliner`, which keeps every line it
 shows verbatim (``line_crusher.code_mode="passthrough"`` leaves code untouched; smaller code
 always passes through).
@@ -28,6 +30,7 @@ from headroom_core.transforms._lines.search import is_search_output
 from headroom_core.transforms._store_choice import DEFAULT_STORE, StoreChoice, resolve_store
 from headroom_core.transforms._text import looks_binary
 from headroom_core.transforms.code_outline import CodeOutliner
+from headroom_core.transforms.document import DocumentCrusher
 from headroom_core.transforms.line_crusher import MAX_CRUSH_CHARS, LineCrusher
 from headroom_core.transforms.smart_crusher import SmartCrusher
 
@@ -220,6 +223,11 @@ class ContentRouter:
                 text, query, tokenizer=tokenizer, token_budget=token_budget, tool_name=tool_name
             )
             crusher_name = SmartCrusher.name
+        elif kind == "text":
+            result = self._document_crusher().crush(
+                text, query, tokenizer=tokenizer, token_budget=token_budget, tool_name=tool_name
+            )
+            crusher_name = DocumentCrusher.name
         else:
             result = self._line_crusher().crush(
                 text,
@@ -228,7 +236,6 @@ class ContentRouter:
                 token_budget=token_budget,
                 max_lines=max_items,
                 tool_name=tool_name,
-                prose=kind == "text",
             )
             crusher_name = LineCrusher.name
         if not result.changed:
@@ -274,6 +281,15 @@ class ContentRouter:
             outliner = CodeOutliner(self.config.line_crusher, store=self.store)
             self._crushers[key] = outliner
         return outliner
+
+    def _document_crusher(self) -> DocumentCrusher:
+        key = ("document", None)
+        crusher = self._crushers.get(key)
+        if crusher is None:
+            config = self.config.line_crusher
+            crusher = DocumentCrusher(config, scorer=self.scorer, store=self.store)
+            self._crushers[key] = crusher
+        return crusher
 
     def _line_crusher(self) -> LineCrusher:
         key = ("lines", None)
