@@ -7,7 +7,8 @@ Every public corpus case is wrapped as system, user question, assistant tool cal
 Per case and per kind it reports tool-message tokens saved (o200k_base), needle recall (needles
 found verbatim anywhere in the compressed messages; error/anomaly needles apart from
 query/first/last ones) and first-call latency: each case's content is new to the process, and
-``compress()`` builds fresh objects, so no result cache flatters it. Results go to
+``compress()`` builds fresh objects, so no result cache flatters it. For code and text it also
+reports structure: unmarked gaps and open code fences. Results go to
 ``benchmarks/results/tool_outputs.md``.
 """
 
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._data import case_messages, load_cases
+from benchmarks._structure import open_fence, unmarked_gaps
 from headroom_core import compress
 from headroom_core.messages import content_text
 from headroom_core.tokenizer import Tokenizer
@@ -39,6 +41,7 @@ PEER_PACKAGE = "headroom-ai==0.42.0"
 RESULTS = BENCH_DIR / "results" / "tool_outputs.md"
 KINDS = ("json", "log", "search", "code", "text", "conversation")
 PROBLEM_NEEDLES = frozenset({"error", "anomaly"})
+STRUCTURED_KINDS = frozenset({"code", "text"})  # shown with a marker at every gap
 # tiktoken's download address for o200k_base: its cache file is named by this URL's SHA-1.
 O200K_URL = "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken"
 
@@ -55,6 +58,8 @@ class Outcome:
     latency_ms: float = 0.0
     encode_ms: float = 0.0
     error: str | None = None
+    gaps: int = 0  # code and text: shown lines adjacent here, not in the original
+    open_fence: bool = False
 
 
 def tool_text(messages: Messages) -> str:
@@ -81,7 +86,12 @@ def score(
     for needle in case["needles"]:
         found.setdefault(needle["why"], []).append(needle["text"] in text)
     before = tokenizer.count_text(tool_text(case_messages(case)))
-    return Outcome(before, tokenizer.count_text(tool_text(messages)), found, latency_ms)
+    shown = tool_text(messages)
+    outcome = Outcome(before, tokenizer.count_text(shown), found, latency_ms)
+    if case["kind"] in STRUCTURED_KINDS:
+        outcome.gaps = unmarked_gaps(case["content"], shown)
+        outcome.open_fence = open_fence(shown)
+    return outcome
 
 
 def yardstick(
@@ -316,6 +326,25 @@ def report(cases: Sequence[dict[str, Any]], results: dict[str, dict[str, Outcome
             chosen = [results[name][c["id"]] for c in cases if kind in ("all", c["kind"])]
             if chosen:
                 out.append(summary_row(f"{name} / {kind}", chosen))
+    structured = [c for c in cases if c["kind"] in STRUCTURED_KINDS]
+    if structured:
+        out += [
+            "",
+            "## Structure of code and text outputs",
+            "",
+            "A line of an output that is not in the original counts as a marker; lines shown "
+            "next to each other without a marker between them must be next to each other in the "
+            "original, and code fences must close.",
+            "",
+            "| compressor | cases | cases with unmarked gaps | unmarked gaps | open fences |",
+            "|---|---|---|---|---|",
+        ]
+        for name in names:
+            chosen = [results[name][c["id"]] for c in structured]
+            out.append(
+                f"| {name} | {len(chosen)} | {sum(1 for o in chosen if o.gaps)} "
+                f"| {sum(o.gaps for o in chosen)} | {sum(o.open_fence for o in chosen)} |"
+            )
     out += [
         "",
         "## Per case (saved % / recall / latency ms)",

@@ -357,12 +357,20 @@ class _Plan:
 
     def kept_lines(self) -> set[int]:
         """The lines shown: each unit's at its level, and the document's first and last
-        non-blank lines (its title, its closing words)."""
+        non-blank lines (its title, its closing words) unless they belong to a code block."""
         kept: set[int] = set()
         for index, level in enumerate(self.levels):
             kept.update(self._shown(index, level))
         filled = [i for i, line in enumerate(self.lines) if line.strip()]
-        kept.update(filled[:1] + filled[-1:])
+        fenced = {
+            position
+            for unit in self.units
+            for block in unit.blocks
+            if block.kind == "code"
+            for position in range(block.start, block.end + 1)
+        }
+        # a lone line of a code block would leave its fence open: those ends stay out
+        kept.update(i for i in filled[:1] + filled[-1:] if i not in fenced)
         return kept
 
     def describe(self, start: int, end: int) -> str:

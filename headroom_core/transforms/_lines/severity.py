@@ -1,4 +1,5 @@
-"""Recognise lines that report a problem: errors, warnings, exceptions, failures, bad exit codes.
+"""Recognise lines that report a problem: errors, warnings, exceptions, failures, bad exit codes,
+and severities inside codes (``ImportBailout.Error:1331``, ``ERR_CONNECTION_REFUSED``).
 
 These lines are what a reader of a log looks for first, so the crusher never drops them. The
 check has two halves so that a log's many lines cost little: :func:`has_problem_words` depends
@@ -41,6 +42,27 @@ _SHAPE_RE = re.compile(
     """,
     re.VERBOSE,
 )
+# "no errors", "0 failures", "errors: 0": a problem word that says there is none
+_NEGATED_RE = re.compile(
+    r"\b(?:no|0|zero|without|never)\s+(?:errors?|warnings?|failures?|failed|exceptions?|problems?)\b"
+    r"|\b(?:errors?|warnings?|failures?|failed|exceptions?)\s*[:=]\s*0\b",
+    re.IGNORECASE,
+)
+# a template whose count of problems is a masked number: the line's own number decides
+_COUNTED_RE = re.compile(
+    r"<num>\s+(?:errors?|warnings?|failures?|failed|exceptions?)\b"
+    r"|\b(?:errors?|warnings?|failures?|failed|exceptions?)\s*[:=]\s*<num>",
+    re.IGNORECASE,
+)
+# severity inside codes and dotted names, which templates mask: ``ImportBailout.Error:1331``,
+# ``ERR_CONNECTION_REFUSED``, ``E1234``, errno names
+_CODE_RE = re.compile(
+    r"[A-Za-z_]\w*\.(?:error|errors|fatal|failure|failed|exception|critical|panic)\b"
+    r"|\bERR_[A-Z0-9_]+|\b[EF]\d{3,5}\b"
+    r"|\bE(?:NOENT|ACCES|PERM|CONNREFUSED|CONNRESET|TIMEDOUT|PIPE|NOSPC|NOMEM|ADDRINUSE)\b",
+    re.IGNORECASE,
+)
+_MASKED_CODE_RE = re.compile(r"<addr>|\b[EF]<num>|\bE[A-Z]{4,}\b")
 _VALUE_TRIGGERS = ("exit", "return", "http/", "status", "hresult")
 _VALUE_RE = re.compile(
     r"""
@@ -56,22 +78,32 @@ _VALUE_RE = re.compile(
 
 def has_problem_words(text: str) -> bool:
     """Whether ``text`` (a line or its template) holds a problem word (error, failed,
-    timeout...), an exception name, or the shape of a stack frame or an E/W/F logcat line."""
-    if _EXCEPTION_NAME_RE.search(text) or _PHRASE_RE.search(text) or _SHAPE_RE.match(text):
+    timeout...), an exception name, a severity inside a code (``Foo.Error:1331``, ``ERR_...``),
+    or the shape of a stack frame or an E/W/F logcat line. Words that say there is no problem
+    ("no errors", "0 failures") do not count."""
+    if _SHAPE_RE.match(text):
+        return True
+    text = _NEGATED_RE.sub(" ", text)
+    if _EXCEPTION_NAME_RE.search(text) or _PHRASE_RE.search(text) or _CODE_RE.search(text):
         return True
     return not _PROBLEM_WORDS.isdisjoint(word.lower() for word in _WORD_RE.findall(text))
 
 
 def may_show_problem_values(text: str) -> bool:
-    """Whether ``text`` names a field whose value can mark a problem (exit code, status...)."""
+    """Whether ``text`` (a template) names a field whose value can mark a problem (exit code,
+    status...), or masks a code that may carry a severity (a dotted name, ``E1234``)."""
     lowered = text.lower()
-    return any(trigger in lowered for trigger in _VALUE_TRIGGERS)
+    return any(trigger in lowered for trigger in _VALUE_TRIGGERS) or bool(
+        _MASKED_CODE_RE.search(text)
+    )
 
 
 def has_problem_values(line: str) -> bool:
     """Whether ``line`` shows a problem through a value: a non-zero exit code, an HTTP 4xx/5xx
     status, a failing HRESULT."""
-    return may_show_problem_values(line) and _VALUE_RE.search(line) is not None
+    return (may_show_problem_values(line) and _VALUE_RE.search(line) is not None) or bool(
+        _CODE_RE.search(line)
+    )
 
 
 def is_problem_line(line: str) -> bool:
@@ -86,6 +118,13 @@ def problem_flags(template_texts: Sequence[str], lines: Sequence[str]) -> list[b
     for text, line in zip(template_texts, lines, strict=True):
         verdict = verdicts.get(text)
         if verdict is None:
-            verdict = verdicts[text] = (has_problem_words(text), may_show_problem_values(text))
-        flags.append(verdict[0] or (verdict[1] and has_problem_values(line)))
+            counted = _COUNTED_RE.search(text) is not None
+            words = has_problem_words(text) and not counted
+            verdict = verdicts[text] = (words, counted, may_show_problem_values(text))
+        words, counted, values = verdict
+        flags.append(
+            words
+            or (counted and has_problem_words(line))
+            or (values and has_problem_values(line))
+        )
     return flags

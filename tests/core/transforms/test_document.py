@@ -121,3 +121,12 @@ def test_the_release_the_question_names_keeps_its_headings() -> None:
     assert output[entry - 3 : entry] == ["Features", "--------", ""]
     release = output.index("1.22.0")
     assert output[release + 1] == "======" and release > entry - 10  # the release above it
+
+
+def test_a_document_ending_in_a_code_block_keeps_its_fences_balanced() -> None:
+    doc = "# Guide\n\n" + "Words about the guide.\n" * 150 + "\n## Example\n\n```python\n"
+    doc += "print('x')\n" * 120 + "```\n"
+    result = DocumentCrusher(store=None).crush(doc, "what is the guide about?")
+    assert result.strategy == "document"
+    assert_fences_balanced(result.compressed)
+    assert_no_unmarked_gap(doc, result.compressed)

@@ -17,8 +17,8 @@ from headroom_core.relevance import create_scorer, embedding_available
 from headroom_core.retrieval import InMemoryOriginalsStore, default_originals_store, retrieve
 from headroom_core.tokenizer import get_tokenizer
 from headroom_core.transforms import LineCrusher
-from headroom_core.transforms._lines.severity import is_problem_line
-from headroom_core.transforms._lines.templates import template_of
+from headroom_core.transforms._lines.severity import is_problem_line, problem_flags
+from headroom_core.transforms._lines.templates import template_of, templates_of
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "lines"
 CASES = json.loads((DATA / "cases.json").read_text(encoding="utf-8"))
@@ -244,10 +244,32 @@ def test_traceback_lines_survive_among_repeated_lines(crusher: LineCrusher) -> N
         ('10.0.0.1 - - "GET /index.html HTTP/1.1" 200 1024', False),
         ("03-17 16:13:38.859  2227  2227 D TextView: visible is system.time.showampm", False),
         ("081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 done", False),
+        # severity inside codes and dotted names
+        ("2016-09-29 00:00:01, Info DPX (ImportBailout.Error:1331) Asked to exit for unknown "
+         "reason", True),
+        ("net::ERR_CONNECTION_REFUSED at https://example.com/api", True),
+        ("app.py:12:1: E1234 undefined name 'foo'", True),
+        ("open failed: ENOENT (No such file or directory)", True),
+        ("panic: runtime error: index out of range [3] with length 3", True),
+        ("2016-09-28 04:30:31, Info CBS Loaded Servicing Stack v6.1.7601.23505 with Core", False),
+        # words that say there is no problem
+        ("Build finished with no errors", False),
+        ("Ran 42 tests: 0 failures, 0 errors", False),
+        ("lint: errors=0 warnings=0", False),
+        ("cluster.failover: true", False),
     ],
 )
 def test_problem_line_recognition(line: str, problem: bool) -> None:
     assert is_problem_line(line) is problem
+
+
+def test_codes_masked_by_templates_still_flag_their_lines() -> None:
+    lines = [
+        "2016-09-29 00:00:01, Info DPX (ImportBailout.Error:1331) Asked to exit for unknown reason",
+        "2016-09-29 00:00:02, Info DPX (Extract.Ok:1) Extracted file",
+        "Ran 12 tests: 0 failures", "Ran 12 tests: 3 failures",
+    ]
+    assert problem_flags(templates_of(lines).texts, lines) == [True, False, False, True]
 
 
 @pytest.mark.parametrize(
