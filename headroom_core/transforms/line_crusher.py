@@ -43,6 +43,7 @@ from headroom_core.transforms._lines.selection import (
 )
 from headroom_core.transforms._lines.severity import is_problem_line, problem_flags
 from headroom_core.transforms._lines.templates import templates_of
+from headroom_core.transforms._oversized import MAX_CRUSH_CHARS
 from headroom_core.transforms._store_choice import DEFAULT_STORE, StoreChoice, resolve_store
 from headroom_core.transforms._text import looks_binary
 
@@ -54,9 +55,6 @@ __all__ = ["MAX_CRUSH_CHARS", "LineCrusher"]
 
 logger = logging.getLogger(__name__)
 
-#: Inputs longer than this pass through: no model window holds them, and crushing them would
-#: cost more time than the request should spend here.
-MAX_CRUSH_CHARS = 2_000_000
 
 # A query-relevant line must score at least this share of the best line's score.
 _RELATIVE_RELEVANCE = 0.75

@@ -27,11 +27,12 @@ from headroom_core.transforms._crush_memo import CrushMemo
 from headroom_core.transforms._json.encoding import is_compact_output
 from headroom_core.transforms._lines.prose import FENCE_RE, PROSE_LINE_RE
 from headroom_core.transforms._lines.search import is_search_output
+from headroom_core.transforms._oversized import MAX_CRUSH_CHARS, cut_oversized
 from headroom_core.transforms._store_choice import DEFAULT_STORE, StoreChoice, resolve_store
 from headroom_core.transforms._text import looks_binary
 from headroom_core.transforms.code_outline import CodeOutliner
 from headroom_core.transforms.document import DocumentCrusher
-from headroom_core.transforms.line_crusher import MAX_CRUSH_CHARS, LineCrusher
+from headroom_core.transforms.line_crusher import LineCrusher
 from headroom_core.transforms.smart_crusher import SmartCrusher
 
 if TYPE_CHECKING:
@@ -199,8 +200,8 @@ class ContentRouter:
             )
         if profile.get("skip_compression"):
             return _passthrough(text, tokenizer, "tool profile sets skip_compression")
-        if len(text) > MAX_CRUSH_CHARS:  # refused with its reason before any parsing or counting
-            return self._line_crusher().crush(text)
+        if len(text) > MAX_CRUSH_CHARS:  # cut before any parsing or counting of the whole
+            return cut_oversized(text, tokenizer=tokenizer, store=self.store, tool_name=tool_name)
         if looks_binary(text):
             return _passthrough(text, tokenizer, "binary content")
         kind = self.detect(text)

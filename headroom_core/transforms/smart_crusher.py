@@ -32,6 +32,7 @@ from headroom_core.transforms._json.counting import BackgroundCount
 from headroom_core.transforms._json.document import DocumentCrush
 from headroom_core.transforms._json.encoding import is_compact_output
 from headroom_core.transforms._json.parse import NotJson, parse_json_text
+from headroom_core.transforms._oversized import MAX_CRUSH_CHARS
 from headroom_core.transforms._store_choice import DEFAULT_STORE, StoreChoice, resolve_store
 from headroom_core.transforms.base import Transform
 
@@ -42,8 +43,8 @@ __all__ = ["CrushResult", "SmartCrusher"]
 
 logger = logging.getLogger(__name__)
 
-MAX_INPUT_CHARS = 4_000_000
-"""Larger inputs are refused (TransformError): counting them alone would exceed a second."""
+MAX_INPUT_CHARS = MAX_CRUSH_CHARS
+"""Larger inputs are refused (TransformError); the content router cuts them instead."""
 
 MAX_PASSTHROUGH_CHARS = 131_072
 """Larger inputs that are not JSON are refused (TransformError) instead of passed through: the

@@ -6,7 +6,7 @@ import re
 
 from headroom_core.transforms._elision import MARKER_RE
 
-_CLOSING_RE = re.compile(r"^\.\.\. \[(?:document|outline) of \d+ lines: ")
+_CLOSING_RE = re.compile(r"^\.\.\. \[(?:(?:document|outline) of \d+ lines|output of [\d,]+ lines)")
 _FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
 

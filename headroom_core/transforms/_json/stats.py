@@ -49,6 +49,11 @@ _NUMERIC_TYPES = frozenset({int, float, JsonFloat})
 _CATEGORY_TYPES = frozenset({str, int, bool, type(None)})
 RARE_SHARE = 0.01
 """A categorical value in at most this share of rows (or in one row) is rare."""
+ANOMALY_SHARE = 0.01
+ANOMALY_FLOOR = 25
+"""A column flags at most ``max(ANOMALY_FLOOR, ANOMALY_SHARE * rows)`` anomalies, the most extreme
+first: in a large table (a long export, data repeated) a z-score of 2 or a value in 1% of rows
+is common, and anomalies must stay a few rows worth looking at."""
 
 _NOT_NUMBERS = frozenset({bool, type(None), type(MISSING)})
 
@@ -113,17 +118,19 @@ def _distinct(values: list[Any]) -> set[Any]:
 
 
 def anomaly_rows(table: Table, std_threshold: float) -> set[int]:
-    """Rows holding a numeric outlier (z-score >= ``std_threshold``) or a rare categorical value."""
+    """Rows holding a numeric outlier (z-score >= ``std_threshold``) or a rare categorical value,
+    at most ``max(ANOMALY_FLOOR, ANOMALY_SHARE * rows)`` per column, the most extreme first."""
     flagged: set[int] = set()
     count = len(table)
     if count < 3:
         return flagged
+    limit = max(ANOMALY_FLOOR, int(ANOMALY_SHARE * count))
     for column in table.columns:
         values = table.values(column)
         kinds = set(map(type, values))
         if kinds - _NOT_NUMBERS <= _NUMERIC_TYPES:
-            flagged.update(_outlier_rows(values, count, std_threshold))
-        flagged.update(_rare_category_rows(values, kinds, count))
+            flagged.update(_outlier_rows(values, count, std_threshold)[:limit])
+        flagged.update(_rare_category_rows(values, kinds, count)[:limit])
     return flagged
 
 
@@ -144,8 +151,11 @@ def _outlier_rows(values: list[Any], count: int, std_threshold: float) -> list[i
         std = np.nanstd(array)
         if not np.isfinite(std) or not std > 0:
             return []
-        outliers = np.flatnonzero(np.abs(array - mean) >= std_threshold * std)
-    return outliers.tolist()
+        distance = np.abs(array - mean)
+        outliers = np.flatnonzero(distance >= std_threshold * std)
+    # the most extreme first (then in row order), so a cap keeps the strongest outliers
+    order = np.lexsort((outliers, -distance[outliers]))
+    return outliers[order].tolist()
 
 
 def _rare_category_rows(values: list[Any], kinds: set[type], count: int) -> list[int]:
@@ -162,7 +172,10 @@ def _rare_category_rows(values: list[Any], kinds: set[type], count: int) -> list
     if counts.most_common(1)[0][1] <= rare_limit:
         return []
     rare = {key for key, seen in counts.items() if seen <= rare_limit}
-    return [index for index, key in enumerate(keys) if key in rare] if rare else []
+    if not rare:
+        return []
+    rows = [index for index, key in enumerate(keys) if key in rare]
+    return sorted(rows, key=lambda index: counts[keys[index]])  # the rarest values first
 
 
 def summarize_rows(

@@ -73,7 +73,9 @@ def _value_ranges(templates: Iterable[Template]) -> list[ValueRange]:
     ranges = [ValueRange(kind, value, value) for kind, value in pairs]
     for template in chain([first], members):
         values = template.values
-        if len(values) == len(kinds) and kinds_of(template.text) == kinds:
+        if len(values) == len(kinds) and (
+            template.text == first.text or kinds_of(template.text) == kinds
+        ):
             for value_range, value in zip(ranges, values, strict=True):
                 value_range.add(value)
     return ranges

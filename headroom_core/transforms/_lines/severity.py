@@ -24,12 +24,17 @@ _PROBLEM_WORDS = frozenset((
     "halted", "rejected", "violation", "deadlock", "overflow", "underflow",
 ))
 _WORD_RE = re.compile(r"[A-Za-z']+")
-_PHRASE_RE = re.compile(
-    r"\b(?:timed?\s?out|segmentation\sfault|core\sdumped|could\snot|unable\sto|not\sfound"
-    r"|no\ssuch|stack\strace)\b",
-    re.IGNORECASE,
+# Signs of a problem besides words: phrases, exception names, severities inside codes and dotted
+# names, which templates mask (``ImportBailout.Error:1331``, ``ERR_CONNECTION_REFUSED``,
+# ``E1234``, errno names); one search for all of them
+_SIGNS_RE = re.compile(
+    r"(?i:\b(?:timed?\s?out|segmentation\sfault|core\sdumped|could\snot|unable\sto|not\sfound"
+    r"|no\ssuch|stack\strace)\b)"
+    r"|[a-z](?:Error|Exception|Fault|Failure)\b"
+    r"|(?<=\w)\.(?i:error|errors|fatal|failure|failed|exception|critical|panic)\b"
+    r"|\bERR_[A-Z0-9_]+|\b[EF]\d{3,5}\b"
+    r"|\bE(?:NOENT|ACCES|PERM|CONNREFUSED|CONNRESET|TIMEDOUT|PIPE|NOSPC|NOMEM|ADDRINUSE)\b"
 )
-_EXCEPTION_NAME_RE = re.compile(r"[a-z](?:Error|Exception|Fault|Failure)\b")
 # Shapes that mark a problem, matched at the start of a line or of its template (whose values
 # are masked as ``<num>``/``<time>`` and whose whitespace is collapsed).
 _SHAPE_RE = re.compile(
@@ -54,15 +59,11 @@ _COUNTED_RE = re.compile(
     r"|\b(?:errors?|warnings?|failures?|failed|exceptions?)\s*[:=]\s*<num>",
     re.IGNORECASE,
 )
-# severity inside codes and dotted names, which templates mask: ``ImportBailout.Error:1331``,
-# ``ERR_CONNECTION_REFUSED``, ``E1234``, errno names
-_CODE_RE = re.compile(
-    r"[A-Za-z_]\w*\.(?:error|errors|fatal|failure|failed|exception|critical|panic)\b"
-    r"|\bERR_[A-Z0-9_]+|\b[EF]\d{3,5}\b"
-    r"|\bE(?:NOENT|ACCES|PERM|CONNREFUSED|CONNRESET|TIMEDOUT|PIPE|NOSPC|NOMEM|ADDRINUSE)\b",
-    re.IGNORECASE,
+# what templates mask that may hold a severity: dotted names with a port, numbered codes
+_MASKED_CODE_RE = re.compile(r"<addr>|\b[EF]<num>")
+_MASKED_SIGNS_RE = re.compile(
+    r"(?<=\w)\.(?i:error|errors|fatal|failure|failed|exception|critical|panic)\b|\b[EF]\d{3,5}\b"
 )
-_MASKED_CODE_RE = re.compile(r"<addr>|\b[EF]<num>|\bE[A-Z]{4,}\b")
 _VALUE_TRIGGERS = ("exit", "return", "http/", "status", "hresult")
 _VALUE_RE = re.compile(
     r"""
@@ -81,11 +82,14 @@ def has_problem_words(text: str) -> bool:
     timeout...), an exception name, a severity inside a code (``Foo.Error:1331``, ``ERR_...``),
     or the shape of a stack frame or an E/W/F logcat line. Words that say there is no problem
     ("no errors", "0 failures") do not count."""
-    if _SHAPE_RE.match(text):
+    if _SHAPE_RE.match(text) or _SIGNS_RE.search(text):
         return True
-    text = _NEGATED_RE.sub(" ", text)
-    if _EXCEPTION_NAME_RE.search(text) or _PHRASE_RE.search(text) or _CODE_RE.search(text):
-        return True
+    if not _problem_words_in(text):
+        return False
+    return _NEGATED_RE.search(text) is None or _problem_words_in(_NEGATED_RE.sub(" ", text))
+
+
+def _problem_words_in(text: str) -> bool:
     return not _PROBLEM_WORDS.isdisjoint(word.lower() for word in _WORD_RE.findall(text))
 
 
@@ -100,10 +104,12 @@ def may_show_problem_values(text: str) -> bool:
 
 def has_problem_values(line: str) -> bool:
     """Whether ``line`` shows a problem through a value: a non-zero exit code, an HTTP 4xx/5xx
-    status, a failing HRESULT."""
-    return (may_show_problem_values(line) and _VALUE_RE.search(line) is not None) or bool(
-        _CODE_RE.search(line)
-    )
+    status, a failing HRESULT, a severity inside a dotted name or a numbered code (values a
+    template masks)."""
+    lowered = line.lower()
+    if any(trigger in lowered for trigger in _VALUE_TRIGGERS) and _VALUE_RE.search(line):
+        return True
+    return _MASKED_SIGNS_RE.search(line) is not None
 
 
 def is_problem_line(line: str) -> bool:
@@ -113,7 +119,7 @@ def is_problem_line(line: str) -> bool:
 
 def problem_flags(template_texts: Sequence[str], lines: Sequence[str]) -> list[bool]:
     """:func:`is_problem_line` for each line, judging the words once per template."""
-    verdicts: dict[str, tuple[bool, bool]] = {}
+    verdicts: dict[str, tuple[bool, bool, bool]] = {}
     flags = []
     for text, line in zip(template_texts, lines, strict=True):
         verdict = verdicts.get(text)
