@@ -65,6 +65,9 @@ class OptimizeOptions(TypedDict, total=False):
     keep_turns: int | None
     keep_last_tool_exchanges: int | None
     retrieval: bool | None
+    record: bool
+    token_budget: int | None
+    frozen_message_count: int | None
     tool_profiles: Mapping[str, Mapping[str, Any]] | None
     tools: Sequence[Mapping[str, Any]] | None
     model_limit: int | None
@@ -125,7 +128,7 @@ class HeadroomEngine:
         self._tokenizers: dict[tuple[int, str], Tokenizer] = {}
         self._tool_outputs: dict[bool, ToolOutputCompressor] = {}
         self._aligners: dict[int, Transform] = {}
-        self._fitters: dict[tuple[int | None, bool], Transform | None] = {}
+        self._fitters: dict[tuple[int | None, bool, bool], Transform | None] = {}
         self._stats_lock = threading.Lock()
         self._session = SavingsTotals()
         self._session_by_mode = dict.fromkeys(MODES, 0)
@@ -157,6 +160,13 @@ class HeadroomEngine:
             keep_last_tool_exchanges: Newest tool exchanges of an agent task that fitting keeps
                 as normally compressed, for this request only (older ones are crushed harder,
                 then stubbed).
+            token_budget: Tokens the messages should fit, below the window: tool outputs are
+                crushed tighter and context fitted towards it, best effort (as ``compress()``
+                with a budget); only the model's window itself is enforced.
+            frozen_message_count: The first N messages come back byte-identical (a prefix the
+                caller keeps cached): not compressed, aligned or dropped.
+            record: False leaves the request out of the metrics until :meth:`record` is called
+                with its result (a proxy records once the provider's reply, and its usage, is in).
             retrieval: Whether dropped items are stored and markers offer ``headroom_retrieve``
                 (the caller then answers its calls); ``config.retrieval.enabled`` when None.
                 Without it markers still say what was left out, naming no tool and no key.
@@ -185,7 +195,7 @@ class HeadroomEngine:
         originals, request, result = self._prepare(messages, model, options)
         if request is not None:
             self._run_pipeline(originals, request, result)
-        return self._finish(originals, result, started)
+        return self._finish(originals, result, started, options.get("record", True))
 
     async def aoptimize(
         self,
@@ -207,7 +217,7 @@ class HeadroomEngine:
                 await asyncio.to_thread(self._run_pipeline, originals, request, result)
             else:
                 self._run_pipeline(originals, request, result)
-        return self._finish(originals, result, started)
+        return self._finish(originals, result, started, options.get("record", True))
 
     def _prepare(
         self, messages: Sequence[Mapping[str, Any]], model: str, options: OptimizeOptions
@@ -228,6 +238,8 @@ class HeadroomEngine:
             )
         keep_turns = _whole_number_option(options, "keep_turns")
         keep_exchanges = _whole_number_option(options, "keep_last_tool_exchanges")
+        token_budget = _whole_number_option(options, "token_budget")
+        frozen = _whole_number_option(options, "frozen_message_count", minimum=0) or 0
         originals = validate_messages(messages)
         provider = self.provider_for(model)
         tokenizer = self._tokenizer_for(provider, model)
@@ -251,6 +263,8 @@ class HeadroomEngine:
             query=options.get("query"),
             keep_turns=keep_turns,
             keep_exchanges=keep_exchanges,
+            token_budget=token_budget,
+            frozen=frozen,
             retrieval=_retrieval_option(options, self.config),
             tool_profiles=options.get("tool_profiles"),
             tools=tools,
@@ -261,9 +275,9 @@ class HeadroomEngine:
         return originals, request, result
 
     def _finish(
-        self, originals: Messages, result: SimulationResult, started: float
+        self, originals: Messages, result: SimulationResult, started: float, record: bool
     ) -> SimulationResult:
-        """Price and time the result, then account for it."""
+        """Price and time the result, then account for it (unless the caller will)."""
         provider = self.provider_for(result.model)
         result.estimated_cost_before_usd = provider.estimate_cost(
             result.tokens_before, 0, result.model
@@ -272,8 +286,16 @@ class HeadroomEngine:
             result.tokens_after, 0, result.model
         )
         result.latency_ms = (time.perf_counter() - started) * 1000
-        self._account(result, originals)
+        if record:
+            self._account(result, originals)
         return result
+
+    def record(
+        self, result: SimulationResult, originals: Sequence[Mapping[str, Any]] = ()
+    ) -> None:
+        """Account for a request optimized with ``record=False``: session counters and one
+        metrics row (``originals`` are kept with it when ``store_message_content`` is set)."""
+        self._account(result, [dict(message) for message in originals])
 
     def _run_pipeline(
         self, messages: Messages, request: _Request, result: SimulationResult
@@ -286,13 +308,14 @@ class HeadroomEngine:
                 compressor = self._tool_output_compressor(request.retrieval)
                 current = self._step(compressor, current, request, result)
             stage = "cache_aligner"
-            if self.config.cache_aligner.enabled:
+            if self.config.cache_aligner.enabled and not request.frozen:
                 current = self._step(self._aligner_for(request.provider), current, request, result)
             stage = "context_fitting"
             tokens_now = request.tokenizer.count_messages(current, tools=request.tools)
             reason = "it is still too big after context fitting"
-            if tokens_now > request.budget:
-                fitter = self._context_fitter(request.keep_turns, request.retrieval)
+            if tokens_now > request.target:
+                best_effort = request.token_budget is not None
+                fitter = self._context_fitter(request.keep_turns, request.retrieval, best_effort)
                 if fitter is None:
                     reason = "context fitting is disabled"
                 else:
@@ -419,15 +442,20 @@ class HeadroomEngine:
             )
         return aligner
 
-    def _context_fitter(self, keep_turns: int | None, retrieval: bool) -> Transform | None:
-        """The configured fitting transform, with ``keep_turns`` applied (one per value)."""
-        key = (keep_turns, retrieval)
+    def _context_fitter(
+        self, keep_turns: int | None, retrieval: bool, best_effort: bool = False
+    ) -> Transform | None:
+        """The configured fitting transform, with ``keep_turns`` applied (one per setting);
+        ``best_effort`` ones return what fits best instead of raising (a caller's budget)."""
+        key = (keep_turns, retrieval, best_effort)
         fitter = self._fitters.get(key)
         if fitter is None and key not in self._fitters:
-            fitter = self._fitters.setdefault(key, self._build_fitter(keep_turns, retrieval))
+            fitter = self._fitters.setdefault(key, self._build_fitter(*key))
         return fitter
 
-    def _build_fitter(self, keep_turns: int | None, retrieval: bool) -> Transform | None:
+    def _build_fitter(
+        self, keep_turns: int | None, retrieval: bool, best_effort: bool
+    ) -> Transform | None:
         if self.config.context_fitting == "rolling":
             from headroom_core.transforms.rolling_window import RollingWindow
 
@@ -444,10 +472,13 @@ class HeadroomEngine:
         intelligent = self.config.intelligent_context
         if not intelligent.enabled:
             return None
+        changes: dict[str, Any] = {}
         if keep_turns is not None:
-            intelligent = type(intelligent)(
-                **{**intelligent.model_dump(), "keep_last_turns": keep_turns}
-            )
+            changes["keep_last_turns"] = keep_turns
+        if best_effort:
+            changes["on_overflow"] = "best_effort"
+        if changes:
+            intelligent = type(intelligent)(**{**intelligent.model_dump(), **changes})
         # the tool-output router: its config decides whether crushed results store their originals
         router = self._tool_output_compressor(retrieval).router
         return IntelligentContextManager(intelligent, router=router)
@@ -540,6 +571,7 @@ class _Request:
 
     __slots__ = (
         "context",
+        "frozen",
         "keep_exchanges",
         "keep_turns",
         "model",
@@ -548,6 +580,7 @@ class _Request:
         "provider",
         "query",
         "retrieval",
+        "token_budget",
         "tokenizer",
         "tool_profiles",
         "tools",
@@ -562,6 +595,8 @@ class _Request:
         query: str | None,
         keep_turns: int | None,
         keep_exchanges: int | None,
+        token_budget: int | None,
+        frozen: int,
         retrieval: bool,
         tool_profiles: Mapping[str, Mapping[str, Any]] | None,
         tools: Sequence[Mapping[str, Any]] | None,
@@ -575,6 +610,8 @@ class _Request:
         self.query = query
         self.keep_turns = keep_turns
         self.keep_exchanges = keep_exchanges
+        self.token_budget = token_budget
+        self.frozen = frozen
         self.retrieval = retrieval
         self.tool_profiles = tool_profiles
         self.tools = tools
@@ -587,6 +624,11 @@ class _Request:
         """Tokens the request may use: the window minus what the reply needs."""
         return self.model_limit - self.output_buffer
 
+    @property
+    def target(self) -> int:
+        """Tokens the pipeline aims at: the caller's budget when it set one below the window."""
+        return min(self.budget, self.token_budget) if self.token_budget else self.budget
+
     def context_for(self, transform: Transform) -> dict[str, Any]:
         """The keyword context ``transform.apply`` receives.
 
@@ -594,28 +636,34 @@ class _Request:
         beside the output buffer.
         """
         context = {**self.context, "model": self.model}
+        if self.frozen:
+            context["frozen_message_count"] = self.frozen
         if transform.name == "tool_output_compression":
             context["query"] = self.query
             context["tool_profiles"] = self.tool_profiles
+            if self.token_budget is not None:
+                context["token_budget"] = self.token_budget
             return context
         tools_tokens = self.tokenizer.count_tools(self.tools) if self.tools else 0
         if transform.name == "intelligent_context":
-            context["model_limit"] = self.model_limit
+            context["model_limit"] = self.target + self.output_buffer
             context["output_buffer_tokens"] = self.output_buffer + tools_tokens
             if self.query is not None:
                 context["query"] = self.query
             if self.keep_exchanges is not None:
                 context["keep_last_tool_exchanges"] = self.keep_exchanges
         elif transform.name == "rolling_window":
-            context["max_tokens"] = self.budget - tools_tokens
+            context["max_tokens"] = self.target - tools_tokens
         return context
 
 
-def _whole_number_option(options: OptimizeOptions, name: str) -> int | None:
+def _whole_number_option(options: OptimizeOptions, name: str, minimum: int = 1) -> int | None:
     value = options.get(name)  # type: ignore[misc]
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+    if value is not None and (
+        not isinstance(value, int) or isinstance(value, bool) or value < minimum
+    ):
         raise ConfigurationError(
-            f"Invalid value for {name}: {value!r}. Allowed: a whole number >= 1.",
+            f"Invalid value for {name}: {value!r}. Allowed: a whole number >= {minimum}.",
             details={"field": name, "value": value},
         )
     return value  # type: ignore[no-any-return]

@@ -148,6 +148,8 @@ class SimulationResult:
     stable_prefix_tokens: int = 0
     failed: bool = False
     error: str | None = None
+    provider_input_tokens: int | None = None  # as the provider reported them, when it did
+    provider_output_tokens: int | None = None
 
     @property
     def tokens_saved(self) -> int:
@@ -216,6 +218,8 @@ class RequestMetrics:
     error: str | None = None
     source: str = ""
     content: Any = None
+    provider_input_tokens: int | None = None
+    provider_output_tokens: int | None = None
 
     @property
     def estimated_savings_usd(self) -> float | None:

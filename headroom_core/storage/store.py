@@ -127,6 +127,8 @@ class MetricsStore:
                 "failed": result.failed,
                 "error": result.error,
                 "content": content,
+                "provider_input_tokens": result.provider_input_tokens,
+                "provider_output_tokens": result.provider_output_tokens,
             }
             if self._thread is None:
                 self._start_writer()
@@ -243,7 +245,23 @@ class MetricsStore:
             # Another process may have created the table between the check and the CREATE.
             if not inspect(self._engine).has_table(_TABLE.name):
                 raise
+        self._add_missing_columns()
         self._schema_ready = True
+
+    def _add_missing_columns(self) -> None:
+        """Columns added since a store file was created (nullable, so old rows stay valid)."""
+        present = {column["name"] for column in inspect(self._engine).get_columns(_TABLE.name)}
+        missing = [column for column in _TABLE.columns if column.name not in present]
+        for column in missing:
+            kind = column.type.compile(dialect=self._engine.dialect)
+            statement = f'ALTER TABLE {_TABLE.name} ADD COLUMN "{column.name}" {kind}'
+            try:
+                with self._engine.begin() as connection:
+                    connection.exec_driver_sql(statement)
+            except Exception:  # another process added it first
+                present = {c["name"] for c in inspect(self._engine).get_columns(_TABLE.name)}
+                if column.name not in present:
+                    raise
 
     def _warn(self, message: str) -> None:
         now = time.monotonic()
@@ -422,6 +440,8 @@ def _to_metrics(row: Mapping[str, Any]) -> RequestMetrics:
         error=row["error"],
         source=row["source"],
         content=json.loads(content) if content is not None else None,
+        provider_input_tokens=row.get("provider_input_tokens"),
+        provider_output_tokens=row.get("provider_output_tokens"),
     )
 
 

@@ -46,3 +46,5 @@ class RequestMetricsRow(SQLModel, table=True):
     failed: bool = False
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     content: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    provider_input_tokens: int | None = None  # the provider's own count, when a proxy saw it
+    provider_output_tokens: int | None = None

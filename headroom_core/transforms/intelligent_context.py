@@ -238,7 +238,9 @@ class IntelligentContextManager(Transform):
         conversation = split_conversation(messages)
         free_turns = conversation.turns[:-keep] if len(conversation.turns) > keep else []
         features = _features(messages, conversation, tokenizer)
-        items = _items(free_turns, features)
+        frozen = int(context.get("frozen_message_count") or 0)
+        # pieces within the frozen prefix are never dropped, compressed or lowered
+        items = _items(free_turns, features, frozen)
         order = self._drop_order(messages, items, features, query)  # least important first
 
         working = list(messages)
@@ -248,7 +250,7 @@ class IntelligentContextManager(Transform):
         details: dict[str, Any] = {"compressed": [], "retrieval_keys": [], "lowered": []}
         if self.config.compress_before_drop:
             details["compressed"], total = self._compress(
-                working, items, order, conversation, budget, total, query, tokenizer, keep
+                working, items, order, conversation, budget, total, query, tokenizer, keep, frozen
             )
             details["retrieval_keys"] = [
                 change["retrieval_key"]
@@ -259,6 +261,7 @@ class IntelligentContextManager(Transform):
                 tokens[change["index"]] = tokenizer.count_message(working[change["index"]])
         protected = conversation.turns[len(free_turns) :]
         fixed = [p for turn in protected for p in turn.indices]
+        fixed += [p for p in range(min(frozen, len(messages))) if p not in fixed]
         options = [Option(items[i].positions, items[i].requires) for i in reversed(order)]
         if self.config.keep_system:
             fixed += conversation.system_indices
@@ -283,7 +286,8 @@ class IntelligentContextManager(Transform):
             kept,
             messages,
             protected,
-            items=[*items, *_items(protected, features[len(free_turns) :])],
+            items=[*items, *_items(protected, features[len(free_turns) :], frozen)],
+            frozen=frozen,
             features=features,
             budget=budget,
             keep_exchanges=int(
@@ -316,13 +320,19 @@ class IntelligentContextManager(Transform):
         query: str,
         tokenizer: Tokenizer,
         originals: Mapping[str, str],
+        frozen: int = 0,
     ) -> TaskFit | None:
         """Lower the tool exchanges of the kept turns but the newest ``keep_exchanges``, least
         important first, then the newest ones; None when the kept turns hold no tool exchange.
 
         ``kept`` is the turn-level fit of ``messages``: the kept turns sit at its end.
         """
-        units = [unit for turn in protected for unit in turn.units if unit.kind == "tool"]
+        units = [
+            unit
+            for turn in protected
+            for unit in turn.units
+            if unit.kind == "tool" and unit.start >= frozen
+        ]
         if not units:
             return None
         shift = len(kept) - len(messages)
@@ -422,6 +432,7 @@ class IntelligentContextManager(Transform):
         query: str,
         tokenizer: Tokenizer,
         keep: int,
+        frozen: int = 0,
     ) -> tuple[list[dict[str, Any]], int]:
         """Crush tool results, least important first, until the request fits (the last
         ``keep`` turns' too).
@@ -437,7 +448,7 @@ class IntelligentContextManager(Transform):
             if unit.kind == "tool"
             for p in unit.indices
         ]
-        positions = [p for p in positions if working[p].get("role") == "tool"]
+        positions = [p for p in positions if working[p].get("role") == "tool" and p >= frozen]
         router = self._content_router() if positions and total > budget else None
         if router is None:
             return [], total
@@ -508,14 +519,18 @@ def _features(
     return [turn_features(messages, turn, tokenizer, names) for turn in conversation.turns]
 
 
-def _items(free_turns: Sequence[Turn], features: Sequence[TurnFeatures]) -> list[_Item]:
-    """The droppable pieces of ``free_turns`` (the first turns), at their positions."""
+def _items(
+    turns: Sequence[Turn], features: Sequence[TurnFeatures], frozen: int = 0
+) -> list[_Item]:
+    """The droppable pieces of ``turns`` at their positions, none within the first ``frozen``
+    messages."""
     items = []
-    for turn, known in zip(free_turns, features, strict=False):
+    for turn, known in zip(turns, features, strict=False):
         shift = turn.start.__add__
         for piece in known.pieces:
             positions = tuple(map(shift, piece.positions))
-            items.append(_Item(positions, tuple(map(shift, piece.requires)), piece))
+            if min(positions) >= frozen:
+                items.append(_Item(positions, tuple(map(shift, piece.requires)), piece))
     return items
 
 

@@ -67,6 +67,7 @@ class ToolOutputCompressor(Transform):
         query: str | None = None,
         tool_profiles: Mapping[str, Mapping[str, Any]] | None = None,
         token_budget: int | None = None,
+        frozen_message_count: int = 0,
         **context: Any,
     ) -> TransformResult:
         """Crush every tool output in ``messages`` (the input list is not changed).
@@ -96,6 +97,7 @@ class ToolOutputCompressor(Transform):
                     messages[index], calls, base_query, tokenizer, profiles, budgets.get(index)
                 )
                 for index in self._targets(messages)
+                if index >= frozen_message_count
             }
 
         results = crush_all({})

@@ -366,3 +366,27 @@ def test_engine_records_into_postgres_with_the_url_alone(postgres_url):
     assert (row.request_id, row.tokens_saved) == (result.request_id, result.tokens_saved)
     assert row.transform_savings == result.transform_savings
     engine.close()
+
+
+def test_a_token_budget_is_met_best_effort_like_compress() -> None:
+    from headroom_core import compress
+    from headroom_core.samples import load_sample_conversation
+
+    messages = load_sample_conversation()["messages"]
+    engine = HeadroomEngine()
+    fitted = engine.optimize(messages, "gpt-4o", token_budget=3_000)
+    assert fitted.tokens_after <= 3_000
+    tiny = engine.optimize(messages, "gpt-4o", token_budget=100)  # below any minimum: no error
+    best = compress(messages, token_budget=100).tokens_after
+    assert not tiny.failed and tiny.tokens_after <= best
+
+
+def test_a_frozen_prefix_comes_back_byte_identical() -> None:
+    from headroom_core.samples import load_sample_conversation
+
+    messages = load_sample_conversation()["messages"]
+    result = HeadroomEngine().optimize(messages, "gpt-4o", frozen_message_count=4)
+    assert result.messages_optimized[:4] == messages[:4]  # the first tool output too
+    assert result.tokens_after < result.tokens_before
+    later = [m for m in result.messages_optimized[4:] if m["role"] == "tool"]
+    assert any(m not in messages for m in later)  # what follows is still compressed
