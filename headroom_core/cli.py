@@ -134,10 +134,18 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from headroom_core.server import serve
+    from headroom_core.server import ServerSettings, serve
 
-    store_url = None if args.no_store else args.store_url
-    serve(args.host, args.port, api_key=args.api_key, store_url=store_url)
+    chosen = {
+        "host": args.host,
+        "port": args.port,
+        "workers": args.workers,
+        "store_url": None if args.no_store else args.store_url,
+        "api_key": args.api_key,
+        "openai_api_url": args.openai_api_url,
+        "anthropic_api_url": args.anthropic_api_url,
+    }
+    serve(ServerSettings(**{name: value for name, value in chosen.items() if value is not None}))
     return 0
 
 
@@ -230,12 +238,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.set_defaults(handler=_report)
 
-    serve = commands.add_parser("serve", help="run the HTTP compress service")
+    serve = commands.add_parser(
+        "serve", help="run the HTTP service: compress API and OpenAI/Anthropic proxy"
+    )
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback)")
     serve.add_argument("--port", type=int, default=8787)
+    serve.add_argument("--workers", type=int, default=1, help="processes serving requests")
     serve.add_argument("--api-key", help="required bearer key (default: $HEADROOM_API_KEY)")
     serve.add_argument("--store-url", default=DEFAULT_STORE_URL, help="metrics store URL")
     serve.add_argument("--no-store", action="store_true", help="record no metrics")
+    serve.add_argument(
+        "--openai-api-url",
+        help="OpenAI upstream, ending in /v1 (default: $OPENAI_TARGET_API_URL or OpenAI's API)",
+    )
+    serve.add_argument(
+        "--anthropic-api-url",
+        help="Anthropic upstream (default: $ANTHROPIC_TARGET_API_URL or Anthropic's API)",
+    )
     serve.set_defaults(handler=_serve)
     return parser
 

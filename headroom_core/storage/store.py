@@ -319,6 +319,19 @@ class MetricsStore:
         rows = self._read(lambda connection: connection.execute(statement).mappings().all())
         return [_to_metrics(row) for row in rows]
 
+    def requests_by_model(self, *, source: str | None = None) -> dict[str, int]:
+        """How many requests each model got (of ``source`` when given).
+
+        Raises:
+            StorageError: The database cannot be read.
+        """
+        t = _TABLE.c
+        statement = select(t.model, func.count(t.id)).group_by(t.model)
+        if source is not None:
+            statement = statement.where(t.source == source)
+        rows = self._read(lambda connection: connection.execute(statement).all())
+        return {str(model): int(count) for model, count in rows}
+
     def summary(
         self,
         start_time: datetime | None = None,

@@ -236,3 +236,23 @@ def test_serve_warns_when_exposed_without_a_key(tmp_path: Path) -> None:
         process.wait(timeout=10)
     assert "without an API key" in warning
     assert "no API key" in banner
+
+
+@pytest.mark.parametrize("port", ["99999", "taken"])
+def test_serve_on_a_bad_or_busy_port_is_one_line_and_a_failure(port: str) -> None:
+    import socket
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        chosen = str(held.getsockname()[1]) if port == "taken" else port
+        done = subprocess.run(
+            [sys.executable, "-m", "headroom_core.cli", "serve", "--port", chosen, "--no-store"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode != 0
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("headroom: error:")
+    assert ("99999" in line) if port == "99999" else ("cannot listen" in line)

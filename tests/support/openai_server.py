@@ -2,7 +2,8 @@
 
 It answers ``POST /v1/chat/completions`` (JSON, or server-sent events with a usage chunk when
 ``stream`` is true) and ``POST /v1/messages`` (Anthropic Messages API, JSON or its event
-stream). Offered ``headroom_retrieve``, it follows omission markers as a capable model would:
+stream); under a base URL of ``/status/<code>/`` it answers every request with that status.
+Offered ``headroom_retrieve``, it follows omission markers as a capable model would:
 when its system prompt says ``ask for: <query>``, it calls the tool with the key of the newest
 tool output's marker and that query, then answers with what the tool returned. Replies are
 deterministic — they depend only on the request body — so recorded cassettes stay stable; the
@@ -70,15 +71,23 @@ def _digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()[:16]
 
 
+class _Backlogged(ThreadingHTTPServer):
+    """Accepts bursts of connections (the standard library's backlog of 5 drops a load test's)."""
+
+    request_queue_size = 256
+    daemon_threads = True
+
+
 class RecordingLLMServer:
     """Run the server on a free port of 127.0.0.1 in a daemon thread.
 
-    ``requests`` lists ``{"path": ..., "body": <parsed JSON>}`` for every request received.
+    ``requests`` lists ``{"path": ..., "body": <parsed JSON>, "headers": {...}}`` for every
+    request received (header names in lower case).
     """
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._httpd = _Backlogged(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     @property
@@ -116,8 +125,13 @@ class RecordingLLMServer:
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 body = json.loads(raw or b"{}")
-                server.requests.append({"path": self.path, "body": body})
-                if self.path.endswith("/chat/completions"):
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                server.requests.append({"path": self.path, "body": body, "headers": headers})
+                failing = re.match(r"/status/(\d{3})/", self.path)
+                if failing:  # a base URL of /status/<code>/ answers with that code
+                    message = {"error": {"message": f"upstream said {failing[1]}"}}
+                    self._send(int(failing[1]), json.dumps(message).encode(), "application/json")
+                elif self.path.endswith("/chat/completions"):
                     if body.get("stream"):
                         self._send(200, _chat_stream(body, raw), "text/event-stream")
                     else:
