@@ -1,6 +1,6 @@
 """``headroom serve`` under load: ``python -m benchmarks.server_bench``.
 
-Clients post at once, over loopback, with concurrency from 1 to 64:
+Clients post at once, over loopback, with concurrency from 1 to 128:
 
 - ``POST /v1/compress`` of a ~30K-token JSON tool output (real rows: vega cars, repeated), each
   request with fresh content (so no cache answers it) -- the issue's load;
@@ -37,7 +37,7 @@ from headroom_core.samples import load_sample_conversation
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results" / "server.md"
 CARS = ROOT / "tests" / "data" / "engine_cars_200.json"
-CONCURRENCY = (1, 8, 32, 64)
+CONCURRENCY = (1, 8, 32, 64, 128)
 OLD_REV = "de2139f"
 
 

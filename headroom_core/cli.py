@@ -134,7 +134,10 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from headroom_core.server import ServerSettings, serve
+    try:
+        from headroom_core.server import ServerSettings, serve
+    except ImportError as error:
+        raise InputError(str(error)) from error
 
     chosen = {
         "host": args.host,

@@ -256,3 +256,17 @@ def test_serve_on_a_bad_or_busy_port_is_one_line_and_a_failure(port: str) -> Non
     [line] = done.stderr.strip().splitlines()
     assert line.startswith("headroom: error:")
     assert ("99999" in line) if port == "99999" else ("cannot listen" in line)
+
+
+def test_serve_without_the_server_extra_names_it() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['starlette'] = None\n"
+        "from headroom_core.cli import main\n"
+        "sys.exit(main(['serve', '--no-store']))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("headroom: error:")
+    assert "pip install \"headroom-langchain[server]\"" in line
