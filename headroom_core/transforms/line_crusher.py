@@ -28,6 +28,7 @@ from headroom_core.relevance.bm25 import BM25Scorer
 from headroom_core.relevance.terms import search_terms
 from headroom_core.results import CrushResult
 from headroom_core.tokenizer import Tokenizer, get_tokenizer
+from headroom_core.transforms._counting import BackgroundCount
 from headroom_core.transforms._lines import query as query_focus
 from headroom_core.transforms._lines.render import group_note, is_crushed, omission_marker, render
 from headroom_core.transforms._lines.search import definition_lines, grep_path, is_search_output
@@ -153,14 +154,22 @@ class LineCrusher:
                 f"too large to crush ({len(text)} chars > {MAX_CRUSH_CHARS}); tokens estimated",
             )
         tokenizer = tokenizer or get_tokenizer()
-        tokens_before = tokenizer.count_text(text)
-        if tokens_before < self.config.min_tokens_to_crush:
-            return _passthrough(text, tokens_before, "below min_tokens_to_crush")
+        counting = BackgroundCount(tokenizer, text)  # a large text is counted while it is crushed
+        if not counting.pending and counting.result() < self.config.min_tokens_to_crush:
+            return _passthrough(text, counting.result(), "below min_tokens_to_crush")
         if looks_binary(text):
-            return _passthrough(text, tokens_before, "binary content")
+            return _passthrough(text, counting.result(), "binary content")
         if is_crushed(text):
-            return _passthrough(text, tokens_before, "already crushed")
-        output = _Output(text, text.split("\n"), tokenizer, tokens_before, tool_name)
+            return _passthrough(text, counting.result(), "already crushed")
+        output = _Output(text, text.split("\n"), tokenizer, counting, tool_name)
+        result = self._crush(output, query, token_budget, max_lines)
+        if output.tokens_before < self.config.min_tokens_to_crush:  # a large text, counted late
+            return _passthrough(text, output.tokens_before, "below min_tokens_to_crush")
+        return result
+
+    def _crush(
+        self, output: _Output, query: str, token_budget: int | None, max_lines: int | None
+    ) -> CrushResult:
         limit = max_lines or self.config.max_lines_after_crush
         if len(output.units) <= limit:
             lossless = self._lossless(output)
@@ -318,12 +327,17 @@ class _Output:
     text: str
     lines: list[str]
     tokenizer: Tokenizer
-    tokens_before: int
+    counting: BackgroundCount
     tool_name: str | None
     units: Units = field(init=False)
 
     def __post_init__(self) -> None:
         self.units = fold_runs(self.lines)
+
+    @property
+    def tokens_before(self) -> int:
+        """The text's tokens (waits for a count still running)."""
+        return self.counting.result()
 
 
 def _edges(count: int, keep_first: int, keep_last: int) -> list[int]:

@@ -28,7 +28,7 @@ from headroom_core.messages import content_text, last_user_query, tool_call_argu
 from headroom_core.relevance import create_scorer
 from headroom_core.results import CrushResult, TransformResult
 from headroom_core.tokenizer import Tokenizer, get_tokenizer
-from headroom_core.transforms._json.counting import BackgroundCount
+from headroom_core.transforms._counting import BackgroundCount
 from headroom_core.transforms._json.document import DocumentCrush
 from headroom_core.transforms._json.encoding import is_compact_output
 from headroom_core.transforms._json.parse import NotJson, parse_json_text

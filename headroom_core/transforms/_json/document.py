@@ -17,7 +17,7 @@ from typing import Any
 from headroom_core.config import SmartCrusherConfig
 from headroom_core.retrieval import InMemoryOriginalsStore, OriginalsStore, SQLOriginalsStore
 from headroom_core.tokenizer import Tokenizer
-from headroom_core.transforms._json.counting import count_tokens_split
+from headroom_core.transforms._counting import count_tokens_split
 from headroom_core.transforms._json.encoding import (
     LONG_TEXT_CHARS,
     dump_json,

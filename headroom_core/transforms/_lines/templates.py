@@ -62,11 +62,19 @@ def _alternatives(patterns: list[tuple[str, str]], offset: int) -> str:
     return "|".join(named)
 
 
+# Cheap guards in front of each group: a word of letters only (most words of a log) is skipped
+# after one scan unless it opens a date, and a position that cannot open a path, a negative
+# number or glued digits is skipped at once. They admit every position a pattern can match at.
+_LETTER_VALUE_AHEAD = rf"(?=[A-Za-z][^\W\d_]*[.:\d_-]|{_DAY}|{_MONTH})"
+_ANYWHERE_AHEAD = r"(?=[\\/\d-])"
+
 _ALL_PATTERNS = [*_STARTING_WITH_DIGIT, *_STARTING_WITH_LETTER, *_ANYWHERE]
 _VALUE_RE = re.compile(
     rf"\b(?=\d)(?:{_alternatives(_STARTING_WITH_DIGIT, 0)})"
-    rf"|\b(?=[A-Za-z])(?:{_alternatives(_STARTING_WITH_LETTER, len(_STARTING_WITH_DIGIT))})"
-    rf"|{_alternatives(_ANYWHERE, len(_STARTING_WITH_DIGIT) + len(_STARTING_WITH_LETTER))}"
+    rf"|\b{_LETTER_VALUE_AHEAD}"
+    rf"(?:{_alternatives(_STARTING_WITH_LETTER, len(_STARTING_WITH_DIGIT))})"
+    rf"|{_ANYWHERE_AHEAD}"
+    rf"(?:{_alternatives(_ANYWHERE, len(_STARTING_WITH_DIGIT) + len(_STARTING_WITH_LETTER))})"
 )
 _MARKS = {f"{kind}{i}": f"<{kind}>" for i, (kind, _pattern) in enumerate(_ALL_PATTERNS)}
 _KIND_RE = re.compile(rf"<({'|'.join(sorted({kind for kind, _pattern in _ALL_PATTERNS}))})>")

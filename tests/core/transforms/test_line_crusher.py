@@ -9,6 +9,8 @@ import traceback
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from headroom_core.config import LineCrusherConfig
 from headroom_core.errors import TransformError
@@ -304,6 +306,40 @@ def test_templates_mask_values(line: str, template: str) -> None:
     for value in masked.values:
         assert value in line[position:]
         position = line.index(value, position) + len(value)
+
+
+_LINE_PIECES = [
+    *("Dec", "Mon,", "Jan 5 10:11:12", "2024-01-02T03:04:05Z", "müller.de:1234", "10.0.0.1:80"),
+    *("node4", "-12.5", "0x1F", "a1b2c3d", "deadbeef", "job_7", "x-9", "api.example.com"),
+    *("/var/log/a.log", "C:\\x\\y", "ERROR", "ok", "ü", "_", ":", ".", "-", " ", "7"),
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_LINE_PIECES), max_size=12).map("".join))
+def test_the_value_guards_skip_no_position_a_pattern_matches_at(line: str) -> None:
+    from headroom_core.transforms._lines import templates
+
+    digit, letter = len(templates._STARTING_WITH_DIGIT), len(templates._STARTING_WITH_LETTER)
+    starting_with_digit = templates._alternatives(templates._STARTING_WITH_DIGIT, 0)
+    starting_with_letter = templates._alternatives(templates._STARTING_WITH_LETTER, digit)
+    unguarded = re.compile(
+        rf"\b(?=\d)(?:{starting_with_digit})|\b(?=[A-Za-z])(?:{starting_with_letter})|"
+        + templates._alternatives(templates._ANYWHERE, digit + letter)
+    )
+    assert templates._VALUE_RE.sub(lambda m: m.lastgroup or "", line) == unguarded.sub(
+        lambda m: m.lastgroup or "", line
+    )
+
+
+def test_a_large_log_counted_while_crushed_still_honours_min_tokens_to_crush() -> None:
+    log = read("linux.log")
+    text = log * (200_000 // len(log) + 1)
+    tokens = get_tokenizer().count_text(text)
+    crushed = LineCrusher(LineCrusherConfig(min_tokens_to_crush=tokens + 1), store=None).crush(text)
+    assert crushed.compressed == text and crushed.tokens_before == tokens
+    assert crushed.reasons == ["below min_tokens_to_crush"]
+    assert LineCrusher(store=None).crush(text).tokens_before == tokens
 
 
 def test_a_line_without_values_has_an_empty_values_tuple() -> None:

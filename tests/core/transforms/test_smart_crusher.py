@@ -24,8 +24,8 @@ from headroom_core.retrieval import (
 )
 from headroom_core.tokenizer import get_tokenizer
 from headroom_core.transforms import smart_crusher
+from headroom_core.transforms._counting import THREAD_MIN_CHARS, count_tokens_split
 from headroom_core.transforms._json import selection
-from headroom_core.transforms._json.counting import THREAD_MIN_CHARS, count_tokens_split
 from headroom_core.transforms._json.parse import SHARED_STRING_CHARS, parse_json_text
 from headroom_core.transforms._json.selection import relevance_scores
 from headroom_core.transforms._json.table import extract_tables

@@ -1,9 +1,10 @@
 """Exact token counts of large texts, fast: counted while other work runs, or in two halves at once.
 
 The shared tokenizer counts a long text into a numpy buffer (4 bytes a token), never a list of
-token ids. tiktoken releases the GIL while it encodes, so the count of the original output runs on
-a worker thread while the crusher parses and renders, and a large result is counted in two halves
-at once, split where the count splits exactly (see :func:`headroom_core._token_cuts.safe_cut`).
+token ids. tiktoken releases the GIL while it encodes, so the count of the original output runs
+on a worker thread while a crusher parses, plans and renders, and a large result is counted in
+two halves at once, split where the count splits exactly (see
+:func:`headroom_core._token_cuts.safe_cut`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ class BackgroundCount:
             self._value = tokenizer.count_text(text)
         except BaseException as exc:  # re-raised by result() on the caller's thread
             self._error = exc
+
+    @property
+    def pending(self) -> bool:
+        """Whether the count runs on a worker thread (``result()`` may wait)."""
+        return self._thread is not None and self._thread.is_alive()
 
     def result(self) -> int:
         """The count (waits for the worker)."""
