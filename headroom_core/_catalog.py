@@ -23,6 +23,12 @@ __all__ = [
 
 
 _BEDROCK_PREFIX = re.compile(r"^(?:[a-z]{2}\.)?(?:anthropic|google|openai)\.")
+# One dash-separated part of a release tag: a date or version number ("2024", "0613", "16k"),
+# "latest", "preview", "exp", or a Bedrock version ("v1:0").
+_RELEASE_TOKEN = re.compile(r"\d+k?|latest|preview|exp|v\d+(?::\d+)?")
+_DEFAULT_HINT = (
+    "Pass fallback_context_limit (and fallback_encoding) to the provider to use it anyway."
+)
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,12 @@ def _normalise(model: str) -> str:
 
 
 def find_model(model: str, provider: str | None = None) -> ModelInfo | None:
-    """Resolve a model name (dated, aliased or prefixed) to its family, or None."""
+    """Resolve a model name (dated, aliased or prefixed) to its family, or None.
+
+    A name is a variant of a catalogue name only when what follows it is a release tag
+    (``gpt-4o-2024-08-06``, ``claude-3-5-sonnet-v2@20241022``): ``gpt-5-ultra`` is another
+    model, and pricing it as ``gpt-5`` would be a silent guess.
+    """
     name = _normalise(model)
     models = catalogue()
     candidates = [info for info in models.values() if provider is None or info.provider == provider]
@@ -75,10 +86,25 @@ def find_model(model: str, provider: str | None = None) -> ModelInfo | None:
     for info in candidates:
         if name == info.name:
             return info
-        is_variant = name.startswith((info.name + "-", info.name + "@"))
+        is_variant = name.startswith(info.name) and _is_release_tag(name[len(info.name) :])
         if is_variant and (best is None or len(info.name) > len(best.name)):
             best = info
     return best
+
+
+def _is_release_tag(suffix: str) -> bool:
+    """Whether ``suffix`` (what follows a catalogue name) only names a release of that model:
+    dash-separated dates, versions and tags, then an optional ``@`` stamp (Vertex AI)."""
+    tagged, at, stamp = suffix.partition("@")
+    if at and not _all_release_tokens(stamp):
+        return False
+    if not tagged:
+        return bool(at)
+    return tagged.startswith("-") and _all_release_tokens(tagged[1:])
+
+
+def _all_release_tokens(text: str) -> bool:
+    return all(_RELEASE_TOKEN.fullmatch(part) for part in text.split("-"))
 
 
 def closest_models(model: str, provider: str | None = None, limit: int = 3) -> list[str]:
@@ -89,14 +115,17 @@ def closest_models(model: str, provider: str | None = None, limit: int = 3) -> l
     return [match for match, _score, _ in process.extract(_normalise(model), names, limit=limit)]
 
 
-def require_model(model: str, provider: str | None = None) -> ModelInfo:
-    """Like :func:`find_model` but raise a :class:`ProviderError` naming the closest models."""
+def require_model(model: str, provider: str | None = None, *, hint: str | None = None) -> ModelInfo:
+    """Like :func:`find_model` but raise a :class:`ProviderError` naming the closest models.
+
+    ``hint`` says how to use an unknown model anyway (by default: the provider's fallbacks).
+    """
     info = find_model(model, provider)
     if info is None:
         suggestions = closest_models(model, provider)
         raise ProviderError(
             f"Unknown model {model!r}. Closest known models: {', '.join(suggestions)}. "
-            "Pass fallback_context_limit (and fallback_encoding) to the provider to use it anyway.",
+            f"{hint or _DEFAULT_HINT}",
             details={"model": model, "provider": provider, "suggestions": suggestions},
         )
     return info

@@ -1,8 +1,9 @@
 """The ``headroom`` command: demo, simulate, report and serve.
 
 Standard library only (argparse); the engine, the store and the server are imported when a command
-needs them, so ``headroom --help`` is instant. Errors a user can fix print one line on stderr and
-exit with status 2; other Headroom errors exit with status 1.
+needs them, so ``headroom --help`` is instant. Every error prints one line on stderr; the exit
+status says whose it is (:data:`EXIT_STATUS`): 2 for input the user has to fix, 1 for other
+failures.
 """
 
 from __future__ import annotations
@@ -12,12 +13,18 @@ import json
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from headroom_core import _cli_render as render
 from headroom_core._version import __version__
-from headroom_core.errors import HeadroomError, ValidationError
+from headroom_core.errors import (
+    ConfigurationError,
+    HeadroomError,
+    ProviderError,
+    ValidationError,
+)
 from headroom_core.messages import validate_messages
 
 __all__ = ["main"]
@@ -25,8 +32,18 @@ __all__ = ["main"]
 DEFAULT_STORE_URL = "sqlite:///headroom.db"
 DEFAULT_REPORT = "headroom-report.html"
 DEFAULT_MODEL = "gpt-4o"
+FAILURE = 1
 USAGE_ERROR = 2
 INTERRUPTED = 130  # the shell's status for a process stopped by Ctrl-C
+# Headroom's errors about what the user gave (arguments, files, store URL, model): exit 2.
+USER_ERRORS = (ConfigurationError, ValidationError, ProviderError)
+EXIT_STATUS = f"""exit status:
+  0    success
+  {USAGE_ERROR}    input you have to fix: bad arguments, a missing or unreadable file, a bad store
+       URL, an unknown model, an invalid request
+  {FAILURE}    any other failure (an unreachable database, a failed optimization...)
+  {INTERRUPTED}  interrupted (Ctrl-C)
+"""
 
 
 class InputError(Exception):
@@ -64,6 +81,8 @@ def _demo(args: argparse.Namespace) -> int:
     from headroom_core.reporting import generate_report
     from headroom_core.samples import load_sample_conversation
 
+    if args.model:
+        _check_model(args.model)
     progress = Progress(3)
     progress.start("Loading the sample agent conversation")
     sample = load_sample_conversation()
@@ -100,8 +119,10 @@ def _demo(args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     from headroom_core.engine import HeadroomEngine
 
-    messages, file_model = _read_messages(args.file)
-    model = args.model or file_model or DEFAULT_MODEL
+    request = _read_request(args.file)
+    messages = request.messages
+    model = args.model or request.model or DEFAULT_MODEL
+    _check_model(model)
     progress = Progress(1)
     progress.start(f"Simulating {len(messages)} messages for {model}")
     result = HeadroomEngine().optimize(messages, model, mode="simulate")
@@ -110,8 +131,9 @@ def _simulate(args: argparse.Namespace) -> int:
         json.dump(result.summary(), sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
+    read_as = " (read from an Anthropic request)" if request.anthropic else ""
     sys.stdout.write(
-        f"Plan for {len(messages)} messages to {model} (simulated: nothing was sent)\n\n"
+        f"Plan for {len(messages)} messages{read_as} to {model} (simulated: nothing was sent)\n\n"
         f"{render.plan_table(result)}\n"
         f"{render.savings(result)}\n"
         f"Waste signals in the original request (tokens):\n{render.waste_table(result)}"
@@ -164,13 +186,55 @@ def _check_sqlite_exists(store_url: str) -> None:
             raise InputError(f"{store_url}: no such database file ({path.resolve()})")
 
 
-def _read_messages(file: str) -> tuple[list[dict[str, Any]], str | None]:
-    """Messages (and a model, when the file names one) from a JSON file or ``-`` for stdin.
+@dataclass(frozen=True)
+class RequestFile:
+    """A request read from a file: OpenAI chat messages, whatever format the file was in."""
 
-    Accepts a list of messages or an object with ``messages`` (and optionally ``model``), the
-    shape of an OpenAI request body.
+    messages: list[dict[str, Any]]
+    model: str | None
+    anthropic: bool  # the file held an Anthropic Messages request, converted
+
+
+def _check_model(model: str) -> None:
+    """An unknown model is the user's to fix: say so before any work starts."""
+    from headroom_core._catalog import require_model
+
+    require_model(model, hint="Choose one with --model.")
+
+
+def _read_request(file: str) -> RequestFile:
+    """The request in a JSON file or ``-`` for stdin.
+
+    Accepts a list of messages or a request body with ``messages`` (and optionally ``model``),
+    in OpenAI form or Anthropic form (a top-level ``system``, or ``tool_use`` / ``tool_result``
+    content blocks), which is converted to OpenAI messages.
     """
+    from headroom_core.providers.anthropic_format import find_anthropic_block
+
     name = "<stdin>" if file == "-" else file
+    data = _read_json(file, name)
+    model, system = None, None
+    if isinstance(data, Mapping):
+        model = data.get("model") if isinstance(data.get("model"), str) else None
+        system = data.get("system")
+        data = data.get("messages")
+        if data is None:
+            raise InputError(f"{name}: a JSON object needs a 'messages' list")
+    if not isinstance(data, list):
+        raise InputError(f"{name}: expected a list of chat messages, got {type(data).__name__}")
+    if not data:
+        raise InputError(f"{name}: the message list is empty")
+    anthropic = system is not None or find_anthropic_block(data) is not None
+    messages = _from_anthropic(data, system, name) if anthropic else data
+    try:
+        validate_messages(messages)
+    except ValidationError as error:
+        read_as = " read as an Anthropic request:" if anthropic else ""
+        raise InputError(f"{name}:{read_as} {error.message}") from None
+    return RequestFile(messages, model, anthropic)
+
+
+def _read_json(file: str, name: str) -> Any:
     try:
         text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -182,26 +246,28 @@ def _read_messages(file: str) -> tuple[list[dict[str, Any]], str | None]:
     except OSError as error:
         raise InputError(f"{name}: cannot read ({error.strerror})") from None
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as error:
         raise InputError(
             f"{name}: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
         ) from None
-    model = None
-    if isinstance(data, Mapping):
-        model = data.get("model") if isinstance(data.get("model"), str) else None
-        data = data.get("messages")
-        if data is None:
-            raise InputError(f"{name}: a JSON object needs a 'messages' list")
-    if not isinstance(data, list):
-        raise InputError(f"{name}: expected a list of chat messages, got {type(data).__name__}")
-    if not data:
-        raise InputError(f"{name}: the message list is empty")
+
+
+def _from_anthropic(messages: list[Any], system: Any, name: str) -> list[dict[str, Any]]:
+    """Anthropic ``system`` + ``messages`` as OpenAI messages; a malformed one is the user's."""
+    from headroom_core.providers.anthropic_format import from_anthropic
+
     try:
-        validate_messages(data)
-    except ValidationError as error:
-        raise InputError(f"{name}: {error.message}") from None
-    return data, model
+        return from_anthropic(messages, system)
+    except KeyError as error:
+        raise InputError(
+            f"{name}: an Anthropic message or content block has no {error} field"
+        ) from None
+    except (TypeError, AttributeError):
+        raise InputError(
+            f"{name}: not a valid Anthropic request (messages must be objects with a role and "
+            "content; system a string or a list of blocks)"
+        ) from None
 
 
 # -- entry point ---------------------------------------------------------------------------------
@@ -212,6 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="headroom",
         description="Make LLM context small, stable and still correct, and measure the savings.",
+        epilog=EXIT_STATUS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"headroom {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -227,7 +295,11 @@ def build_parser() -> argparse.ArgumentParser:
     simulate = commands.add_parser(
         "simulate", help="show what optimizing a request would do, without sending it"
     )
-    simulate.add_argument("file", metavar="FILE", help="JSON messages file, or - for stdin")
+    simulate.add_argument(
+        "file",
+        metavar="FILE",
+        help="JSON request (OpenAI or Anthropic) or list of messages, or - for stdin",
+    )
     simulate.add_argument("--model", help="model to plan for (default: the file's, or gpt-4o)")
     simulate.add_argument("--json", action="store_true", help="print the plan as JSON")
     simulate.set_defaults(handler=_simulate)
@@ -269,21 +341,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: Arguments without the program name; ``sys.argv[1:]`` when None.
 
     Returns:
-        The exit status: 0 on success, 2 for input the user has to fix, 1 for other failures,
-        130 when interrupted.
+        The exit status: 0 on success; 2 for input the user has to fix (bad arguments, a missing
+        or unreadable file, a bad store URL, an unknown model, an invalid request: argparse's
+        errors, :class:`InputError`, and the :data:`USER_ERRORS` Headroom raises about them);
+        1 for any other failure; 130 when interrupted.
     """
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
     except InputError as error:
-        sys.stderr.write(f"headroom: error: {error}\n")
-        return USAGE_ERROR
+        return _fail(str(error), USAGE_ERROR)
+    except USER_ERRORS as error:
+        return _fail(error.message, USAGE_ERROR)
     except HeadroomError as error:
-        sys.stderr.write(f"headroom: error: {error.message}\n")
-        return 1
+        return _fail(error.message, FAILURE)
     except KeyboardInterrupt:
         sys.stderr.write("\nheadroom: interrupted\n")
         return INTERRUPTED
+
+
+def _fail(message: str, status: int) -> int:
+    """One line on stderr (a multi-line cause, such as a driver's, is folded into it)."""
+    sys.stderr.write(f"headroom: error: {' '.join(message.split())}\n")
+    return status
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from headroom_core._client_rounds import AnthropicRounds, Call, OpenAIRounds, Optimize, rounds
 from headroom_core.config import HeadroomConfig
 from headroom_core.engine import MODES, HeadroomEngine
-from headroom_core.errors import ConfigurationError, ValidationError
+from headroom_core.errors import ConfigurationError, ProviderError, ValidationError
 from headroom_core.providers import AnthropicProvider, OpenAIProvider, Provider
 from headroom_core.providers.anthropic_format import from_anthropic, to_anthropic
 from headroom_core.results import RequestMetrics, SimulationResult
@@ -57,7 +57,10 @@ class HeadroomClient:
     ``headroom_model_limit`` (the window to fit; the model's by default) and
     ``headroom_tool_profiles`` are taken out of the arguments and given to the engine. A request
     that cannot fit the window raises :class:`~headroom_core.errors.ContextOverflowError` before
-    the SDK is called.
+    the SDK is called. A model Headroom does not know (only possible without an OpenAI or
+    Anthropic SDK client, or with a provider without fallbacks) is sent unchanged, with a
+    warning and a failed request in the stats; ``simulate`` raises
+    :class:`~headroom_core.errors.ProviderError` for it.
 
     Example:
         Wrap the SDK client, then use it as before::
@@ -108,14 +111,36 @@ class HeadroomClient:
     def _optimize(
         self, messages: Any, kwargs: dict[str, Any], options: dict[str, Any]
     ) -> SimulationResult:
-        return self.engine.optimize(messages, kwargs["model"], tools=kwargs.get("tools"), **options)
+        model = kwargs["model"]
+        try:
+            return self.engine.optimize(messages, model, tools=kwargs.get("tools"), **options)
+        except ProviderError as error:
+            if options["mode"] == "simulate":
+                raise
+            return self._sent_unchanged(messages, model, options, error)
 
     async def _aoptimize(
         self, messages: Any, kwargs: dict[str, Any], options: dict[str, Any]
     ) -> SimulationResult:
-        return await self.engine.aoptimize(
-            messages, kwargs["model"], tools=kwargs.get("tools"), **options
-        )
+        model = kwargs["model"]
+        try:
+            return await self.engine.aoptimize(
+                messages, model, tools=kwargs.get("tools"), **options
+            )
+        except ProviderError as error:
+            if options["mode"] == "simulate":
+                raise
+            return self._sent_unchanged(messages, model, options, error)
+
+    def _sent_unchanged(
+        self, messages: Any, model: str, options: dict[str, Any], error: ProviderError
+    ) -> SimulationResult:
+        """A model Headroom does not know may still be one the SDK's endpoint serves: the call
+        goes out unchanged, with a warning and a failed request in the stats (a plan asked for
+        with ``simulate`` cannot be made, so that raises instead)."""
+        result = self.engine.sent_unchanged(messages, model, error, options["mode"])
+        self.engine.record(result, messages)
+        return result
 
     def _retrieval_store(
         self, forward: dict[str, Any], options: dict[str, Any]

@@ -6,14 +6,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from headroom_core._catalog import require_model
 from headroom_core.config import HeadroomConfig
 from headroom_core.errors import ValidationError
 from headroom_core.messages import validate_messages
+from headroom_core.providers.anthropic_format import find_anthropic_block
 from headroom_core.results import CompressResult
 from headroom_core.tokenizer import get_tokenizer
 from headroom_core.transforms.tool_outputs import ToolOutputCompressor
 
 __all__ = ["compress"]
+
+_UNKNOWN_MODEL_HINT = (
+    "compress() counts with the model's tokenizer: for another model, pass a known one with the "
+    "same tokenizer (gpt-4o for o200k_base, gpt-4 for cl100k_base)."
+)
 
 
 def compress(
@@ -38,7 +45,17 @@ def compress(
         under which dropped items were stored (none when ``config.retrieval.enabled`` is off).
 
     Raises:
-        ValidationError: ``messages`` is not a valid chat request, or ``token_budget`` < 1.
+        ValidationError: ``messages`` is not a valid chat request, holds Anthropic
+            ``tool_use`` / ``tool_result`` blocks (convert it first, see below), or
+            ``token_budget`` < 1.
+        ProviderError: No catalogue knows ``model``; the message names the closest known ones.
+
+    Anthropic messages: convert them with ``from_anthropic(messages, system)`` and the result
+    back with ``to_anthropic(result.messages)`` (``headroom_core.providers.anthropic_format``).
+    ``compress()`` does not do it for you, because that round trip does not give back the
+    caller's blocks as they were: it drops ``cache_control`` (and any other extra field) of
+    ``tool_use`` and ``tool_result`` blocks, and splits a user turn that holds tool results
+    and text into two, so doing it silently would move prompt-cache breakpoints.
 
     Example:
         >>> from headroom_core import compress
@@ -47,6 +64,8 @@ def compress(
         (18204, 0.12)
     """
     validate_messages(messages)
+    _refuse_anthropic_blocks(messages)
+    require_model(model, hint=_UNKNOWN_MODEL_HINT)
     if token_budget is not None and (not isinstance(token_budget, int) or token_budget < 1):
         raise ValidationError(
             f"token_budget must be a positive int or None, got {token_budget!r}.",
@@ -63,4 +82,18 @@ def compress(
         transforms_applied=result.transforms_applied,
         details={**result.details, "warnings": result.warnings},
         retrieval_keys=list(result.details.get("retrieval_keys", [])),
+    )
+
+
+def _refuse_anthropic_blocks(messages: Sequence[dict[str, Any]]) -> None:
+    """Anthropic tool blocks would pass validation and never be compressed: say how to convert."""
+    found = find_anthropic_block(messages)
+    if found is None:
+        return
+    index, block_type = found
+    raise ValidationError(
+        f"Message {index} holds an Anthropic {block_type!r} block; compress() takes OpenAI chat "
+        "messages. Convert first: compress(from_anthropic(messages, system)), then "
+        "to_anthropic(result.messages) (from headroom_core.providers.anthropic_format).",
+        details={"index": index, "problem": f"anthropic {block_type} block"},
     )

@@ -26,7 +26,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypedDict, get_args
 
 from headroom_core.config import HeadroomConfig, Mode
-from headroom_core.errors import ConfigurationError, ContextOverflowError, TransformError
+from headroom_core.errors import (
+    ConfigurationError,
+    ContextOverflowError,
+    HeadroomError,
+    TransformError,
+)
 from headroom_core.messages import content_text, validate_messages
 from headroom_core.providers import Provider, provider_for_model
 from headroom_core.results import (
@@ -62,6 +67,7 @@ class OptimizeOptions(TypedDict, total=False):
 
     mode: str | None
     query: str | None
+    documents: Sequence[str] | None
     keep_turns: int | None
     keep_last_tool_exchanges: int | None
     retrieval: bool | None
@@ -91,7 +97,9 @@ class HeadroomEngine:
     Args:
         config: All component settings; defaults are safe for production.
         provider: Token counter, context limit and prices; by default the provider whose
-            catalogue knows the request's model.
+            catalogue knows the request's model (a model none knows raises
+            :class:`~headroom_core.errors.ProviderError`; a provider with
+            ``fallback_context_limit`` accepts any name).
         store_url: Metrics database URL (overrides ``config.store_url``); no recording when
             neither is set.
         store: A ready :class:`~headroom_core.storage.MetricsStore` (wins over ``store_url``).
@@ -156,6 +164,8 @@ class HeadroomEngine:
             mode: ``audit`` (measure only), ``optimize`` (transform) or ``simulate`` (transform,
                 the caller does not call the model); ``config.default_mode`` when None.
             query: What the user asks; by default the last user message.
+            documents: Retrieved texts inside the messages (the context a RAG prompt template
+                filled in): each is crushed for the query like a tool output, in place.
             keep_turns: Recent turns context fitting must keep, for this request only.
             keep_last_tool_exchanges: Newest tool exchanges of an agent task that fitting keeps
                 as normally compressed, for this request only (older ones are crushed harder,
@@ -185,6 +195,9 @@ class HeadroomEngine:
             ValidationError: The messages are malformed (the caller's error, never swallowed).
             ConfigurationError: ``mode``, ``keep_turns`` or ``keep_last_tool_exchanges`` is
                 invalid.
+            ProviderError: ``model`` is unknown: no catalogue knows it and the engine has no
+                provider with fallbacks (the caller's error, never swallowed; the message names
+                the closest known models).
             ContextOverflowError: The request cannot fit ``model_limit`` minus the output
                 buffer, even after fitting (raised whatever ``fail_open`` says: a request known
                 not to fit is never sent).
@@ -261,6 +274,7 @@ class HeadroomEngine:
             provider=provider,
             tokenizer=tokenizer,
             query=options.get("query"),
+            documents=tuple(options.get("documents") or ()),
             keep_turns=keep_turns,
             keep_exchanges=keep_exchanges,
             token_budget=token_budget,
@@ -290,6 +304,39 @@ class HeadroomEngine:
             self._account(result, originals)
         return result
 
+    def sent_unchanged(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        model: str,
+        error: HeadroomError,
+        mode: str | None = None,
+    ) -> SimulationResult:
+        """The result for a request that goes out as it is because it could not be planned.
+
+        For adapters whose upstream may serve a model no catalogue knows (``HeadroomClient``,
+        the proxy): rather than fail the caller's LLM call over that
+        :class:`~headroom_core.errors.ProviderError`, they send the original messages, logged
+        as a warning and counted as a failed request. No tokens are counted (that needs the
+        model's tokenizer); nothing is recorded until :meth:`record` is called with the result.
+        """
+        request_id = uuid.uuid4().hex
+        logger.warning(
+            "Headroom sends the original messages to %s unchanged: %s; request %s",
+            model,
+            error.message,
+            request_id,
+        )
+        return SimulationResult(
+            tokens_before=0,
+            tokens_after=0,
+            messages_optimized=[dict(message) for message in messages],
+            model=model,
+            mode=mode or self.config.default_mode,
+            request_id=request_id,
+            failed=True,
+            error=f"{type(error).__name__}: {error.message}",
+        )
+
     def record(
         self, result: SimulationResult, originals: Sequence[Mapping[str, Any]] = ()
     ) -> None:
@@ -304,7 +351,11 @@ class HeadroomEngine:
         stage = "tool_output_compression"
         try:
             current = messages
-            if _has_tool_output(current) or self.config.compress_user_messages:
+            if (
+                _has_tool_output(current)
+                or self.config.compress_user_messages
+                or request.documents
+            ):
                 compressor = self._tool_output_compressor(request.retrieval)
                 current = self._step(compressor, current, request, result)
             stage = "cache_aligner"
@@ -394,7 +445,11 @@ class HeadroomEngine:
     # -- components, built once and reused ----------------------------------------------------
 
     def provider_for(self, model: str) -> Provider:
-        """The engine's provider, else the catalogue's provider for ``model`` (cached)."""
+        """The engine's provider, else the catalogue's provider for ``model`` (cached).
+
+        Raises:
+            ProviderError: No provider was given and no catalogue knows ``model``.
+        """
         if self.provider is not None:
             return self.provider
         provider = self._providers.get(model)
@@ -522,7 +577,10 @@ class HeadroomEngine:
         }
 
     def get_summary(self, **filters: Any) -> dict[str, Any]:
-        """Totals over the stored metrics (``MetricsStore.summary`` keys and filters).
+        """Totals over every request in the metrics store (``MetricsStore.summary`` keys and
+        filters): earlier runs and other processes sharing the store count too; narrow it with
+        ``start_time``, ``model``, ``mode`` or ``source``. ``get_stats()["session"]`` holds this
+        engine's requests only.
 
         Without a store, the same keys computed over this engine's session.
         """
@@ -571,6 +629,7 @@ class _Request:
 
     __slots__ = (
         "context",
+        "documents",
         "frozen",
         "keep_exchanges",
         "keep_turns",
@@ -593,6 +652,7 @@ class _Request:
         provider: Provider,
         tokenizer: Tokenizer,
         query: str | None,
+        documents: tuple[str, ...],
         keep_turns: int | None,
         keep_exchanges: int | None,
         token_budget: int | None,
@@ -608,6 +668,7 @@ class _Request:
         self.provider = provider
         self.tokenizer = tokenizer
         self.query = query
+        self.documents = documents
         self.keep_turns = keep_turns
         self.keep_exchanges = keep_exchanges
         self.token_budget = token_budget
@@ -640,6 +701,7 @@ class _Request:
             context["frozen_message_count"] = self.frozen
         if transform.name == "tool_output_compression":
             context["query"] = self.query
+            context["documents"] = self.documents
             context["tool_profiles"] = self.tool_profiles
             if self.token_budget is not None:
                 context["token_budget"] = self.token_budget

@@ -14,13 +14,27 @@ __all__ = [
 ]
 
 
-def provider_for_model(model: str) -> Provider:
-    """The provider whose catalogue knows ``model`` (OpenAI when none does)."""
-    from headroom_core._catalog import find_model
+# How to use a model no catalogue knows: a provider with fallbacks accepts any name.
+_UNKNOWN_MODEL_HINT = (
+    "To use it anyway, give the engine a provider with fallbacks: "
+    "HeadroomEngine(provider=OpenAIProvider(fallback_context_limit=..., "
+    "fallback_encoding=...)) (its window and encoding come from the fallbacks; it has no price)."
+)
 
-    info = find_model(model)
-    if info is not None and info.provider == "anthropic":
+
+def provider_for_model(model: str) -> Provider:
+    """The provider whose catalogue knows ``model``.
+
+    Raises:
+        ProviderError: No catalogue knows ``model`` (guessing a window and a price for it would
+            be silently wrong); the message names the closest known models and how to use it
+            anyway.
+    """
+    from headroom_core._catalog import require_model
+
+    info = require_model(model, hint=_UNKNOWN_MODEL_HINT)
+    if info.provider == "anthropic":
         return AnthropicProvider()
-    if info is not None and info.provider == "google":
+    if info.provider == "google":
         return GoogleProvider()
-    return OpenAIProvider(fallback_context_limit=128_000)
+    return OpenAIProvider()

@@ -11,7 +11,11 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["from_anthropic", "to_anthropic"]
+__all__ = ["find_anthropic_block", "from_anthropic", "to_anthropic"]
+
+# Blocks only Anthropic messages hold: OpenAI puts tool calls in ``tool_calls`` and tool results
+# in ``role: "tool"`` messages.
+_ANTHROPIC_TOOL_BLOCKS = frozenset({"tool_use", "tool_result"})
 
 
 def _text_of(blocks: Any) -> Any:
@@ -21,6 +25,19 @@ def _text_of(blocks: Any) -> Any:
         if block.get("type") == "text" and set(block) <= {"type", "text"}:
             return block["text"]
     return blocks
+
+
+def find_anthropic_block(messages: Sequence[Any]) -> tuple[int, str] | None:
+    """The index of the first message holding a ``tool_use`` or ``tool_result`` block, and the
+    block's type; None when no message does (OpenAI form, or a conversation without tools)."""
+    for index, message in enumerate(messages):
+        content = message.get("content") if isinstance(message, Mapping) else None
+        if not isinstance(content, list):
+            continue
+        for block in content:
+            if isinstance(block, Mapping) and block.get("type") in _ANTHROPIC_TOOL_BLOCKS:
+                return index, str(block["type"])
+    return None
 
 
 def from_anthropic(

@@ -5,9 +5,10 @@ messages go through the engine (modes by ``x-headroom-mode`` or ``headroom_*`` b
 request goes to the upstream with the caller's provider credentials (passed through, never
 logged or stored), and the upstream's answer comes back as it is: its status and body, or its
 event stream byte for byte as it arrives. One metrics row per request, with the provider's own
-token counts when it reports them. An unreachable upstream is a 502 with a JSON error, so the
-client's fallback works; a request that cannot fit the model's window is a 400 and is never
-sent.
+token counts when it reports them. A model no catalogue knows is forwarded unchanged (the
+upstream may serve any name), logged and counted as a failed optimization. An unreachable
+upstream is a 502 with a JSON error, so the client's fallback works; a request that cannot fit
+the model's window is a 400 and is never sent.
 
 Credentials: with an API key set, a proxied request either brings its own provider credentials
 (``Authorization`` or ``x-api-key`` other than Headroom's key: the caller pays, as the npm client
@@ -31,6 +32,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from headroom_core.errors import ProviderError
 from headroom_core.providers.anthropic_format import from_anthropic, to_anthropic
 from headroom_core.results import SimulationResult
 from headroom_core.server.app import Service, presents_key
@@ -170,9 +172,7 @@ async def _proxy(request: Request, wire: _Wire) -> Response:
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise bad_request("'model' must name the model")
-    result = await service.optimize(
-        wire.messages(body), model, tools=wire.tools(body), retrieval=False, record=False, **options
-    )
+    result = await _optimize(service, wire, body, model, options)
     if result.mode == "simulate":  # the plan, without calling the model
         service.engine.record(result)
         service.account(wire.endpoint, result, started)
@@ -183,6 +183,25 @@ async def _proxy(request: Request, wire: _Wire) -> Response:
     if body.get("stream"):
         return await _relay_stream(service, wire, outgoing, headers, result, started)
     return await _relay(service, wire, outgoing, headers, result, started)
+
+
+async def _optimize(
+    service: Service, wire: _Wire, body: dict[str, Any], model: str, options: dict[str, Any]
+) -> SimulationResult:
+    """The engine's plan. A model no catalogue knows may still be one the upstream serves (an
+    OpenAI-compatible server takes any name): the request goes out unchanged, with a warning and
+    a failure in the metrics. A plan asked for (``simulate``) cannot be made and stays a 400."""
+    messages = wire.messages(body)
+    try:
+        return await service.optimize(
+            messages, model, tools=wire.tools(body), retrieval=False, record=False, **options
+        )
+    except RequestError as error:
+        unknown = error.__cause__
+        mode = options.get("mode") or service.engine.config.default_mode
+        if isinstance(unknown, ProviderError) and mode != "simulate":
+            return service.engine.sent_unchanged(messages, model, unknown, mode)
+        raise
 
 
 async def _relay(

@@ -17,6 +17,9 @@ import pytest
 from headroom_core.cli import main
 from headroom_core.samples import load_sample_conversation
 from headroom_core.storage import MetricsStore
+from headroom_core.tokenizer import Tokenizer
+
+DATA = Path(__file__).parent.parent / "data"
 
 
 @pytest.fixture
@@ -123,6 +126,128 @@ def test_a_bad_file_gets_one_line_naming_it_and_exit_2(
     assert problem in err
 
 
+def _anthropic_request() -> dict:
+    """An Anthropic Messages request whose tool result is ~8K tokens of real JSON (flights)."""
+    flights = json.loads((DATA / "vega_flights_300.json").read_text(encoding="utf-8"))[:175]
+    question = "Which flights from LAX were delayed by more than an hour?"
+    return {
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 1024,
+        "system": "You are a flight operations assistant. Answer from the tool results.",
+        "messages": [
+            {"role": "user", "content": question},
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "text", "text": "Let me search the flight log."},
+                    {
+                        "type": "tool_use",
+                        "id": "toolu_01",
+                        "name": "search_flights",
+                        "input": {"origin": "LAX", "limit": 175},
+                    },
+                ],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "toolu_01",
+                        "content": json.dumps(flights),
+                    }
+                ],
+            },
+        ],
+    }
+
+
+def test_simulate_reads_an_anthropic_request_and_compresses_its_tool_result(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    request = _anthropic_request()
+    tool_output = request["messages"][2]["content"][0]["content"]
+    assert 7_000 < Tokenizer("claude-sonnet-4-5").count_text(tool_output) < 10_000
+    path = tmp_path / "anthropic.json"
+    path.write_text(json.dumps(request), encoding="utf-8")
+
+    assert main(["simulate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "(read from an Anthropic request) to claude-sonnet-4-5" in out
+    saved = re.search(r"tokens saved\s+([\d,]+) \(", out)
+    assert saved is not None and int(saved.group(1).replace(",", "")) > 5_000
+    assert "Where the savings came from" in out and "smart_crusher" in out
+
+    assert main(["simulate", str(path), "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["model"] == "claude-sonnet-4-5" and plan["tokens_saved"] > 5_000
+    assert "tool_output_compression" in plan["transforms_applied"]
+
+
+def test_simulate_reads_an_anthropic_message_list_without_a_system_prompt(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    messages = _anthropic_request()["messages"]
+    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(messages)))
+    assert main(["simulate", "-", "--model", "claude-haiku-4-5", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["model"] == "claude-haiku-4-5" and plan["tokens_saved"] > 5_000
+
+
+@pytest.mark.parametrize(
+    ("messages", "problem"),
+    [
+        ([{"role": "user", "content": [{"type": "tool_result", "content": "x"}]}], "'tool_use_id'"),
+        ([{"content": [{"type": "tool_use", "id": "t", "name": "n"}]}], "'role'"),
+        (
+            [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t9",
+                                           "content": "x"}]}],
+            "read as an Anthropic request: Message 1 is a tool result for 't9', which no earlier",
+        ),
+    ],
+)
+def test_a_malformed_anthropic_request_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], messages: list, problem: str
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"system": "s", "messages": messages}), encoding="utf-8")
+    assert main(["simulate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"headroom: error: {path}: ")
+    assert problem in err
+
+
+@pytest.mark.parametrize("source", ["--model", "file"])
+def test_simulate_an_unknown_model_is_one_line_naming_the_closest_and_exit_2(
+    sample_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], source: str
+) -> None:
+    if source == "--model":
+        argv = ["simulate", str(sample_file), "--model", "gpt4o"]
+    else:
+        path = tmp_path / "request.json"
+        request = {"model": "gpt4o", "messages": load_sample_conversation()["messages"]}
+        path.write_text(json.dumps(request), encoding="utf-8")
+        argv = ["simulate", str(path)]
+
+    assert main(argv) == 2
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1
+    assert err.startswith("headroom: error: Unknown model 'gpt4o'. Closest known models: gpt-4o, ")
+
+
+def test_demo_with_an_unknown_model_exits_2_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store_url = f"sqlite:///{tmp_path / 'metrics.db'}"
+    assert main(["demo", "--model", "gpt-5-ultra-nonexistent", "--store-url", store_url]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("headroom: error: Unknown model 'gpt-5-ultra-nonexistent'. Closest")
+    assert err.count("\n") == 1
+    assert not (tmp_path / "metrics.db").exists()
+
+
 def test_report_renders_markdown_from_the_store(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -155,6 +280,32 @@ def test_report_to_stdout_and_a_missing_store(
     assert main(["report", "--store-url", missing]) == 2
     assert capsys.readouterr().err.startswith(f"headroom: error: {missing}: no such database file")
     assert not (tmp_path / "typo.db").exists()
+
+
+def test_report_on_a_store_the_user_has_to_fix_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cases = {
+        f"sqlite:///{tmp_path / 'typo.db'}": "no such database file",
+        "nope": "Invalid value for store_url: 'nope'",
+        "nosuchdb://user@localhost/db": "The driver for 'nosuchdb' is not installed",
+    }
+    for store_url, problem in cases.items():
+        assert main(["report", "--store-url", store_url]) == 2, store_url
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("headroom: error: ")
+        assert problem in err
+
+
+def test_help_documents_the_exit_statuses(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    statuses = re.findall(r"^  (\d+) +(\S.*)$", out.split("exit status:")[1], re.MULTILINE)
+    assert [code for code, _ in statuses] == ["0", "2", "1", "130"]
+    assert "unknown model" in out and "bad store" in out and "interrupted" in out
+    assert "130 when interrupted" in (main.__doc__ or "")
 
 
 def test_console_entry_point_exits_2_on_a_bad_file(tmp_path: Path) -> None:

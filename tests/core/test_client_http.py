@@ -13,6 +13,7 @@ received.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ import pytest
 import vcr
 
 from headroom_core.client import HeadroomClient
-from headroom_core.errors import ContextOverflowError
+from headroom_core.errors import ContextOverflowError, ProviderError
 from headroom_core.reporting import generate_report
 from headroom_core.tokenizer import Tokenizer
 from tests.support.cars import CARS, CARS_SYSTEM, CARS_TOOL_ARGUMENTS, cars_conversation
@@ -456,3 +457,37 @@ async def test_live_server_anthropic_model_follows_a_marker(server, wire, asynch
     asked, answered = server.requests[first:]
     assert [t["name"] for t in asked["body"]["tools"]] == ["headroom_retrieve"]
     assert answered["body"]["messages"][-1]["content"][0]["type"] == "tool_result"
+
+
+class _CompatibleSDK:
+    """A client of another package with OpenAI's ``chat.completions.create`` (a gateway SDK, a
+    local server's client): Headroom picks no provider for it and looks each model up."""
+
+    def __init__(self, openai_client: Any) -> None:
+        self.chat = openai_client.chat
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+async def test_live_server_an_unknown_model_is_sent_unchanged_with_a_warning(
+    server, wire, caplog, asynchronous
+):
+    client = HeadroomClient(_CompatibleSDK(_openai(server, wire, asynchronous=asynchronous)))
+    assert client.provider is None
+    messages = cars_conversation(named=False)
+    with caplog.at_level(logging.WARNING, logger="headroom_core.engine"):
+        reply = client.chat.completions.create(model="llama-3.1-8b-instant", messages=messages)
+        if asynchronous:
+            reply = await reply
+    [sent] = wire
+    assert sent["messages"] == messages and sent["model"] == "llama-3.1-8b-instant"
+    assert reply.choices[0].message.content
+    assert "llama-3.1-8b-instant unchanged: Unknown model" in caplog.text
+    session = client.get_stats()["session"]
+    assert session["requests"] == 1 and session["failures"] == 1
+
+
+def test_a_plan_for_an_unknown_model_raises_and_calls_no_model(server, wire):
+    client = HeadroomClient(_CompatibleSDK(_openai(server, wire)))
+    with pytest.raises(ProviderError, match=r"Unknown model 'gpt4o'\. Closest known models: gpt"):
+        client.chat.completions.simulate(model="gpt4o", messages=cars_conversation(named=False))
+    assert wire == []

@@ -10,7 +10,7 @@ import pytest
 
 from headroom_core import CompressResult, compress
 from headroom_core.config import HeadroomConfig, RetrievalConfig
-from headroom_core.errors import ValidationError
+from headroom_core.errors import ProviderError, ValidationError
 from headroom_core.retrieval import retrieve
 from headroom_core.tokenizer import Tokenizer
 
@@ -119,6 +119,56 @@ def test_token_budget_tightens_without_dropping_messages() -> None:
 def test_invalid_messages_raise_validation_error(bad: Any) -> None:
     with pytest.raises(ValidationError):
         compress(bad)
+
+
+def _anthropic_turn(name: str) -> list[dict[str, Any]]:
+    """The ``wrapped`` case as Anthropic Messages API messages (tool_use / tool_result blocks)."""
+    return [
+        {"role": "user", "content": CASES[name]["query"]},
+        {
+            "role": "assistant",
+            "content": [{"type": "tool_use", "id": "t1", "name": "read_output", "input": {}}],
+        },
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "t1",
+                    "content": (DATA / name).read_text(encoding="utf-8"),
+                    "cache_control": {"type": "ephemeral"},
+                }
+            ],
+        },
+    ]
+
+
+def test_anthropic_messages_are_refused_with_how_to_convert_them() -> None:
+    messages = _anthropic_turn("hdfs.log")
+    with pytest.raises(ValidationError, match="Message 1 holds an Anthropic 'tool_use' block") as e:
+        compress(messages)
+    assert "from_anthropic(messages, system)" in e.value.message
+    assert "to_anthropic(result.messages)" in e.value.message
+    assert e.value.details["index"] == 1
+
+
+def test_anthropic_messages_converted_first_are_compressed() -> None:
+    from headroom_core.providers.anthropic_format import from_anthropic, to_anthropic
+
+    messages = _anthropic_turn("hdfs.log")
+    with pytest.raises(ValidationError):
+        compress(messages)
+    result = compress(from_anthropic(messages), model="claude-sonnet-4-5")
+    assert result.tokens_saved > 0
+    _system, back = to_anthropic(result.messages)
+    assert back[2]["content"][0]["type"] == "tool_result"
+    assert len(back[2]["content"][0]["content"]) < len(messages[2]["content"][0]["content"])
+
+
+@pytest.mark.parametrize("model", ["gpt4o", "gpt-5-ultra-nonexistent"])
+def test_an_unknown_model_names_the_closest_known_ones(model: str) -> None:
+    with pytest.raises(ProviderError, match=rf"Unknown model '{model}'\. Closest known models"):
+        compress(wrapped("hdfs.log"), model=model)
 
 
 def test_invalid_budget_raises() -> None:

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from headroom_core._catalog import find_model
 from headroom_core.errors import ConfigurationError, ProviderError
 from headroom_core.providers import (
     AnthropicProvider,
@@ -163,13 +164,78 @@ def test_caching_switches() -> None:
         ("gpt-4o-mini", OpenAIProvider),
         ("claude-haiku-4-5", AnthropicProvider),
         ("gemini-2.0-flash-001", GoogleProvider),
-        ("some-local-model", OpenAIProvider),
     ],
 )
 def test_provider_for_model(model: str, kind: type) -> None:
     provider = provider_for_model(model)
     assert type(provider) is kind
     assert provider.get_context_limit(model) > 0
+
+
+@pytest.mark.parametrize(
+    ("model", "closest"),
+    [("gpt4o", "gpt-4o"), ("gpt-5-ultra-nonexistent", "gpt-5"), ("claude-sonet-4", "claude")],
+)
+def test_provider_for_an_unknown_model_names_the_closest_and_how_to_use_it(
+    model: str, closest: str
+) -> None:
+    with pytest.raises(ProviderError) as info:
+        provider_for_model(model)
+    message = info.value.message
+    assert message.startswith(f"Unknown model {model!r}. Closest known models: {closest}")
+    assert "HeadroomEngine(provider=OpenAIProvider(fallback_context_limit=" in message
+    assert "fallback_encoding=" in message
+    assert info.value.details["model"] == model
+    assert info.value.details["suggestions"][0].startswith(closest)
+
+
+RELEASES = {
+    "gpt-4o-2024-08-06": "gpt-4o",
+    "gpt-4o-mini-2024-07-18": "gpt-4o-mini",
+    "chatgpt-4o-latest": "chatgpt-4o-latest",
+    "gpt-4-turbo-preview": "gpt-4-turbo",
+    "gpt-4-0613": "gpt-4",
+    "gpt-4-32k-0613": "gpt-4-32k",
+    "gpt-3.5-turbo-0125": "gpt-3.5-turbo",
+    "gpt-3.5-turbo-16k": "gpt-3.5-turbo",
+    "ft:gpt-4o-mini:org::id": "gpt-4o-mini",
+    "claude-3-5-sonnet-20241022": "claude-3-5-sonnet",
+    "claude-3-5-sonnet@20240620": "claude-3-5-sonnet",
+    "claude-3-5-sonnet-v2@20241022": "claude-3-5-sonnet",
+    "anthropic.claude-3-5-sonnet-20240620-v1:0": "claude-3-5-sonnet",
+    "claude-sonnet-4-5-20250929": "claude-sonnet-4-5",
+    "gemini-1.5-pro-002": "gemini-1.5-pro",
+    "gemini-2.0-flash-exp": "gemini-2.0-flash",
+    "gemini-2.5-pro-preview-05-06": "gemini-2.5-pro",
+}
+OTHER_MODELS = [
+    "gpt-5-ultra-nonexistent",
+    "gpt4o",
+    "gpt-4o-",
+    "gpt-4o-mini-custom",
+    "claude-3-5-sonnet@",
+    "claude-sonnet-4-5-turbo",
+    "gemini-2.0-flash-lite",
+]
+
+
+def test_only_a_release_tag_makes_a_name_a_variant_of_a_family() -> None:
+    resolved = {name: getattr(find_model(name), "name", None) for name in RELEASES}
+    assert resolved == RELEASES
+    assert {name: find_model(name) for name in OTHER_MODELS} == dict.fromkeys(OTHER_MODELS)
+
+
+@pytest.mark.parametrize("name", OTHER_MODELS)
+def test_a_name_that_is_not_a_release_is_unknown_and_has_no_price(name: str) -> None:
+    with pytest.raises(ProviderError, match="Unknown model"):
+        provider_for_model(name)
+    assert OpenAIProvider().estimate_cost(1000, 0, name) is None
+
+
+def test_a_provider_with_fallbacks_serves_a_name_no_catalogue_knows() -> None:
+    provider = OpenAIProvider(fallback_context_limit=32_000, fallback_encoding="cl100k_base")
+    assert provider.get_context_limit("gpt-5-ultra-nonexistent") == 32_000
+    assert provider.estimate_cost(1000, 0, "gpt-5-ultra-nonexistent") is None
 
 
 CONVERSATION = [

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -156,4 +158,49 @@ def test_a_request_that_cannot_fit_is_a_400_and_never_sent(
     body = {"model": "gpt-4o", "messages": _sample(), "headroom_model_limit": 4_050}
     status, error = proxy.call("POST", "/v1/chat/completions", body, headers=PROVIDER)
     assert status == 400 and "cannot fit" in error["error"]["message"]
+    assert len(upstream.requests) == first
+
+
+def _failures(served: Served, kind: str) -> float:
+    text = served.call("GET", "/metrics", headers={"Authorization": f"Bearer {KEY}"})[1]
+    found = re.search(rf'^headroom_failures_total{{kind="{kind}"}} ([\d.]+)$', text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+@pytest.mark.parametrize("endpoint", ["/v1/chat/completions", "/v1/messages"])
+def test_an_unknown_model_is_forwarded_unchanged_with_a_warning_and_a_failure(
+    proxy: Served, upstream: RecordingLLMServer, caplog: pytest.LogCaptureFixture, endpoint: str
+) -> None:
+    if endpoint == "/v1/messages":
+        system, messages = to_anthropic(_sample())
+        body = {"model": "claude-local-9000", "system": system, "messages": messages,
+                "max_tokens": 64}
+        headers = {"x-api-key": "sk-ant", "anthropic-version": "2023-06-01"}
+    else:
+        body = {"model": "llama-3.1-8b-instant", "messages": _sample()}
+        headers = PROVIDER
+    failures = _failures(proxy, "optimization_failed")
+    first = len(upstream.requests)
+
+    with caplog.at_level(logging.WARNING, logger="headroom_core.engine"):
+        response = httpx.post(f"{proxy.url}{endpoint}", json=body, headers=headers, timeout=60)
+
+    assert response.status_code == 200
+    [sent] = upstream.requests[first:]
+    assert sent["body"] == body
+    assert f"{body['model']} unchanged: Unknown model" in caplog.text
+    assert _failures(proxy, "optimization_failed") == failures + 1
+    [row] = _rows(proxy)
+    assert row.failed and row.model == body["model"] and "Unknown model" in row.error
+    assert row.provider_input_tokens and row.tokens_saved == 0
+
+
+def test_a_plan_for_an_unknown_model_is_a_400_naming_the_closest_known_ones(
+    proxy: Served, upstream: RecordingLLMServer
+) -> None:
+    first = len(upstream.requests)
+    body = {"model": "gpt4o", "messages": _sample(), "headroom_mode": "simulate"}
+    status, error = proxy.call("POST", "/v1/chat/completions", body, headers=PROVIDER)
+    assert status == 400
+    assert error["error"]["message"].startswith("Unknown model 'gpt4o'. Closest known models:")
     assert len(upstream.requests) == first

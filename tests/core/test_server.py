@@ -207,6 +207,15 @@ def test_bad_requests_get_the_error_the_client_raises_at_once(
     assert fragment in body["error"]["message"]
 
 
+def test_an_unknown_model_is_a_400_naming_the_closest_known_ones(server: Served) -> None:
+    status, body = call(server, "POST", "/v1/compress", {**sample_request(), "model": "gpt4o"})
+    assert status == 400
+    assert body["error"]["type"] == "invalid_request_error"
+    assert body["error"]["message"].startswith(
+        "Unknown model 'gpt4o'. Closest known models: gpt-4o, "
+    )
+
+
 def test_body_over_the_limit_gets_413_without_being_read(store_url: str) -> None:
     with serving(ServerSettings(store_url=store_url, max_body_bytes=4096)) as started:
         big = {"messages": [{"role": "user", "content": "x" * 10_000}]}
