@@ -8,6 +8,7 @@ allowed.
 
 from __future__ import annotations
 
+import difflib
 from typing import TYPE_CHECKING, Any, Literal
 
 import pydantic
@@ -68,25 +69,43 @@ def configuration_error(
     first = errors[0]
     path = [str(part) for part in first.get("loc", ())]
     value = first.get("input")
-    allowed = str(first.get("msg", "a valid value")).removeprefix("Value error, ")
+    unknown = first.get("type") == "extra_forbidden"
+    allowed = _closest_setting(path[-1], model) if unknown and path else str(
+        first.get("msg", "a valid value")
+    ).removeprefix("Value error, ")
     inner = (first.get("ctx") or {}).get("error")
     if isinstance(inner, ConfigurationError) and "field" in inner.details:
         path.extend(part for part in str(inner.details["field"]).split(".") if part != "<config>")
         value = inner.details.get("value")
         allowed = inner.details.get("allowed", allowed)
+        unknown = inner.details.get("unknown", False)
     field = ".".join(path) or "<config>"
     extra = len(errors) - 1
     more = f" (and {extra} more problem{'s' if extra > 1 else ''})" if extra else ""
+    if unknown:
+        text = f"Unknown setting for {model.__name__}: {field!r}{more}. {allowed}"
+    else:
+        text = f"Invalid value for {model.__name__}.{field}: {value!r}. Allowed: {allowed}{more}."
     return ConfigurationError(
-        f"Invalid value for {model.__name__}.{field}: {value!r}. Allowed: {allowed}{more}.",
+        text,
         details={
             "config": model.__name__,
             "field": field,
             "value": value,
             "allowed": allowed,
+            "unknown": unknown,
             "errors": [dict(error, ctx=str(error.get("ctx", ""))) for error in errors],
         },
     )
+
+
+def _closest_setting(name: str, model: type[BaseModel]) -> str:
+    """A hint for a mistyped setting: the nearest field names, else all of them."""
+    fields = sorted(model.model_fields)
+    close = difflib.get_close_matches(name, fields, n=3)
+    if close:
+        return f"Did you mean {' or '.join(close)}?"
+    return f"Known settings: {', '.join(fields)}."
 
 
 class _Config(BaseModel):

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 
+from headroom_core.adapter_settings import check_adapter_settings
 from headroom_core.alignment import tag_origins
 from headroom_core.errors import ContextOverflowError
 from headroom_integrations.langchain._messages import from_core_messages, to_core_messages
@@ -65,6 +66,13 @@ class MessageOptimizer:
         store_url: Metrics store for the engine (``sqlite:///headroom.db``...); None = no store.
         engine: An engine to share between adapters; built from the other arguments when None.
         source: Name recorded with each metrics row.
+        model_name: The adapter's model name, when it has one before the first call: checked
+            now, with ``mode`` and ``store_url``, so a bad setting fails when the adapter is
+            built rather than failing open on every call.
+
+    Raises:
+        ConfigurationError: ``mode`` or ``store_url`` is invalid.
+        ProviderError: ``model_name`` is not a known model.
     """
 
     def __init__(
@@ -75,7 +83,9 @@ class MessageOptimizer:
         store_url: str | None = None,
         engine: HeadroomEngine | None = None,
         source: str = "langchain",
+        model_name: str | None = None,
     ) -> None:
+        check_adapter_settings(mode=mode, model_name=model_name, store_url=store_url, engine=engine)
         self._config = config
         self._store_url = store_url
         self._source = source

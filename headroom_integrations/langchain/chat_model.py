@@ -6,6 +6,7 @@ import json
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+import pydantic
 from langchain_core.callbacks import (
     AsyncCallbackManager,
     AsyncCallbackManagerForLLMRun,
@@ -20,8 +21,10 @@ from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from pydantic import ConfigDict, PrivateAttr, model_validator
 
-from headroom_core.config import HeadroomConfig
+from headroom_core.adapter_settings import renamed_argument
+from headroom_core.config import HeadroomConfig, configuration_error
 from headroom_core.engine import HeadroomEngine
+from headroom_core.errors import ConfigurationError
 from headroom_core.retrieval import OriginalsStore, default_originals_store
 from headroom_integrations.langchain._optimizer import (
     SAVINGS_EVENT,
@@ -59,7 +62,10 @@ class HeadroomChatModel(BaseChatModel):
         ``pip install "headroom-langchain[langchain]"``
 
     Key init args:
-        model: The chat model to wrap (ChatOpenAI, ChatAnthropic, a fake model...).
+        llm: The chat model to wrap (ChatOpenAI, ChatAnthropic, a fake model...); also the
+            first positional argument. ``model=`` is its deprecated old name.
+        model_name: Model name for token counts, window and prices; by default the wrapped
+            model's own (``gpt-4o`` when it reports none).
         config: Engine configuration (:class:`headroom_core.config.HeadroomConfig`).
         mode: ``"optimize"`` sends the optimized messages; ``"audit"`` only measures.
         store_url: Record one metrics row per call (``sqlite:///headroom.db``, PostgreSQL URL).
@@ -78,7 +84,7 @@ class HeadroomChatModel(BaseChatModel):
             from langchain_openai import ChatOpenAI
             from headroom_integrations.langchain import HeadroomChatModel
 
-            llm = HeadroomChatModel(model=ChatOpenAI(model="gpt-4o-mini"))
+            llm = HeadroomChatModel(ChatOpenAI(model="gpt-4o-mini"))
 
     Invoke:
         .. code-block:: python
@@ -91,7 +97,8 @@ class HeadroomChatModel(BaseChatModel):
     a failed request in the metrics); an exception of the wrapped model propagates unchanged.
     """
 
-    model: BaseChatModel
+    llm: BaseChatModel
+    model_name: str | None = None
     config: HeadroomConfig | None = None
     mode: Literal["optimize", "audit"] = "optimize"
     store_url: str | None = None
@@ -99,66 +106,76 @@ class HeadroomChatModel(BaseChatModel):
     engine: HeadroomEngine | None = None
     retrieval: bool = False
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
     _optimizer: MessageOptimizer = PrivateAttr()
 
-    def __init__(self, model: BaseChatModel | None = None, /, **kwargs: Any) -> None:
-        if model is not None:
-            kwargs["model"] = model
-        super().__init__(**kwargs)
+    def __init__(self, llm: BaseChatModel | None = None, /, **kwargs: Any) -> None:
+        if llm is not None:
+            kwargs["llm"] = llm
+        renamed_argument(kwargs, "model", "llm", type(self).__name__)
+        _reject_inner_settings(kwargs)
+        try:
+            super().__init__(**kwargs)
+        except pydantic.ValidationError as exc:
+            raise configuration_error(type(self), exc) from None
 
     @model_validator(mode="after")
     def _mirror_inner(self) -> HeadroomChatModel:
         if "disable_streaming" not in self.model_fields_set:
-            self.disable_streaming = self.model.disable_streaming
+            self.disable_streaming = self.llm.disable_streaming
         self._optimizer = MessageOptimizer(
             self.config,
             mode=self.mode,
             store_url=self.store_url,
             engine=self.engine,
             source="langchain.chat_model",
+            model_name=self._model_name({}),
         )
         return self
+
+    def _model_name(self, call_kwargs: dict[str, Any]) -> str:
+        """The name for counts, window and prices: ``model_name``, else the wrapped model's."""
+        return self.model_name or model_name_of(self.llm, **call_kwargs)
 
     # -- identity ---------------------------------------------------------------------------
 
     @property
     def _llm_type(self) -> str:
-        return f"headroom-{self.model._llm_type}"
+        return f"headroom-{self.llm._llm_type}"
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
         return {
-            **self.model._identifying_params,
+            **self.llm._identifying_params,
             "headroom_mode": self.mode,
             "headroom_config": self.config.model_dump(mode="json") if self.config else None,
         }
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> Any:
-        params = dict(self.model._get_ls_params(stop=stop, **kwargs))
-        params.setdefault("ls_provider", self.model._llm_type)
+        params = dict(self.llm._get_ls_params(stop=stop, **kwargs))
+        params.setdefault("ls_provider", self.llm._llm_type)
         params.setdefault("ls_model_type", "chat")
         if not params.get("ls_model_name"):
-            params["ls_model_name"] = kwargs.get("model") or model_name_of(self.model)
+            params["ls_model_name"] = kwargs.get("model") or self._model_name({})
         return params
 
     def _resolve_model_profile(self) -> ModelProfile | None:
-        return self.model.profile
+        return self.llm.profile
 
     def get_num_tokens_from_messages(
         self, messages: list[BaseMessage], tools: Sequence[Any] | None = None
     ) -> int:
         """Token count of ``messages`` as the wrapped model counts them."""
-        return self.model.get_num_tokens_from_messages(messages, tools=tools)
+        return self.llm.get_num_tokens_from_messages(messages, tools=tools)
 
     def get_num_tokens(self, text: str) -> int:
         """Token count of ``text`` as the wrapped model counts it."""
-        return self.model.get_num_tokens(text)
+        return self.llm.get_num_tokens(text)
 
     def get_token_ids(self, text: str) -> list[int]:
         """Token ids of ``text`` from the wrapped model's tokenizer."""
-        return self.model.get_token_ids(text)
+        return self.llm.get_token_ids(text)
 
     def get_metrics(self) -> dict[str, Any]:
         """Savings of this wrapper so far: requests, tokens before/after/saved, per transform."""
@@ -181,7 +198,7 @@ class HeadroomChatModel(BaseChatModel):
         """Let the wrapped model format the tools, then bind them to this wrapper."""
         if tool_choice is not None:
             kwargs["tool_choice"] = tool_choice
-        bound = self.model.bind_tools(tools, **kwargs)
+        bound = self.llm.bind_tools(tools, **kwargs)
         return self.bind(**getattr(bound, "kwargs", {}))
 
     def with_structured_output(
@@ -191,11 +208,11 @@ class HeadroomChatModel(BaseChatModel):
         from headroom_integrations.langchain.transformer import HeadroomTransformer
 
         transformer = HeadroomTransformer(
-            model_name=model_name_of(self.model),
+            model_name=self._model_name({}),
             tool_profiles=self.tool_profiles,
-            model_limit=model_limit_of(self.model),
+            model_limit=model_limit_of(self.llm),
         )._sharing(self._optimizer)
-        structured = self.model.with_structured_output(schema, include_raw=include_raw, **kwargs)
+        structured = self.llm.with_structured_output(schema, include_raw=include_raw, **kwargs)
         return transformer | structured
 
     # -- generation ---------------------------------------------------------------------------
@@ -206,7 +223,7 @@ class HeadroomChatModel(BaseChatModel):
         return {
             "tools": tools if formatted else None,
             "tool_profiles": self.tool_profiles,
-            "model_limit": model_limit_of(self.model),
+            "model_limit": model_limit_of(self.llm),
             "retrieval": self._retrieving(kwargs),
         }
 
@@ -217,19 +234,19 @@ class HeadroomChatModel(BaseChatModel):
 
     def _optimize(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> Optimization:
         return self._optimizer.optimize(
-            messages, model_name_of(self.model, **kwargs), **self._options(kwargs)
+            messages, self._model_name(kwargs), **self._options(kwargs)
         )
 
     async def _aoptimize(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> Optimization:
         return await self._optimizer.aoptimize(
-            messages, model_name_of(self.model, **kwargs), **self._options(kwargs)
+            messages, self._model_name(kwargs), **self._options(kwargs)
         )
 
     def _rounds(self, kwargs: dict[str, Any]) -> _Rounds:
         retrieving = self._retrieving(kwargs)
         config = self._optimizer.engine.config
         store = default_originals_store(config.retrieval) if retrieving else None
-        return _Rounds(self.model, kwargs, store)
+        return _Rounds(self.llm, kwargs, store)
 
     def _generate(
         self,
@@ -245,7 +262,7 @@ class HeadroomChatModel(BaseChatModel):
                 _run_scoped(CallbackManager, run_manager).on_custom_event(
                     SAVINGS_EVENT, optimization.summary, run_id=run_manager.run_id
                 )
-            result = self.model._generate(
+            result = self.llm._generate(
                 optimization.messages,
                 stop=stop,
                 run_manager=run_manager,
@@ -270,7 +287,7 @@ class HeadroomChatModel(BaseChatModel):
                 await _run_scoped(AsyncCallbackManager, run_manager).on_custom_event(
                     SAVINGS_EVENT, optimization.summary, run_id=run_manager.run_id
                 )
-            result = await self.model._agenerate(
+            result = await self.llm._agenerate(
                 optimization.messages,
                 stop=stop,
                 run_manager=run_manager,
@@ -292,8 +309,8 @@ class HeadroomChatModel(BaseChatModel):
         while True:
             optimization = self._optimize(messages, kwargs)
             call_kwargs = rounds.call_kwargs(optimization)
-            if type(self.model)._stream is BaseChatModel._stream:
-                result = self.model._generate(
+            if type(self.llm)._stream is BaseChatModel._stream:
+                result = self.llm._generate(
                     optimization.messages, stop=stop, run_manager=run_manager, **call_kwargs
                 )
                 following = rounds.follow(messages, result.generations[0].message)
@@ -302,7 +319,7 @@ class HeadroomChatModel(BaseChatModel):
                     return
             else:
                 held = _HeldToolCalls(optimization.summary)
-                chunks = self.model._stream(
+                chunks = self.llm._stream(
                     optimization.messages, stop=stop, run_manager=run_manager, **call_kwargs
                 )
                 for chunk in chunks:
@@ -321,7 +338,7 @@ class HeadroomChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         rounds = self._rounds(kwargs)
-        inner_type = type(self.model)
+        inner_type = type(self.llm)
         while True:
             optimization = await self._aoptimize(messages, kwargs)
             call_kwargs = rounds.call_kwargs(optimization)
@@ -329,7 +346,7 @@ class HeadroomChatModel(BaseChatModel):
                 inner_type._astream is BaseChatModel._astream
                 and inner_type._stream is BaseChatModel._stream
             ):
-                result = await self.model._agenerate(
+                result = await self.llm._agenerate(
                     optimization.messages, stop=stop, run_manager=run_manager, **call_kwargs
                 )
                 following = rounds.follow(messages, result.generations[0].message)
@@ -338,7 +355,7 @@ class HeadroomChatModel(BaseChatModel):
                     return
             else:
                 held = _HeldToolCalls(optimization.summary)
-                async for chunk in self.model._astream(
+                async for chunk in self.llm._astream(
                     optimization.messages, stop=stop, run_manager=run_manager, **call_kwargs
                 ):
                     for passed in held.pass_or_hold(chunk):
@@ -505,3 +522,19 @@ def _chunk_of(
         usage_metadata=getattr(message, "usage_metadata", None),
     )
     return ChatGenerationChunk(message=chunk, generation_info=generation_info)
+
+
+_INNER_SETTINGS = frozenset(
+    {"temperature", "max_tokens", "stop", "timeout", "max_retries", "api_key", "streaming"}
+)
+"""LangChain's standard chat-model parameters: they belong to the wrapped model."""
+
+
+def _reject_inner_settings(kwargs: dict[str, Any]) -> None:
+    given = sorted(_INNER_SETTINGS.intersection(kwargs))
+    if given:
+        raise ConfigurationError(
+            f"HeadroomChatModel has no {', '.join(given)} setting: set it on the wrapped model, "
+            f"e.g. HeadroomChatModel(ChatOpenAI(model=..., {given[0]}=...)).",
+            details={"field": given[0], "value": kwargs[given[0]]},
+        )

@@ -64,7 +64,9 @@ class HeadroomChatMessageHistory(BaseChatMessageHistory):
         self.history = history
         self.max_tokens = max_tokens
         self.model_name = model_name
-        self._optimizer = MessageOptimizer(config, engine=engine, source="langchain.history")
+        self._optimizer = MessageOptimizer(
+            config, engine=engine, source="langchain.history", model_name=model_name
+        )
 
     @property
     def messages(self) -> list[BaseMessage]:  # type: ignore[override]

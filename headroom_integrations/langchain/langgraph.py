@@ -63,7 +63,11 @@ def create_headroom_node(
             graph.add_edge("compress", "agent")
     """
     optimizer = MessageOptimizer(
-        config, store_url=store_url, engine=engine, source="langchain.langgraph"
+        config,
+        store_url=store_url,
+        engine=engine,
+        source="langchain.langgraph",
+        model_name=model_name,
     )
     options = {
         "tool_profiles": tool_profiles,

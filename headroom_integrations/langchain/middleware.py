@@ -76,7 +76,12 @@ class HeadroomMiddleware(AgentMiddleware):
         chosen = engine.config if engine is not None else config or HeadroomConfig()
         self.tools = [headroom_retrieve_tool(chosen)] if chosen.retrieval.enabled else []
         self._optimizer = MessageOptimizer(
-            config, mode=mode, store_url=store_url, engine=engine, source="langchain.middleware"
+            config,
+            mode=mode,
+            store_url=store_url,
+            engine=engine,
+            source="langchain.middleware",
+            model_name=model_name,
         )
 
     def get_metrics(self) -> dict[str, Any]:

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
+import pydantic
 from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
 from pydantic import ConfigDict, Field, PrivateAttr
 
+from headroom_core.adapter_settings import check_adapter_settings
+from headroom_core.config import configuration_error
 from headroom_core.relevance import RelevanceScorer, create_scorer
 from headroom_core.selection import select_within_budget
 from headroom_core.tokenizer import get_tokenizer
@@ -53,9 +56,16 @@ class HeadroomDocumentCompressor(BaseDocumentCompressor):
     similarity_threshold: float = Field(90.0, ge=0.0, le=100.0)
     max_documents: int | None = Field(None, ge=1)
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
     _scorer: RelevanceScorer | None = PrivateAttr(None)
+
+    def __init__(self, **kwargs: Any) -> None:
+        try:
+            super().__init__(**kwargs)
+        except pydantic.ValidationError as exc:
+            raise configuration_error(type(self), exc) from None
+        check_adapter_settings(model_name=self.model_name)
 
     @property
     def scorer(self) -> RelevanceScorer:

@@ -20,6 +20,7 @@ from langchain_core.runnables.config import patch_config
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from headroom_core.adapter_settings import check_adapter_settings
 from headroom_core.config import HeadroomConfig
 from headroom_core.tokenizer import get_tokenizer
 from headroom_integrations.langchain._optimizer import DEFAULT_MODEL, SAVINGS_EVENT
@@ -113,6 +114,9 @@ def wrap_tools_with_headroom(
         model_name: Model whose tokenizer measures the outputs.
         query: A standing question to keep outputs relevant to, besides the call's arguments.
 
+    Raises:
+        ProviderError: ``model_name`` is not a known model.
+
     Returns:
         The tools in the same order (skipped ones are the original objects), followed by
         :func:`headroom_retrieve_tool` when retrieval is on, so the markers that name it can be
@@ -126,6 +130,7 @@ def wrap_tools_with_headroom(
     """
     from headroom_core.transforms.router import ContentRouter
 
+    check_adapter_settings(model_name=model_name)
     router = ContentRouter(config)
     profiles = tool_profiles or {}
     wrapped = [

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
+import pydantic
 from langchain_core.callbacks import adispatch_custom_event, dispatch_custom_event
 from langchain_core.language_models import LanguageModelInput
 from langchain_core.messages import BaseMessage, convert_to_messages
@@ -11,7 +13,7 @@ from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables import RunnableConfig, RunnableSerializable, ensure_config
 from pydantic import ConfigDict, PrivateAttr, model_validator
 
-from headroom_core.config import HeadroomConfig
+from headroom_core.config import HeadroomConfig, configuration_error
 from headroom_core.engine import HeadroomEngine
 from headroom_core.errors import ValidationError
 from headroom_integrations.langchain._optimizer import (
@@ -66,9 +68,15 @@ class HeadroomTransformer(RunnableSerializable[LanguageModelInput, list[BaseMess
     engine: HeadroomEngine | None = None
     retrieval: bool = False
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
     _optimizer: MessageOptimizer = PrivateAttr()
+
+    def __init__(self, **kwargs: Any) -> None:
+        try:
+            super().__init__(**kwargs)
+        except pydantic.ValidationError as exc:
+            raise configuration_error(type(self), exc) from None
 
     @model_validator(mode="after")
     def _build_optimizer(self) -> HeadroomTransformer:
@@ -78,6 +86,7 @@ class HeadroomTransformer(RunnableSerializable[LanguageModelInput, list[BaseMess
             store_url=self.store_url,
             engine=self.engine,
             source="langchain.transformer",
+            model_name=self.model_name,
         )
         return self
 
@@ -153,14 +162,20 @@ def _as_messages(input: LanguageModelInput) -> list[BaseMessage]:
         return input.to_messages()
     if isinstance(input, str):
         return convert_to_messages([input])
+    if not isinstance(input, Sequence):  # a dict would be read as its keys: one message each
+        raise _unsupported(input, "put a prompt template before this step to turn it into messages")
     try:
         return convert_to_messages(input)
     except (NotImplementedError, TypeError, ValueError) as error:
-        raise ValidationError(
-            f"HeadroomTransformer takes a PromptValue, a string or a list of messages; got "
-            f"{type(input).__name__} ({error}).",
-            details={"problem": "unsupported input", "type": type(input).__name__},
-        ) from error
+        raise _unsupported(input, str(error)) from error
+
+
+def _unsupported(input: Any, why: str) -> ValidationError:
+    return ValidationError(
+        f"HeadroomTransformer takes a PromptValue, a string or a list of messages; got "
+        f"{type(input).__name__} ({why}).",
+        details={"problem": "unsupported input", "type": type(input).__name__},
+    )
 
 
 def _with_savings(config: RunnableConfig | None, summary: dict[str, Any]) -> RunnableConfig:

@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pydantic
-from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.bridge.pydantic import ConfigDict, Field, PrivateAttr
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore, QueryBundle
 
+from headroom_core.adapter_settings import check_adapter_settings, renamed_argument
 from headroom_core.config import configuration_error
 from headroom_core.providers import provider_for_model
 from headroom_core.relevance import RelevanceScorer, create_scorer
@@ -109,12 +110,14 @@ class HeadroomNodePostprocessor(BaseNodePostprocessor):
         retrieval: Store what compression drops and name its key in the node's marker. Off by
             default: a query engine gives the model no retrieval tool to call with the key. Turn
             it on when the agent reading the nodes has ``headroom_retrieve``.
-        model: Model whose tokenizer counts the budget.
+        model_name: Model whose tokenizer counts the budget (``model=`` is its deprecated old
+            name).
         store_url: Metrics store URL (``sqlite:///headroom.db``, ``postgresql+psycopg://...``);
             None records nothing.
 
     Raises:
         ConfigurationError: A setting is out of range (names the field and the value).
+        ProviderError: ``model_name`` is not a known model.
     """
 
     token_budget: int | None = Field(
@@ -139,7 +142,9 @@ class HeadroomNodePostprocessor(BaseNodePostprocessor):
     retrieval: bool = Field(
         default=False, description="Store dropped items and name their key in markers."
     )
-    model: str = Field(default="gpt-4o", description="Model whose tokenizer counts the budget.")
+    model_name: str = Field(
+        default="gpt-4o", description="Model whose tokenizer counts the budget."
+    )
     store_url: str | None = Field(default=None, description="Metrics store URL; None disables.")
 
     _tokenizer: Tokenizer = PrivateAttr()
@@ -147,12 +152,16 @@ class HeadroomNodePostprocessor(BaseNodePostprocessor):
     _router: ContentRouter | None = PrivateAttr(default=None)
     _store: MetricsStore | None = PrivateAttr(default=None)
 
+    model_config = ConfigDict(extra="forbid")
+
     def __init__(self, **data: Any) -> None:
+        renamed_argument(data, "model", "model_name", type(self).__name__)
         try:
             super().__init__(**data)
         except pydantic.ValidationError as exc:
             raise configuration_error(type(self), exc) from None
-        self._tokenizer = get_tokenizer(self.model)
+        check_adapter_settings(model_name=self.model_name, store_url=self.store_url)
+        self._tokenizer = get_tokenizer(self.model_name)
         self._scorer = create_scorer(self.scorer_type)
 
     @classmethod
@@ -302,7 +311,7 @@ class HeadroomNodePostprocessor(BaseNodePostprocessor):
         store = self.metrics_store
         if store is None:
             return
-        provider = provider_for_model(self.model)
+        provider = provider_for_model(self.model_name)
         strategies = sorted({c.strategy for c in compressed})
         store.record(
             SimulationResult(
@@ -310,9 +319,9 @@ class HeadroomNodePostprocessor(BaseNodePostprocessor):
                 tokens_after=after,
                 transforms_applied=[*savings, *strategies],
                 transform_savings=savings,
-                estimated_cost_before_usd=provider.estimate_cost(before, model=self.model),
-                estimated_cost_after_usd=provider.estimate_cost(after, model=self.model),
-                model=self.model,
+                estimated_cost_before_usd=provider.estimate_cost(before, model=self.model_name),
+                estimated_cost_after_usd=provider.estimate_cost(after, model=self.model_name),
+                model=self.model_name,
                 mode="optimize",
                 request_id=uuid.uuid4().hex,
                 latency_ms=latency_ms,

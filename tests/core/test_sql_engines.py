@@ -40,7 +40,9 @@ def test_in_memory_sqlite_is_one_database_for_every_thread() -> None:
 def test_unparseable_url_names_the_field() -> None:
     with pytest.raises(ConfigurationError) as error:
         create_sql_engine("not a url")
-    assert error.value.details == {"field": "store_url", "value": "not a url"}
+    assert error.value.details["field"] == "store_url"
+    assert error.value.details["value"] == "not a url"
+    assert "sqlite:///" in error.value.details["allowed"]
 
 
 def test_missing_driver_hides_the_password() -> None:

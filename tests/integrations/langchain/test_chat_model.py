@@ -176,7 +176,7 @@ def test_delegates_identity_profile_and_token_counting() -> None:
 
     params = openai._get_ls_params()
     assert (params["ls_provider"], params["ls_model_name"]) == ("openai", "gpt-4o-mini")
-    assert openai.profile == openai.model.profile
+    assert openai.profile == openai.llm.profile
     assert openai._llm_type == "headroom-openai-chat"
     assert scripted.get_num_tokens_from_messages(convert_to_messages(["a b c"])) == 3
 

@@ -78,6 +78,20 @@ def test_invalid_setting_names_the_field() -> None:
     assert caught.value.details["value"] == 0
 
 
+def test_a_bad_store_or_model_fails_when_built_and_the_old_model_name_still_works() -> None:
+    from headroom_core.adapter_settings import HeadroomDeprecationWarning
+    from headroom_core.errors import ProviderError
+
+    with pytest.raises(ProviderError, match="gpt-4o"):
+        HeadroomNodePostprocessor(model_name="gpt4o")
+    with pytest.raises(ConfigurationError, match="store_url"):
+        HeadroomNodePostprocessor(store_url="nope")
+    with pytest.raises(ConfigurationError, match="Unknown setting"):
+        HeadroomNodePostprocessor(token_budgt=10)
+    with pytest.warns(HeadroomDeprecationWarning, match="use model_name="):
+        assert HeadroomNodePostprocessor(model="gpt-4o-mini").model_name == "gpt-4o-mini"
+
+
 def test_keeps_what_the_query_needs_within_the_budget(
     log_index: VectorStoreIndex, hdfs_case: Case
 ) -> None:
