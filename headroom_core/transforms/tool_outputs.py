@@ -3,8 +3,9 @@
 Each output is crushed against the question it serves: the explicit query, else the last user
 message, plus the name and arguments of the tool call that produced it. What ``headroom_retrieve``
 answered passes through: the model asked for exactly those items. Only the content of tool
-messages changes (and, when ``compress_user_messages`` is set, outputs the user pasted); roles,
-ids and tool-call pairs stay as they are.
+messages changes (and, when ``compress_user_messages`` is set, outputs the user pasted, and the
+retrieved documents the caller names inside a prompt); roles, ids and tool-call pairs stay as
+they are.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from headroom_core.messages import content_text, last_user_query, tool_call_argu
 from headroom_core.results import CrushResult, TransformResult
 from headroom_core.retrieval import RETRIEVAL_TOOL_NAME
 from headroom_core.tokenizer import Tokenizer
+from headroom_core.transforms._documents import crush_documents
 from headroom_core.transforms.base import Transform
 from headroom_core.transforms.router import ContentRouter
 
@@ -68,6 +70,7 @@ class ToolOutputCompressor(Transform):
         tool_profiles: Mapping[str, Mapping[str, Any]] | None = None,
         token_budget: int | None = None,
         frozen_message_count: int = 0,
+        documents: Sequence[str] = (),
         **context: Any,
     ) -> TransformResult:
         """Crush every tool output in ``messages`` (the input list is not changed).
@@ -80,6 +83,9 @@ class ToolOutputCompressor(Transform):
                 "list_rows": {"max_items": 20}}``.
             token_budget: When the crushed request is still over this many tokens, tool outputs
                 are crushed again with budgets shared out in proportion to their size.
+            frozen_message_count: The first N messages are left as they are.
+            documents: Retrieved documents inside the messages (a RAG prompt's context): each
+                one found is crushed for the query like a tool output, in place.
             **context: Other pipeline context (``model``...).
 
         Returns:
@@ -100,6 +106,12 @@ class ToolOutputCompressor(Transform):
                 if index >= frozen_message_count
             }
 
+        def crush_document(text: str) -> CrushResult | HeadroomError:
+            try:
+                return self.router.remembered.route(text, query=base_query, tokenizer=tokenizer)
+            except HeadroomError as exc:
+                return exc
+
         results = crush_all({})
         out = _rebuild(messages, results)
         before = tokenizer.count_messages(messages)
@@ -108,7 +120,14 @@ class ToolOutputCompressor(Transform):
             results = crush_all(_share_budget(results, after - token_budget))
             out = _rebuild(messages, results)
             after = tokenizer.count_messages(out)
-        return _summarise(messages, out, results, before, after, self.name)
+        outcomes = [(f"message {index}", result) for index, result in results.items()]
+        if documents:
+            out, crushed = crush_documents(
+                out, documents, crush_document, start=frozen_message_count
+            )
+            outcomes += [(f"document {number}", result) for number, result in enumerate(crushed)]
+            after = tokenizer.count_messages(out) if crushed else after
+        return _summarise(messages, out, outcomes, before, after, self.name)
 
     def _targets(self, messages: Sequence[Mapping[str, Any]]) -> list[int]:
         """Indices of the messages whose content is a tool output to crush."""
@@ -201,7 +220,7 @@ def _share_budget(
 def _summarise(
     messages: Sequence[dict[str, Any]],
     out: list[dict[str, Any]],
-    results: Mapping[int, CrushResult | HeadroomError],
+    outcomes: Sequence[tuple[str, CrushResult | HeadroomError]],
     before: int,
     after: int,
     name: str,
@@ -209,9 +228,9 @@ def _summarise(
     by_strategy: dict[str, int] = {}
     keys: list[str] = []
     warnings: list[str] = []
-    for index, result in results.items():
+    for label, result in outcomes:
         if isinstance(result, HeadroomError):
-            warnings.append(f"message {index} left as it was: {result.message}")
+            warnings.append(f"{label} left as it was: {result.message}")
             continue
         if result.changed:
             by_strategy[result.strategy] = by_strategy.get(result.strategy, 0) + result.tokens_saved
@@ -223,7 +242,7 @@ def _summarise(
         tokens_before=before,
         tokens_after=after,
         transforms_applied=[name] if changed else [],
-        description=f"crushed {changed} of {len(results)} tool outputs",
+        description=f"changed {changed} messages ({len(outcomes)} outputs and documents)",
         details={"by_strategy": by_strategy, "retrieval_keys": keys},
         warnings=warnings,
     )

@@ -23,12 +23,15 @@ from llama_index.core.base.llms.types import (
     CompletionResponseAsyncGen,
     CompletionResponseGen,
     LLMMetadata,
+    MessageRole,
 )
-from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.bridge.pydantic import ConfigDict, Field, PrivateAttr
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import LLM, ToolSelection
+from llama_index.core.prompts import BasePromptTemplate
 
+from headroom_core.adapter_settings import check_adapter_settings, renamed_argument
 from headroom_core.alignment import tag_origins
 from headroom_core.config import HeadroomConfig, configuration_error
 from headroom_core.engine import HeadroomEngine
@@ -37,6 +40,7 @@ from headroom_core.results import SimulationResult
 from headroom_core.retrieval import RETRIEVAL_TOOL_NAME, default_originals_store
 from headroom_integrations.llamaindex._messages import from_core_messages, to_core_messages
 from headroom_integrations.llamaindex._retrieval_rounds import RetrievalRounds
+from headroom_integrations.llamaindex._templates import remember_template, take_filled_template
 from headroom_integrations.llamaindex.events import HeadroomChatOptimizeEvent
 
 if TYPE_CHECKING:
@@ -64,9 +68,14 @@ class HeadroomLLM(FunctionCallingLLM):
     inner LLM, so a ``FunctionAgent`` works as with the inner one. In tool-calling requests,
     markers name the ``headroom_retrieve`` tool: it goes to the model with the agent's tools, and
     the wrapper answers the model's calls to it and calls the model again, so the agent never
-    sees one. Plain chats (chat engines) get markers that name no tool. Completion calls
-    (``complete``, ``stream_complete``) pass through unchanged: they carry one prompt string,
-    which :class:`HeadroomNodePostprocessor` already keeps small on the retrieval side.
+    sees one. Plain chats (chat engines) get markers that name no tool.
+
+    Retrieved context is compressed too: when a response synthesizer (query engines, the
+    ``context`` and ``condense_plus_context`` chat engines) fills a prompt template, the
+    retrieved text it puts in (``context_str``, ``context_msg``) is crushed for the question
+    (``query_str``) like a tool output — the sections, rows or lines the question needs kept
+    verbatim, the rest left out with a marker in place — whether the inner LLM is a chat model
+    or a completion model (``complete`` prompts go through the engine as one user message).
 
     If the engine rejects a request, the original messages are sent, with a warning, a failed
     :class:`HeadroomChatOptimizeEvent` and (when a store is configured) a failed metrics row;
@@ -84,27 +93,33 @@ class HeadroomLLM(FunctionCallingLLM):
             from llama_index.llms.openai import OpenAI
             from headroom_integrations.llamaindex import HeadroomLLM
 
-            llm = HeadroomLLM(llm=OpenAI(model="gpt-4o-mini"), store_url="sqlite:///headroom.db")
+            llm = HeadroomLLM(OpenAI(model="gpt-4o-mini"), store_url="sqlite:///headroom.db")
             chat_engine = index.as_chat_engine(chat_mode="context", llm=llm)
             agent = FunctionAgent(tools=[...], llm=llm)
 
     Args:
-        llm: The LLM that receives the optimized messages.
-        model: Model name for token counts, window and prices; by default the inner LLM's
-            ``metadata.model_name``, or ``gpt-4o`` when it has none.
+        llm: The LLM that receives the optimized messages (also the first positional
+            argument).
+        model_name: Model name for token counts, window and prices; by default the inner
+            LLM's ``metadata.model_name``, or ``gpt-4o`` when it has none. ``model=`` is its
+            deprecated old name.
         mode: ``"optimize"`` (send the optimized messages) or ``"audit"`` (measure only);
             ``config.default_mode`` when None.
         model_limit: Context window to fit into; the provider's window for ``model`` when None.
         tool_profiles: Per tool name, e.g. ``{"search": {"skip_compression": True}}``.
         config: Settings of every Headroom component.
         store_url: Metrics store URL; overrides ``config.store_url``.
+        compress_context: Compress the retrieved context of prompt templates (on by default).
 
     Raises:
         ConfigurationError: A setting is invalid (names the field and the value).
+        ProviderError: The model name is unknown (names the closest known models).
     """
 
     llm: LLM = Field(description="The LLM that receives the optimized messages.")
-    model: str | None = Field(default=None, description="Model name for tokens, window, prices.")
+    model_name: str | None = Field(
+        default=None, description="Model name for tokens, window, prices."
+    )
     mode: Literal["audit", "optimize"] | None = Field(
         default=None, description="optimize = send optimized messages, audit = measure only."
     )
@@ -114,14 +129,23 @@ class HeadroomLLM(FunctionCallingLLM):
     )
     config: HeadroomConfig | None = Field(default=None, description="Headroom settings.")
     store_url: str | None = Field(default=None, description="Metrics store URL.")
+    compress_context: bool = Field(
+        default=True, description="Compress the retrieved context of prompt templates."
+    )
+
+    model_config = ConfigDict(extra="forbid")
 
     _engine: HeadroomEngine = PrivateAttr()
 
-    def __init__(self, **data: Any) -> None:
+    def __init__(self, llm: LLM | None = None, /, **data: Any) -> None:
+        if llm is not None:
+            data["llm"] = llm
+        renamed_argument(data, "model", "model_name", type(self).__name__)
         try:
             super().__init__(**data)
         except pydantic.ValidationError as exc:
             raise configuration_error(type(self), exc) from None
+        check_adapter_settings(model_name=self._model_name, store_url=self.store_url)
         self._engine = HeadroomEngine(self.config, store_url=self.store_url, source=METRICS_SOURCE)
 
     @classmethod
@@ -219,29 +243,56 @@ class HeadroomLLM(FunctionCallingLLM):
             and isinstance(self.llm, FunctionCallingLLM)
         )
 
-    # -- completion: passed through ---------------------------------------------------------------
+    # -- prompt templates: their retrieved context is noted for the call that follows -------------
+
+    def _get_messages(self, prompt: BasePromptTemplate, **prompt_args: Any) -> list[ChatMessage]:
+        messages = super()._get_messages(prompt, **prompt_args)
+        if self.compress_context:
+            remember_template(messages, prompt, prompt_args)
+        return messages
+
+    def _get_prompt(self, prompt: BasePromptTemplate, **prompt_args: Any) -> str:
+        text = super()._get_prompt(prompt, **prompt_args)
+        if self.compress_context:
+            remember_template(text, prompt, prompt_args)
+        return text
+
+    # -- completion: the prompt is optimized as one user message ----------------------------------
 
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        """The inner LLM's completion, unchanged."""
-        return self.llm.complete(prompt, formatted=formatted, **kwargs)
+        """Optimize ``prompt``, then complete it with the inner LLM."""
+        return self.llm.complete(self._optimized_prompt(prompt), formatted=formatted, **kwargs)
 
     def stream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseGen:
-        """The inner LLM's streamed completion, unchanged."""
-        return self.llm.stream_complete(prompt, formatted=formatted, **kwargs)
+        """Optimize ``prompt``, then stream the inner LLM's completion."""
+        optimized = self._optimized_prompt(prompt)
+        return self.llm.stream_complete(optimized, formatted=formatted, **kwargs)
 
     async def acomplete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponse:
-        """The inner LLM's async completion, unchanged."""
-        return await self.llm.acomplete(prompt, formatted=formatted, **kwargs)
+        """Async :meth:`complete`."""
+        optimized = await self._aoptimized_prompt(prompt)
+        return await self.llm.acomplete(optimized, formatted=formatted, **kwargs)
 
     async def astream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseAsyncGen:
-        """The inner LLM's async streamed completion, unchanged."""
-        return await self.llm.astream_complete(prompt, formatted=formatted, **kwargs)
+        """Async :meth:`stream_complete`."""
+        optimized = await self._aoptimized_prompt(prompt)
+        return await self.llm.astream_complete(optimized, formatted=formatted, **kwargs)
+
+    def _optimized_prompt(self, prompt: str) -> str:
+        request = [ChatMessage(role=MessageRole.USER, content=prompt)]
+        messages, _ = self._optimized(request, {}, sent=prompt)
+        return _prompt_of(messages, prompt)
+
+    async def _aoptimized_prompt(self, prompt: str) -> str:
+        request = [ChatMessage(role=MessageRole.USER, content=prompt)]
+        messages, _ = await self._aoptimized(request, {}, sent=prompt)
+        return _prompt_of(messages, prompt)
 
     # -- tool calling: delegated ------------------------------------------------------------------
 
@@ -300,20 +351,21 @@ class HeadroomLLM(FunctionCallingLLM):
 
     @property
     def _model_name(self) -> str:
-        if self.model:
-            return self.model
+        if self.model_name:
+            return self.model_name
         name = self.llm.metadata.model_name
         return name if name and name != "unknown" else DEFAULT_MODEL
 
     def _optimized(
-        self, messages: Sequence[ChatMessage], kwargs: Mapping[str, Any]
+        self, messages: Sequence[ChatMessage], kwargs: Mapping[str, Any], sent: object = None
     ) -> tuple[list[ChatMessage], bool]:
-        """The messages to send, and whether a marker in them names ``headroom_retrieve``."""
+        """The messages to send, and whether a marker in them names ``headroom_retrieve``
+        (``sent``: what a template's formatting returned for them, ``messages`` by default)."""
         originals = list(messages)
         try:
             converted = to_core_messages(originals)
             result = self._engine.optimize(
-                tag_origins(converted), self._model_name, **self._options(kwargs)
+                tag_origins(converted), self._model_name, **self._options(kwargs, sent or messages)
             )
         except ContextOverflowError:
             raise
@@ -322,14 +374,14 @@ class HeadroomLLM(FunctionCallingLLM):
         return self._converted(result, originals, converted), bool(result.retrieval_keys)
 
     async def _aoptimized(
-        self, messages: Sequence[ChatMessage], kwargs: Mapping[str, Any]
+        self, messages: Sequence[ChatMessage], kwargs: Mapping[str, Any], sent: object = None
     ) -> tuple[list[ChatMessage], bool]:
         """Async :meth:`_optimized`."""
         originals = list(messages)
         try:
             converted = to_core_messages(originals)
             result = await self._engine.aoptimize(
-                tag_origins(converted), self._model_name, **self._options(kwargs)
+                tag_origins(converted), self._model_name, **self._options(kwargs, sent or messages)
             )
         except ContextOverflowError:
             raise
@@ -337,20 +389,25 @@ class HeadroomLLM(FunctionCallingLLM):
             return self._failed(originals, exc), False
         return self._converted(result, originals, converted), bool(result.retrieval_keys)
 
-    def _options(self, kwargs: Mapping[str, Any]) -> dict[str, Any]:
-        """Engine options for one call; OpenAI-format tool definitions count against the window."""
+    def _options(self, kwargs: Mapping[str, Any], sent: object) -> dict[str, Any]:
+        """Engine options for one call; OpenAI-format tool definitions count against the window,
+        and the retrieved context of the template that produced ``sent`` is compressed."""
         tools = [
             tool
             for tool in kwargs.get("tools") or []
             if isinstance(tool, Mapping) and isinstance(tool.get("function"), Mapping)
         ]
-        return {
+        options: dict[str, Any] = {
             "mode": self.mode,
             "model_limit": self.model_limit,
             "tool_profiles": self.tool_profiles,
             "tools": tools or None,
             "retrieval": self._retrieving(kwargs),
         }
+        filled = take_filled_template(sent)
+        if filled is not None:
+            options.update(documents=filled.documents, query=filled.query)
+        return options
 
     def _converted(
         self,
@@ -391,3 +448,9 @@ class HeadroomLLM(FunctionCallingLLM):
                 failed=result.failed,
             )
         )
+
+
+def _prompt_of(messages: Sequence[ChatMessage], original: str) -> str:
+    """The text of the one optimized user message (the original if it is not plain text)."""
+    content = messages[0].content if len(messages) == 1 else None
+    return content if isinstance(content, str) else original

@@ -19,7 +19,12 @@ from headroom_core.config import (
     RollingWindowConfig,
 )
 from headroom_core.engine import HeadroomEngine
-from headroom_core.errors import ConfigurationError, TransformError, ValidationError
+from headroom_core.errors import (
+    ConfigurationError,
+    ProviderError,
+    TransformError,
+    ValidationError,
+)
 from headroom_core.providers import OpenAIProvider
 from headroom_core.retrieval import retrieve
 from headroom_core.storage import MetricsStore
@@ -283,6 +288,39 @@ def test_bad_keep_turns_is_a_configuration_error_not_a_silent_fallback():
         HeadroomEngine().optimize([{"role": "user", "content": "hi"}], "gpt-4o", keep_turns=0)
 
 
+async def test_an_unknown_model_is_the_callers_error_in_every_mode():
+    engine = HeadroomEngine(HeadroomConfig(fail_open=True))
+    for mode in ("audit", "optimize", "simulate"):
+        with pytest.raises(ProviderError, match=r"Unknown model 'gpt4o'\. Closest .*gpt-4o"):
+            engine.optimize(cars_conversation(), "gpt4o", mode=mode)
+    with pytest.raises(ProviderError, match="fallback_context_limit"):
+        await engine.aoptimize(cars_conversation(), "gpt-5-ultra-nonexistent")
+    assert engine.get_stats()["session"]["requests"] == 0
+
+
+def test_a_provider_with_fallbacks_optimizes_a_model_no_catalogue_knows():
+    provider = OpenAIProvider(fallback_context_limit=64_000, fallback_encoding="cl100k_base")
+    engine = HeadroomEngine(provider=provider)
+    result = engine.optimize(cars_conversation(), "gpt-5-ultra-nonexistent")
+    assert 0 < result.tokens_after < result.tokens_before
+    assert result.tokens_before == Tokenizer("gpt-4").count_messages(cars_conversation())
+    assert result.estimated_cost_before_usd is None  # no price is guessed for it
+
+
+def test_sent_unchanged_is_a_failed_result_with_the_original_messages(caplog):
+    engine = HeadroomEngine()
+    messages = cars_conversation()
+    error = ProviderError("Unknown model 'my-llama'.")
+    with caplog.at_level(logging.WARNING, logger="headroom_core.engine"):
+        result = engine.sent_unchanged(messages, "my-llama", error, "optimize")
+    assert result.failed and result.error == "ProviderError: Unknown model 'my-llama'."
+    assert result.messages_optimized == messages and result.transforms_applied == []
+    assert (result.model, result.mode) == ("my-llama", "optimize")
+    assert "my-llama unchanged" in caplog.text
+    engine.record(result)
+    assert engine.get_summary()["failures"] == 1
+
+
 def test_summary_and_stats_add_up_over_calls(store):
     engine = HeadroomEngine(store=store)
     results = [
@@ -390,3 +428,37 @@ def test_a_frozen_prefix_comes_back_byte_identical() -> None:
     assert result.tokens_after < result.tokens_before
     later = [m for m in result.messages_optimized[4:] if m["role"] == "tool"]
     assert any(m not in messages for m in later)  # what follows is still compressed
+
+
+def test_documents_named_by_the_caller_are_crushed_in_place_for_the_query():
+    from pathlib import Path
+
+    prose = Path(__file__).resolve().parents[1] / "data" / "prose"
+    document = (prose / "Apache-2.0.txt").read_text(encoding="utf-8")
+    case = json.loads((prose / "cases.json").read_text(encoding="utf-8"))["Apache-2.0.txt"]
+    question = case["query"]
+    template = "Context information is below.\n---\n{}\n---\nAnswer from the context only."
+    messages = [
+        {"role": "system", "content": template.format(document)},
+        {"role": "user", "content": question},
+    ]
+
+    result = HeadroomEngine().optimize(
+        messages,
+        "gpt-4o",
+        documents=[document, "a text that is not in the request"],
+        retrieval=False,
+    )
+
+    system, user = result.messages_optimized
+    assert user == messages[1]
+    assert system["content"].startswith("Context information is below.\n---\n")
+    assert system["content"].endswith("\n---\nAnswer from the context only.")
+    assert all(needle in system["content"] for needle in case["needles"])
+    assert "headroom_retrieve" not in system["content"]
+    assert result.tokens_after < result.tokens_before / 2
+    assert result.transform_savings["document"] == result.tokens_saved
+    frozen = HeadroomEngine().optimize(
+        messages, "gpt-4o", documents=[document], frozen_message_count=1
+    )
+    assert frozen.messages_optimized[0] == messages[0]

@@ -202,7 +202,7 @@ def test_context_chat_engine_fits_a_long_conversation(
     config = HeadroomConfig.model_validate(
         {"intelligent_context": {"output_buffer_tokens": 500}}
     )
-    llm = HeadroomLLM(llm=recorder, model="gpt-4o", model_limit=8000, config=config)
+    llm = HeadroomLLM(recorder, model_name="gpt-4o", model_limit=8000, config=config)
     chat_engine = log_index.as_chat_engine(
         chat_mode="context",
         llm=llm,
@@ -218,9 +218,27 @@ def test_context_chat_engine_fits_a_long_conversation(
     assert hdfs_case.query in prompt
 
 
-def test_completion_calls_pass_through() -> None:
-    llm = HeadroomLLM(llm=MockLLM())
+def test_completion_calls_go_through_the_engine_and_are_recorded() -> None:
+    llm = HeadroomLLM(MockLLM(), store_url="sqlite://")
     assert llm.complete("echo me").text == "echo me"
+    assert llm.engine.get_summary()["total_requests"] == 1
+
+
+def test_settings_are_checked_when_built_and_the_old_model_name_still_works(
+    inner: MockFunctionCallingLLMWithChatMemoryOfLastCall,
+) -> None:
+    from headroom_core.adapter_settings import HeadroomDeprecationWarning
+    from headroom_core.errors import ProviderError
+
+    with pytest.raises(ProviderError, match="gpt-4o"):
+        HeadroomLLM(inner, model_name="gpt4o")
+    with pytest.raises(ConfigurationError, match="store_url"):
+        HeadroomLLM(inner, store_url="nope")
+    with pytest.raises(ConfigurationError, match="Did you mean model_name"):
+        HeadroomLLM(inner, model_nme="gpt-4o")
+    with pytest.warns(HeadroomDeprecationWarning, match="use model_name="):
+        llm = HeadroomLLM(llm=inner, model="gpt-4o-mini")
+    assert llm.model_name == "gpt-4o-mini"
 
 
 def test_a_request_that_cannot_fit_raises_before_the_llm_is_called(
