@@ -345,14 +345,15 @@ class MetricsStore:
 
         Returns:
             ``total_requests``, ``total_tokens_before``, ``total_tokens_saved``,
-            ``avg_compression_ratio`` (mean of ``tokens_after / tokens_before`` per request),
+            ``avg_compression_ratio`` (``tokens_after / tokens_before`` over all requests, so
+            weighted by size: a large request counts for its tokens, a tiny one barely; it is
+            ``1 - total_tokens_saved / total_tokens_before``),
             ``total_cost_saved_usd`` (over requests with a known price) and ``failures``.
 
         Raises:
             StorageError: The database cannot be read.
         """
         t = _TABLE.c
-        ratio = case((t.tokens_before > 0, t.tokens_after * 1.0 / t.tokens_before))
         cost_saved = case(
             (
                 t.cost_before_usd.is_not(None) & t.cost_after_usd.is_not(None),
@@ -363,18 +364,18 @@ class MetricsStore:
             func.count(t.id),
             func.coalesce(func.sum(t.tokens_before), 0),
             func.coalesce(func.sum(t.tokens_saved), 0),
-            func.avg(ratio),
+            func.coalesce(func.sum(t.tokens_after), 0),
             func.coalesce(func.sum(cost_saved), 0.0),
             func.coalesce(func.sum(case((t.failed, 1), else_=0)), 0),
         )
         statement = _filtered(statement, start_time, end_time, model, mode, source)
         row = self._read(lambda connection: connection.execute(statement).one())
-        requests, before, saved, avg_ratio, cost, failures = row
+        requests, before, saved, after, cost, failures = row
         return {
             "total_requests": int(requests),
             "total_tokens_before": int(before),
             "total_tokens_saved": int(saved),
-            "avg_compression_ratio": float(avg_ratio) if avg_ratio is not None else 1.0,
+            "avg_compression_ratio": int(after) / int(before) if before else 1.0,
             "total_cost_saved_usd": float(cost),
             "failures": int(failures),
         }

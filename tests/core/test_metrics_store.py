@@ -77,6 +77,18 @@ def test_summary_adds_up_over_the_rows(store):
     assert summary["failures"] == 1
 
 
+def test_the_average_ratio_weighs_requests_by_their_tokens(store):
+    store.record(SimulationResult(tokens_before=10_000, tokens_after=1_000, request_id="big"))
+    store.record(SimulationResult(tokens_before=100, tokens_after=100, request_id="small"))
+    store.flush()
+
+    summary = store.summary()
+    assert summary["avg_compression_ratio"] == pytest.approx(1_100 / 10_100)
+    assert summary["avg_compression_ratio"] == pytest.approx(
+        1 - summary["total_tokens_saved"] / summary["total_tokens_before"]
+    )
+
+
 def test_filters_by_model_mode_and_time(store):
     store.record(_result(10, model="gpt-4o"))
     store.record(_result(20, model="gpt-4o-mini", mode="audit"))
