@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 CORE := $(VENV)/.installed-core
 FULL := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ $(CORE): pyproject.toml | $(BIN)/python
 
 $(FULL): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[all,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[all,dev,docs]"
 	touch $(FULL) $(CORE)
 
 demo: $(CORE)
@@ -37,5 +37,8 @@ lint: $(FULL)
 bench: $(FULL)
 	$(BIN)/python -m benchmarks
 
+docs: $(FULL)
+	$(BIN)/mkdocs serve
+
 clean:
-	rm -rf $(VENV) headroom.db headroom-report.html
+	rm -rf $(VENV) site headroom.db headroom-report.html

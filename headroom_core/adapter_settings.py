@@ -63,7 +63,7 @@ def check_adapter_settings(
         ConfigurationError: ``mode`` or ``store_url`` is invalid (names the field and value).
         ProviderError: ``model_name`` is unknown (names the closest known models).
 
-    Example:
+    Examples:
         >>> check_adapter_settings(mode="optimize", model_name="gpt-4o")
         >>> check_adapter_settings(mode="bogus")  # doctest: +ELLIPSIS
         Traceback (most recent call last):

@@ -9,7 +9,7 @@ tagged with its index before the engine runs. Transforms copy a message's dict w
 it, which carries the tag along, and the messages they insert have none; the tagged dicts stay
 valid input for the engine (the tokenizer ignores the int).
 
-Example:
+Examples:
     >>> originals = [
     ...     {"role": "user", "content": "Which run failed?"},
     ...     {"role": "assistant", "content": "Run 7."},

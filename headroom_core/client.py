@@ -62,7 +62,7 @@ class HeadroomClient:
     warning and a failed request in the stats; ``simulate`` raises
     :class:`~headroom_core.errors.ProviderError` for it.
 
-    Example:
+    Examples:
         Wrap the SDK client, then use it as before::
 
             from openai import OpenAI

@@ -57,7 +57,7 @@ def compress(
     ``tool_use`` and ``tool_result`` blocks, and splits a user turn that holds tool results
     and text into two, so doing it silently would move prompt-cache breakpoints.
 
-    Example:
+    Examples:
         >>> from headroom_core import compress
         >>> result = compress(messages, model="gpt-4o")  # doctest: +SKIP
         >>> result.tokens_saved, result.compression_ratio  # doctest: +SKIP

@@ -54,7 +54,7 @@ def configuration_error(
         The error to raise, with ``details`` holding ``config``, ``field``, ``value``,
         ``allowed`` and pydantic's full ``errors`` list.
 
-    Example:
+    Examples:
         >>> import pydantic
         >>> class Budget(pydantic.BaseModel):
         ...     tokens: int = pydantic.Field(gt=0)

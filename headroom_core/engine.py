@@ -105,7 +105,7 @@ class HeadroomEngine:
         store: A ready :class:`~headroom_core.storage.MetricsStore` (wins over ``store_url``).
         source: Label of the caller in the metrics rows (``"client"``, ``"langchain"``...).
 
-    Example:
+    Examples:
         >>> engine = HeadroomEngine()
         >>> result = engine.optimize([{"role": "user", "content": "Hi"}], model="gpt-4o")
         >>> result.tokens_before == result.tokens_after

@@ -65,7 +65,7 @@ def generate_report(
         ConfigurationError: ``format`` or ``period`` is not one of the allowed values.
         StorageError: The store cannot be read.
 
-    Example:
+    Examples:
         >>> html = generate_report("sqlite:///headroom.db", format="html", period="day")
     """
     if format not in _FORMATS:

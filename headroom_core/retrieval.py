@@ -163,7 +163,7 @@ class InMemoryOriginalsStore:
         ttl_seconds: Lifetime of an entry, refreshed when the same items are stored again.
         clock: Source of the current time in seconds (injectable for tests).
 
-    Example:
+    Examples:
         >>> store = InMemoryOriginalsStore(max_entries=10)
         >>> key = store.put([{"id": 7, "status": "failed"}], tool_name="list_jobs")
         >>> store.get(key)
@@ -421,7 +421,7 @@ def retrieve(key: str, query: str | None = None, store: OriginalsStore | None = 
     Raises:
         CacheError: When the key is unknown or has expired.
 
-    Example:
+    Examples:
         >>> store = InMemoryOriginalsStore()
         >>> key = store.put([{"id": 7, "ms": 200}, {"id": 200, "ms": 7}])
         >>> retrieve(key, query="id 200", store=store)
@@ -495,7 +495,7 @@ def retrieval_tool_result(
         JSON: ``{"key", "stored", "matched", "offset", "items"}`` and, when not every match is
         shown or no item matched every term, a ``note``; or ``{"error"}``.
 
-    Example:
+    Examples:
         >>> store = InMemoryOriginalsStore()
         >>> key = store.put([{"id": 3, "status": "failed"}, {"id": 4, "status": "ok"}])
         >>> answer = retrieval_tool_result({"key": key, "query": "status failed"}, store=store)

@@ -7,7 +7,7 @@ scores; going down the ranking a text is kept while it fits the budget, a near-d
 kept text is merged into it instead of spending the budget twice, and a caller may offer to
 shrink a relevant text that does not fit (by compressing it) before it is given up.
 
-Example:
+Examples:
     >>> texts = [
     ...     "ERROR disk /dev/sda1 is full on host combo",
     ...     "ERROR disk /dev/sda1 is full on host combo!",

@@ -87,7 +87,7 @@ class Tokenizer:
         model: Model name; OpenAI models get exact counts, Claude and Gemini an estimate.
         encoding: Force a tiktoken encoding (``o200k_base`` or ``cl100k_base``).
 
-    Example:
+    Examples:
         >>> Tokenizer("gpt-4o").count_text("Hello, world!")
         4
     """

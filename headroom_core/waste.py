@@ -101,7 +101,7 @@ def detect_waste(
         ``repetition_tokens`` (lines repeated after their first occurrence in a text, and
         texts that repeat an earlier message's whole text).
 
-    Example:
+    Examples:
         >>> signals = detect_waste([{"role": "tool", "tool_call_id": "1",
         ...                          "content": '{\\n    "a":   1,\\n    "b":   2\\n}'}])
         >>> signals.json_bloat_tokens > 0

@@ -16,7 +16,7 @@ class OpenAIProvider(Provider):
         enable_prefix_caching: Order the request stable-first so OpenAI's automatic prefix cache
             hits (it caches prompts of 1,024 tokens and more by their prefix).
 
-    Example:
+    Examples:
         >>> provider = OpenAIProvider()
         >>> provider.get_context_limit("gpt-4o")
         128000

@@ -138,7 +138,7 @@ class BM25Scorer(RelevanceScorer):
             calls (they cost two to three times the text): right for conversation turns scored
             again each request, wasted on the lines of one log.
 
-    Example:
+    Examples:
         >>> scorer = BM25Scorer()
         >>> scores = scorer.score_items(["disk full on node-7", "all good"], "node-7 disk")
         >>> scores[0] > scores[1]

@@ -82,7 +82,7 @@ class EmbeddingScorer(RelevanceScorer):
     Raises:
         ConfigurationError: When sentence-transformers is missing (names the extra to install).
 
-    Example:
+    Examples:
         >>> scorer = EmbeddingScorer()  # doctest: +SKIP
         >>> scorer.score("the database connection timed out", "db timeout")  # doctest: +SKIP
         0.61

@@ -43,7 +43,7 @@ def create_scorer(
         ConfigurationError: Unknown type or option, or ``"embedding"`` without the ``relevance``
             extra installed.
 
-    Example:
+    Examples:
         >>> create_scorer("bm25", k1=1.2)
         BM25Scorer(k1=1.2, b=0.75)
     """

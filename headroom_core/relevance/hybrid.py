@@ -43,7 +43,7 @@ class HybridScorer(RelevanceScorer):
         k1: BM25 term-frequency saturation.
         b: BM25 length normalisation.
 
-    Example:
+    Examples:
         >>> scorer = HybridScorer(alpha=0.5)
         >>> scores = scorer.score_items(["timeout talking to db", "cache hit"], "database timeout")
     """

@@ -361,7 +361,7 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
     """The ASGI app for ``settings`` (the service's own state is built here, in the process
     that serves: each worker has its engine, all of them share the stores).
 
-    Example:
+    Examples:
         >>> app = create_app(ServerSettings(store_url=None))
         >>> sorted(route.path for route in app.routes)[:3]
         ['/health', '/metrics', '/stats']

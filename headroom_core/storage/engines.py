@@ -40,7 +40,7 @@ def create_sql_engine(url: str) -> Engine:
         ConfigurationError: The URL cannot be parsed or its driver is not installed (the
             password, if any, is hidden in the error).
 
-    Example:
+    Examples:
         >>> from sqlalchemy import text
         >>> engine = create_sql_engine("sqlite://")
         >>> with engine.connect() as connection:
@@ -68,7 +68,7 @@ def parse_store_url(url: str) -> URL:
         ConfigurationError: The URL cannot be parsed or its driver is not installed (the
             password, if any, is hidden in the error).
 
-    Example:
+    Examples:
         >>> parse_store_url("sqlite:///headroom.db").get_backend_name()
         'sqlite'
     """

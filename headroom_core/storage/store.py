@@ -58,7 +58,7 @@ class MetricsStore:
     Raises:
         ConfigurationError: The URL cannot be parsed or its driver is not installed.
 
-    Example:
+    Examples:
         >>> store = MetricsStore("sqlite://")
         >>> store.summary()["total_requests"]
         0

@@ -346,7 +346,7 @@ def describe_stub(
 ) -> str:
     """The text that stands in for a tool output left out to fit the window.
 
-    Example:
+    Examples:
         >>> print(describe_stub(tool_name="read_log", arguments='{"path": "app.log"}',
         ...     tokens=5120, kind="log", lines=800, problem_lines=["E42 disk full"],
         ...     retrieval_key=None))

@@ -71,7 +71,7 @@ class CacheAligner(Transform):
         config: What to extract and normalise; defaults to :class:`CacheAlignerConfig`.
         provider: Decides whether ``cache_control`` breakpoints are written.
 
-    Example:
+    Examples:
         >>> aligner = CacheAligner()
         >>> result = aligner.align([
         ...     {"role": "system", "content": "You help. Today is Monday, January 6, 2025."},

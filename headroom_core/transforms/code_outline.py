@@ -88,7 +88,7 @@ class CodeOutliner:
             when omitted. None turns retrieval off: nothing is stored and the marker names no
             key. When the store fails, the marker simply has no key.
 
-    Example:
+    Examples:
         >>> import inspect, json.decoder
         >>> source = inspect.getsource(json.decoder)
         >>> result = CodeOutliner(store=None).outline(source, "what does py_scanstring return?")

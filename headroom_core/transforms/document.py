@@ -75,7 +75,7 @@ class DocumentCrusher:
         store: Where shortened sections are kept whole for retrieval; the process-wide default
             store when omitted; None turns retrieval off (no key in the closing marker).
 
-    Example:
+    Examples:
         >>> doc = "# Guide\\n\\nIntro line.\\n\\n## Install\\n\\n" + "pip install x\\n" * 40
         >>> doc += "\\n## Timeouts\\n\\nSet `timeout=5.0` on the client.\\n" + "More.\\n" * 40
         >>> result = DocumentCrusher(store=None).crush(doc, 'What about "Timeouts"?')

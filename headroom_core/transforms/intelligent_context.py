@@ -113,7 +113,7 @@ class IntelligentContextManager(Transform):
             config. Pass the caller's router so its retrieval settings apply; the keys of the
             originals it stores are listed in ``details["retrieval_keys"]``.
 
-    Example:
+    Examples:
         >>> manager = IntelligentContextManager(IntelligentContextConfig(output_buffer_tokens=0))
         >>> messages = [{"role": "system", "content": "Be brief."}]
         >>> for n in range(6):

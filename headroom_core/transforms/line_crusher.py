@@ -75,7 +75,7 @@ class LineCrusher:
             omitted. None turns retrieval off: nothing is stored and the marker names no key.
             When the store fails, the marker simply has no key.
 
-    Example:
+    Examples:
         >>> from headroom_core.transforms import LineCrusher
         >>> log = "\\n".join(f"12:00:{i:02d} INFO request {i} ok" for i in range(60))
         >>> log += "\\n12:01:00 ERROR disk full on /dev/sda1"

@@ -24,7 +24,7 @@ class TransformPipeline:
     Args:
         transforms: The steps, cheapest and safest first.
 
-    Example:
+    Examples:
         >>> from headroom_core.transforms import CacheAligner, RollingWindow
         >>> pipeline = TransformPipeline([CacheAligner(), RollingWindow()])
         >>> result = pipeline.transform([

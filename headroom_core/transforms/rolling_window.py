@@ -32,7 +32,7 @@ class RollingWindow(Transform):
     Args:
         config: Budget and what to preserve; defaults to :class:`RollingWindowConfig`.
 
-    Example:
+    Examples:
         >>> window = RollingWindow(RollingWindowConfig(max_tokens=60, preserve_recent_turns=1))
         >>> messages = [
         ...     {"role": "system", "content": "You are terse."},

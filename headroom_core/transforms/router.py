@@ -88,7 +88,7 @@ class ContentRouter:
             ``config.retrieval``. None, or ``config.retrieval.enabled`` False, turns retrieval
             off: nothing is stored and markers name no key.
 
-    Example:
+    Examples:
         >>> router = ContentRouter()
         >>> router.detect('[{"id": 1}, {"id": 2}]')
         'json'

@@ -62,7 +62,7 @@ class SmartCrusher(Transform):
             stored and markers name no key (they still say what was left out). When the store
             fails, the marker simply has no retrieval key.
 
-    Example:
+    Examples:
         >>> crusher = SmartCrusher()
         >>> jobs = [{"id": f"job-{i}", "state": "done"} for i in range(200)]
         >>> jobs[70]["state"] = "failed"

@@ -57,7 +57,7 @@ class ToolImportanceLearner:
         prior_weight: How many observations the prior is worth.
         min_shared_terms: Terms a later assistant message must repeat for a result to count as used.
 
-    Example:
+    Examples:
         >>> learner = ToolImportanceLearner()
         >>> call = {"id": "c1", "type": "function",
         ...         "function": {"name": "list_orders", "arguments": "{}"}}

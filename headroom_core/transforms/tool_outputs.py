@@ -40,7 +40,7 @@ class ToolOutputCompressor(Transform):
             marker names a key).
         router: The content router to use; one built from ``config`` by default.
 
-    Example:
+    Examples:
         >>> get_logs = {"name": "get_logs", "arguments": "{}"}
         >>> messages = [
         ...     {"role": "user", "content": "Which requests failed?"},

@@ -26,12 +26,12 @@ class HeadroomCallbackHandler(BaseCallbackHandler):
     ``on_llm_end`` (which also covers streaming); a request heard on both channels is counted
     once. Safe to share across threads (``batch``) and async tasks.
 
-    Example:
-        .. code-block:: python
-
-            handler = HeadroomCallbackHandler()
-            chain.invoke(inputs, config={"callbacks": [handler]})
-            handler.total["tokens_saved"], handler.per_run
+    Examples:
+        ```python
+        handler = HeadroomCallbackHandler()
+        chain.invoke(inputs, config={"callbacks": [handler]})
+        handler.total["tokens_saved"], handler.per_run
+        ```
     """
 
     run_inline = True
@@ -78,12 +78,12 @@ register_configure_hook(_current_handler, inheritable=True)
 def headroom_savings() -> Iterator[HeadroomCallbackHandler]:
     """Collect the savings of every LangChain call made inside the ``with`` block.
 
-    Example:
-        .. code-block:: python
-
-            with headroom_savings() as savings:
-                agent.invoke({"messages": [...]})
-            print(savings.total["tokens_saved"])
+    Examples:
+        ```python
+        with headroom_savings() as savings:
+            agent.invoke({"messages": [...]})
+        print(savings.total["tokens_saved"])
+        ```
     """
     handler = HeadroomCallbackHandler()
     token = _current_handler.set(handler)

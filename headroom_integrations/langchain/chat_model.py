@@ -79,19 +79,19 @@ class HeadroomChatModel(BaseChatModel):
             markers then say what was left out without naming a tool.
 
     Instantiate:
-        .. code-block:: python
+        ```python
+        from langchain_openai import ChatOpenAI
+        from headroom_integrations.langchain import HeadroomChatModel
 
-            from langchain_openai import ChatOpenAI
-            from headroom_integrations.langchain import HeadroomChatModel
-
-            llm = HeadroomChatModel(ChatOpenAI(model="gpt-4o-mini"))
+        llm = HeadroomChatModel(ChatOpenAI(model="gpt-4o-mini"))
+        ```
 
     Invoke:
-        .. code-block:: python
-
-            reply = llm.invoke(messages)
-            reply.response_metadata["headroom"]["tokens_saved"]
-            llm.get_metrics()  # totals of this wrapper
+        ```python
+        reply = llm.invoke(messages)
+        reply.response_metadata["headroom"]["tokens_saved"]
+        llm.get_metrics()  # totals of this wrapper
+        ```
 
     Fail-open: a failure inside Headroom sends the original messages (with a logged warning and
     a failed request in the metrics); an exception of the wrapped model propagates unchanged.

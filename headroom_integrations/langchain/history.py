@@ -40,11 +40,11 @@ class HeadroomChatMessageHistory(BaseChatMessageHistory):
     Raises:
         ConfigurationError: ``max_tokens`` is not positive.
 
-    Example:
-        .. code-block:: python
-
-            history = HeadroomChatMessageHistory(InMemoryChatMessageHistory(), max_tokens=8000)
-            chain_with_history = RunnableWithMessageHistory(chain, lambda session_id: history)
+    Examples:
+        ```python
+        history = HeadroomChatMessageHistory(InMemoryChatMessageHistory(), max_tokens=8000)
+        chain_with_history = RunnableWithMessageHistory(chain, lambda session_id: history)
+        ```
     """
 
     def __init__(

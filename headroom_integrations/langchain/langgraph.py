@@ -53,14 +53,14 @@ def create_headroom_node(
     Returns:
         A Runnable taking the state and returning ``{messages_key: [rewritten tool messages]}``.
 
-    Example:
-        .. code-block:: python
-
-            graph = StateGraph(MessagesState)
-            graph.add_node("tools", ToolNode(tools))
-            graph.add_node("compress", create_headroom_node(model_name="gpt-4o"))
-            graph.add_edge("tools", "compress")
-            graph.add_edge("compress", "agent")
+    Examples:
+        ```python
+        graph = StateGraph(MessagesState)
+        graph.add_node("tools", ToolNode(tools))
+        graph.add_node("compress", create_headroom_node(model_name="gpt-4o"))
+        graph.add_edge("tools", "compress")
+        graph.add_edge("compress", "agent")
+        ```
     """
     optimizer = MessageOptimizer(
         config,

@@ -52,12 +52,12 @@ class HeadroomMiddleware(AgentMiddleware):
         store_url: Record one metrics row per model call.
         engine: Share one :class:`headroom_core.engine.HeadroomEngine` between adapters.
 
-    Example:
-        .. code-block:: python
+    Examples:
+        ```python
+        from langchain.agents import create_agent
 
-            from langchain.agents import create_agent
-
-            agent = create_agent("openai:gpt-4o", tools, middleware=[HeadroomMiddleware()])
+        agent = create_agent("openai:gpt-4o", tools, middleware=[HeadroomMiddleware()])
+        ```
     """
 
     def __init__(

@@ -38,15 +38,15 @@ class HeadroomDocumentCompressor(BaseDocumentCompressor):
             near-duplicate of a kept one.
         max_documents: Upper bound on the documents kept.
 
-    Example:
-        .. code-block:: python
+    Examples:
+        ```python
+        from langchain_classic.retrievers import ContextualCompressionRetriever
 
-            from langchain_classic.retrievers import ContextualCompressionRetriever
-
-            retriever = ContextualCompressionRetriever(
-                base_compressor=HeadroomDocumentCompressor(token_budget=1500),
-                base_retriever=vectorstore.as_retriever(search_kwargs={"k": 20}),
-            )
+        retriever = ContextualCompressionRetriever(
+            base_compressor=HeadroomDocumentCompressor(token_budget=1500),
+            base_retriever=vectorstore.as_retriever(search_kwargs={"k": 20}),
+        )
+        ```
     """
 
     token_budget: int = Field(2000, gt=0)

@@ -64,11 +64,11 @@ def headroom_retrieve_tool(
     be followed. It answers from the store the crushers wrote to (the process-wide store for
     ``config.retrieval``, or ``store``) and never raises for the model's mistakes.
 
-    Example:
-        .. code-block:: python
-
-            tools = [*wrap_tools_with_headroom([list_orders]), ...]  # includes this tool
-            node = ToolNode([list_orders, headroom_retrieve_tool()])
+    Examples:
+        ```python
+        tools = [*wrap_tools_with_headroom([list_orders]), ...]  # includes this tool
+        node = ToolNode([list_orders, headroom_retrieve_tool()])
+        ```
     """
     from headroom_core.retrieval import (
         RETRIEVAL_TOOL_NAME,
@@ -122,11 +122,11 @@ def wrap_tools_with_headroom(
         :func:`headroom_retrieve_tool` when retrieval is on, so the markers that name it can be
         followed.
 
-    Example:
-        .. code-block:: python
-
-            tools = wrap_tools_with_headroom([search_logs, list_runs], skip={"read_file"})
-            agent = create_agent(model, tools)
+    Examples:
+        ```python
+        tools = wrap_tools_with_headroom([search_logs, list_runs], skip={"read_file"})
+        agent = create_agent(model, tools)
+        ```
     """
     from headroom_core.transforms.router import ContentRouter
 

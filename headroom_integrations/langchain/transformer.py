@@ -51,11 +51,11 @@ class HeadroomTransformer(RunnableSerializable[LanguageModelInput, list[BaseMess
             answered (an agent's tool node, or ``HeadroomChatModel(retrieval=True)``). Off by
             default: markers say what was left out without naming a tool.
 
-    Example:
-        .. code-block:: python
-
-            chain = prompt | HeadroomTransformer(model_name="gpt-4o") | ChatOpenAI(model="gpt-4o")
-            chain.invoke({"question": "..."})
+    Examples:
+        ```python
+        chain = prompt | HeadroomTransformer(model_name="gpt-4o") | ChatOpenAI(model="gpt-4o")
+        chain.invoke({"question": "..."})
+        ```
     """
 
     model_name: str = DEFAULT_MODEL

@@ -24,14 +24,14 @@ __all__ = ["SentenceTransformerEmbedding"]
 class SentenceTransformerEmbedding(BaseEmbedding):
     """Normalised sentence-transformers embeddings (cosine similarity = dot product).
 
-    Example:
-        .. code-block:: python
+    Examples:
+        ```python
+        from llama_index.core import VectorStoreIndex
+        from headroom_integrations.llamaindex import SentenceTransformerEmbedding
 
-            from llama_index.core import VectorStoreIndex
-            from headroom_integrations.llamaindex import SentenceTransformerEmbedding
-
-            embed_model = SentenceTransformerEmbedding()
-            index = VectorStoreIndex.from_documents(docs, embed_model=embed_model)
+        embed_model = SentenceTransformerEmbedding()
+        index = VectorStoreIndex.from_documents(docs, embed_model=embed_model)
+        ```
 
     Args:
         model_name: A sentence-transformers model name or local path; the default loads offline

@@ -83,19 +83,19 @@ class HeadroomLLM(FunctionCallingLLM):
     :class:`~headroom_core.errors.ContextOverflowError` before the model is called.
 
     Setup:
-        .. code-block:: bash
+        ```bash
+        pip install "headroom-langchain[llamaindex]"
+        ```
 
-            pip install "headroom-langchain[llamaindex]"
+    Examples:
+        ```python
+        from llama_index.llms.openai import OpenAI
+        from headroom_integrations.llamaindex import HeadroomLLM
 
-    Example:
-        .. code-block:: python
-
-            from llama_index.llms.openai import OpenAI
-            from headroom_integrations.llamaindex import HeadroomLLM
-
-            llm = HeadroomLLM(OpenAI(model="gpt-4o-mini"), store_url="sqlite:///headroom.db")
-            chat_engine = index.as_chat_engine(chat_mode="context", llm=llm)
-            agent = FunctionAgent(tools=[...], llm=llm)
+        llm = HeadroomLLM(OpenAI(model="gpt-4o-mini"), store_url="sqlite:///headroom.db")
+        chat_engine = index.as_chat_engine(chat_mode="context", llm=llm)
+        agent = FunctionAgent(tools=[...], llm=llm)
+        ```
 
     Args:
         llm: The LLM that receives the optimized messages (also the first positional

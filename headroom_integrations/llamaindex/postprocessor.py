@@ -82,20 +82,20 @@ class HeadroomNodePostprocessor(BaseNodePostprocessor):
     ``"llamaindex"``).
 
     Setup:
-        .. code-block:: bash
+        ```bash
+        pip install "headroom-langchain[llamaindex]"
+        ```
 
-            pip install "headroom-langchain[llamaindex]"
+    Examples:
+        ```python
+        from headroom_integrations.llamaindex import HeadroomNodePostprocessor
 
-    Example:
-        .. code-block:: python
-
-            from headroom_integrations.llamaindex import HeadroomNodePostprocessor
-
-            query_engine = index.as_query_engine(
-                similarity_top_k=20,
-                node_postprocessors=[HeadroomNodePostprocessor(token_budget=1500)],
-            )
-            response = query_engine.query("Which errors does the log show?")
+        query_engine = index.as_query_engine(
+            similarity_top_k=20,
+            node_postprocessors=[HeadroomNodePostprocessor(token_budget=1500)],
+        )
+        response = query_engine.query("Which errors does the log show?")
+        ```
 
     Args:
         token_budget: Most tokens the kept nodes may take; None for no limit.
