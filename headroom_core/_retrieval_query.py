@@ -7,7 +7,8 @@ dotted path or last name) and values against values, so ``id 200`` finds the row
 before one found as a word inside a longer text; numbers are never matched inside other numbers.
 Every term that names something specific (a field and value, a phrase, a number or identifier)
 must match; plain words only rank. When nothing matches every term, BM25 ranks the items that
-share any word with the query, and the answer says so.
+share a word with the values of the query (a field name alone is in every item and tells none
+apart), and the answer says so.
 """
 
 from __future__ import annotations
@@ -108,7 +109,9 @@ def rank_items(items: Sequence[Any], query: str) -> Ranking:
         scores.append((-sum(levels), position))
     if scores:
         return Ranking([position for _, position in sorted(scores)], True)
-    return Ranking(_shared_words(items, query), False)
+    # field names are in every item: only the values asked for can tell items apart
+    values = " ".join(term.value for term in terms if term.value)
+    return Ranking(_shared_words(items, values) if values else [], False)
 
 
 def _level(term: Term, pairs: Sequence[tuple[str, str]]) -> int:

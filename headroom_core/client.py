@@ -22,7 +22,7 @@ from headroom_core.errors import ConfigurationError, ProviderError, ValidationEr
 from headroom_core.providers import AnthropicProvider, OpenAIProvider, Provider
 from headroom_core.providers.anthropic_format import from_anthropic, to_anthropic
 from headroom_core.results import RequestMetrics, SimulationResult
-from headroom_core.retrieval import OriginalsStore, default_originals_store
+from headroom_core.retrieval import OriginalsStore, open_originals_store
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -148,10 +148,12 @@ class HeadroomClient:
         """Where a call's ``headroom_retrieve`` answers come from; None when markers must not
         name the tool (retrieval off, or a streamed reply, which cannot be intercepted)."""
         retrieval = self.engine.config.retrieval
-        if not retrieval.enabled or forward.get("stream"):
+        store = None
+        if retrieval.enabled and not forward.get("stream"):
+            store = open_originals_store(retrieval)
+        if store is None:
             options["retrieval"] = False
-            return None
-        return default_originals_store(retrieval)
+        return store
 
     def _drive(
         self,

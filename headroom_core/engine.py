@@ -308,22 +308,26 @@ class HeadroomEngine:
         self,
         messages: Sequence[Mapping[str, Any]],
         model: str,
-        error: HeadroomError,
+        error: Exception,
         mode: str | None = None,
+        request_id: str | None = None,
     ) -> SimulationResult:
-        """The result for a request that goes out as it is because it could not be planned.
+        """The result for a request that goes out as it is because it could not be optimized.
 
-        For adapters whose upstream may serve a model no catalogue knows (``HeadroomClient``,
-        the proxy): rather than fail the caller's LLM call over that
-        :class:`~headroom_core.errors.ProviderError`, they send the original messages, logged
-        as a warning and counted as a failed request. No tokens are counted (that needs the
-        model's tokenizer); nothing is recorded until :meth:`record` is called with the result.
+        For adapters that fail open around the engine: an upstream that may serve a model no
+        catalogue knows (``HeadroomClient``, the proxy), messages a framework adapter could not
+        convert. Rather than fail the caller's LLM call, they send the original messages,
+        logged as a warning and counted as a failed request. No tokens are counted (that needs
+        the model's tokenizer); nothing is recorded until :meth:`record` is called with it.
         """
-        request_id = uuid.uuid4().hex
+        request_id = request_id or uuid.uuid4().hex
+        message = error.message if isinstance(error, HeadroomError) else str(error)
         logger.warning(
-            "Headroom sends the original messages to %s unchanged: %s; request %s",
+            "Headroom could not optimize a request to %s; sending it unchanged (%s: %s; "
+            "request %s)",
             model,
-            error.message,
+            type(error).__name__,
+            message,
             request_id,
         )
         return SimulationResult(
@@ -334,7 +338,7 @@ class HeadroomEngine:
             mode=mode or self.config.default_mode,
             request_id=request_id,
             failed=True,
-            error=f"{type(error).__name__}: {error.message}",
+            error=f"{type(error).__name__}: {message}",
         )
 
     def record(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import time
 import zlib
@@ -26,6 +27,8 @@ from headroom_core._retrieval_query import rank_items
 from headroom_core.config import RetrievalConfig
 from headroom_core.errors import CacheError, StorageError
 
+logger = logging.getLogger(__name__)
+
 __all__ = [
     "RETRIEVAL_TOOL_NAME",
     "InMemoryOriginalsStore",
@@ -33,6 +36,7 @@ __all__ = [
     "SQLOriginalsStore",
     "default_originals_store",
     "is_retrievable",
+    "open_originals_store",
     "originals_key",
     "retrieval_tool_definition",
     "retrieval_tool_result",
@@ -396,6 +400,16 @@ def default_originals_store(config: RetrievalConfig | None = None) -> OriginalsS
     return store
 
 
+def open_originals_store(config: RetrievalConfig | None = None) -> OriginalsStore | None:
+    """:func:`default_originals_store` for the request path: None, with a warning, when its
+    database cannot be opened, so retrieval is off for that request and compression goes on."""
+    try:
+        return default_originals_store(config)
+    except StorageError as exc:
+        logger.warning("Retrieval is off for this request: %s", exc.message)
+        return None
+
+
 def is_retrievable(store: OriginalsStore, key: str) -> bool:
     """Whether ``store`` still holds ``key``; uses the store's ``has`` when it has one."""
     has = getattr(store, "has", None)
@@ -434,7 +448,7 @@ def retrieve(key: str, query: str | None = None, store: OriginalsStore | None = 
 
 
 def _stored(key: str, store: OriginalsStore | None) -> list[Any]:
-    items = (store or default_originals_store()).get(key)
+    items = (store if store is not None else default_originals_store()).get(key)
     if items is None:
         raise CacheError(
             f"Nothing is stored under key {key!r}: the key is wrong, or the items expired "
@@ -481,8 +495,9 @@ def retrieval_tool_result(
 ) -> str:
     """Answer a ``headroom_retrieve`` tool call: the content of the tool message to send back.
 
-    Never raises for the model's mistakes: an unknown or expired key or malformed arguments come
-    back as ``{"error": ...}`` saying what to do instead. A large answer is cut to
+    Never raises for the model's mistakes, nor for a store that cannot be read (logged): an
+    unknown or expired key, malformed arguments or a store that is down come back as
+    ``{"error": ...}`` saying what to do instead. A large answer is cut to
     ``MAX_ANSWER_ITEMS`` items (and about ``MAX_ANSWER_CHARS`` characters) with a note giving
     the ``offset`` that pages on.
 
@@ -522,6 +537,11 @@ def retrieval_tool_result(
         items = _stored(key, store)
     except CacheError as exc:
         return json.dumps({"error": exc.message})
+    except StorageError as exc:  # a store that is down costs the answer, never the model call
+        logger.warning("Could not read retrieval key %s: %s", key, exc.message)
+        return json.dumps(
+            {"error": "the store of left-out items cannot be read now; answer from what is shown"}
+        )
     ranking = rank_items(items, query or "")
     shown: list[Any] = []
     size = 0
@@ -539,7 +559,11 @@ def retrieval_tool_result(
         "items": shown,
     }
     notes = []
-    if not ranking.complete:
+    if not ranking.positions:
+        notes.append(
+            "no left-out item matches the query; what it asks for may be among the items shown"
+        )
+    elif not ranking.complete:
         notes.append("no item matched every term; these share words with the query")
     rest = len(ranking.positions) - offset - len(shown)
     if rest > 0:

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
-from headroom_core.errors import TokenizationError
 from headroom_core.providers.anthropic_format import to_anthropic
 from headroom_core.providers.base import Provider
 from headroom_core.tokenizer import Tokenizer
 
 __all__ = ["AnthropicProvider", "AnthropicTokenCounter"]
 
+logger = logging.getLogger(__name__)
+
 
 class AnthropicTokenCounter(Tokenizer):
     """Counts Claude requests exactly with ``client.messages.count_tokens``.
 
-    Single texts and messages are estimated (the API counts whole requests only).
+    Single texts and messages are estimated (the API counts whole requests only), and so is a
+    request whose count-tokens call fails (logged as a warning): an exact count is a refinement,
+    never a reason for the caller's request to fail.
     """
 
     def __init__(self, model: str, client: Any) -> None:
@@ -29,7 +33,8 @@ class AnthropicTokenCounter(Tokenizer):
         messages: Iterable[Mapping[str, Any]],
         tools: Sequence[Mapping[str, Any]] | None = None,
     ) -> int:
-        system, converted = to_anthropic(list(messages))
+        messages_list = list(messages)
+        system, converted = to_anthropic(messages_list)
         request: dict[str, Any] = {"model": self.model, "messages": converted}
         if system:
             request["system"] = system
@@ -46,11 +51,14 @@ class AnthropicTokenCounter(Tokenizer):
             ]
         try:
             return int(self.client.messages.count_tokens(**request).input_tokens)
-        except Exception as exc:  # the SDK raises many error types
-            raise TokenizationError(
-                f"Anthropic count_tokens failed for {self.model}: {exc}",
-                details={"model": self.model},
-            ) from exc
+        except Exception as exc:  # the SDK raises many error types; counting must not fail a call
+            logger.warning(
+                "Anthropic count_tokens failed for %s (%s: %s); using the estimate",
+                self.model,
+                type(exc).__name__,
+                exc,
+            )
+            return super().count_messages(messages_list, tools=tools)
 
 
 class AnthropicProvider(Provider):

@@ -345,9 +345,10 @@ class MetricsStore:
 
         Returns:
             ``total_requests``, ``total_tokens_before``, ``total_tokens_saved``,
-            ``avg_compression_ratio`` (``tokens_after / tokens_before`` over all requests, so
-            weighted by size: a large request counts for its tokens, a tiny one barely; it is
-            ``1 - total_tokens_saved / total_tokens_before``),
+            ``avg_compression_ratio`` (``tokens_after / tokens_before`` summed over all
+            requests, so weighted by size: a large request counts for its tokens, a tiny one
+            barely; ``1 - total_tokens_saved / total_tokens_before`` when no request grew, as
+            one can when the cache aligner moves a date into the user turn),
             ``total_cost_saved_usd`` (over requests with a known price) and ``failures``.
 
         Raises:

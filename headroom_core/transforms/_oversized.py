@@ -52,13 +52,13 @@ def cut_oversized(
             problems += 1
     runs = elided_runs(lines, kept)
     shown = [line if len(line) <= MAX_LINE_CHARS else _head_of(line) for line in lines]
-    body = render_elided(shown, runs, lambda start, end: f"{end - start + 1} lines")
+    body = render_elided(shown, runs, lambda start, end: _lines(end - start + 1))
     key = _store(lines, store, tool_name)
     omitted = sum(end - start + 1 for start, end in runs)
     closing = (
         f"... [output of {count:,} lines and {len(text):,} characters, above what Headroom "
         f"crushes ({MAX_CRUSH_CHARS:,}): shown are its first {HEAD_LINES} and last {TAIL_LINES} "
-        f"lines and {problems} lines reporting problems"
+        f"lines and {_lines(problems)} reporting problems"
         f"{' (the first ' + str(MAX_PROBLEM_LINES) + ')' if problems == MAX_PROBLEM_LINES else ''}"
         f"; {omitted:,} lines omitted in {len(runs)} places, each marked; lines over "
         f"{MAX_LINE_CHARS:,} characters are cut where marked"
@@ -91,3 +91,7 @@ def _store(lines: list[str], store: OriginalsStore | None, tool_name: str | None
     except Exception as exc:  # a store that is down costs the key, never the cut
         logger.warning("Could not store an oversized output: %s", exc)
         return None
+
+
+def _lines(count: int) -> str:
+    return f"{count:,} line" if count == 1 else f"{count:,} lines"

@@ -10,7 +10,7 @@ import enum
 from typing import Literal, TypeAlias
 
 from headroom_core.config import RetrievalConfig
-from headroom_core.retrieval import OriginalsStore, default_originals_store
+from headroom_core.retrieval import OriginalsStore, open_originals_store
 
 __all__ = ["DEFAULT_STORE", "StoreChoice", "resolve_store"]
 
@@ -33,10 +33,11 @@ def resolve_store(
     choice: StoreChoice, config: RetrievalConfig | None = None
 ) -> OriginalsStore | None:
     """The store ``choice`` names: None when retrieval is off (``choice`` is None, or
-    ``config.enabled`` is False), the process-wide store for ``config`` for :data:`DEFAULT_STORE`.
+    ``config.enabled`` is False), the process-wide store for ``config`` for :data:`DEFAULT_STORE`
+    (None, with a warning, when its database cannot be opened: the crush goes on without keys).
     """
     if choice is None or (config is not None and not config.enabled):
         return None
     if choice is DEFAULT_STORE:
-        return default_originals_store(config)
+        return open_originals_store(config)
     return choice

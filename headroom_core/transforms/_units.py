@@ -270,11 +270,15 @@ def assemble(
     conversation: Conversation,
     dropped: set[int],
     marker: OmissionMarker | None,
+    frozen: int = 0,
 ) -> list[dict[str, Any]]:
-    """Kept messages in order; ``marker`` replaces any old marker at the end of the system block."""
+    """Kept messages in order; ``marker`` replaces any old marker at the end of the system block,
+    or after the first ``frozen`` messages when they reach further (they stay as they were)."""
     system_stop = conversation.system[-1].stop if conversation.system else 0
-    head = [messages[i] for i in range(system_stop) if i not in dropped]
+    split = max(system_stop, min(frozen, len(messages)))
+    head = [(i, messages[i]) for i in range(split) if i not in dropped]
     if marker is not None:
-        head = [message for message in head if not OmissionMarker.is_marker(message)]
-        head.append(marker.message())
-    return head + [messages[i] for i in range(system_stop, len(messages)) if i not in dropped]
+        head = [(i, m) for i, m in head if i < frozen or not OmissionMarker.is_marker(m)]
+        head.append((split, marker.message()))
+    kept = [message for _, message in head]
+    return kept + [messages[i] for i in range(split, len(messages)) if i not in dropped]

@@ -101,8 +101,8 @@ class IntelligentContextManager(Transform):
     computes features for the new turn only; scoring is then vectorised arithmetic.
 
     When the kept minimum alone exceeds the budget: ``on_overflow="raise"`` raises
-    :class:`TransformError` naming the sizes; ``"best_effort"`` returns the minimum with
-    ``details["over_budget"] = True``.
+    :class:`~headroom_core.errors.ContextOverflowError` (a ``TransformError``) naming the sizes;
+    ``"best_effort"`` returns the minimum with ``details["over_budget"] = True``.
 
     Args:
         config: Budget and scoring; defaults to :class:`IntelligentContextConfig`.
@@ -189,7 +189,7 @@ class IntelligentContextManager(Transform):
                 "the system prompt, the task's user message, its newest tool output crushed as "
                 "far as it goes and stubs of the earlier ones"
                 if fitted.task is not None
-                else f"the system prompt and the last {keep} turn(s)"
+                else f"the system prompt and the last {keep} turn{'' if keep == 1 else 's'}"
             )
             fix = "keep_last_tool_exchanges" if fitted.task is not None else "keep_last_turns"
             raise ContextOverflowError(
@@ -278,7 +278,7 @@ class IntelligentContextManager(Transform):
             skip_misfits=True,
             message_tokens=tokens,
         )
-        kept = assemble(working, conversation, fit.dropped, fit.marker)
+        kept = assemble(working, conversation, fit.dropped, fit.marker, frozen)
         details.update(fit.details(budget))
         if not details["over_budget"]:
             return _Fitted(kept, fit.tokens, details)

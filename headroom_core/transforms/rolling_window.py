@@ -73,8 +73,12 @@ class RollingWindow(Transform):
 
         conversation = split_conversation(messages)
         keep = max(1, self.config.preserve_recent_turns)
+        frozen = int(context.get("frozen_message_count") or 0)
         droppable = conversation.turns[:-keep] if len(conversation.turns) > keep else []
-        protected = conversation.turns[len(droppable) :]
+        # a turn reaching into the frozen prefix stays: that prefix is returned as it was
+        frozen_turns = [turn for turn in droppable if turn.start < frozen]
+        droppable = droppable[len(frozen_turns) :]
+        protected = [*frozen_turns, *conversation.turns[len(frozen_turns) + len(droppable) :]]
         # keeping the most recent droppable turns first is dropping the oldest first
         by_priority = droppable[::-1] if self.config.drop_oldest_first else droppable
         options = [Option(turn.indices) for turn in by_priority]
@@ -93,14 +97,14 @@ class RollingWindow(Transform):
             total=tokens_before,
             skip_misfits=False,
         )
-        kept = assemble(messages, conversation, fit.dropped, fit.marker)
+        kept = assemble(messages, conversation, fit.dropped, fit.marker, frozen)
         tokens_after = fit.tokens
         details.update(fit.details(budget))
         warnings = []
         if details["over_budget"]:
             warnings.append(
-                f"rolling_window: the kept minimum ({tokens_after} tokens: system prompt and last "
-                f"{keep} turn(s)) exceeds max_tokens={budget}"
+                f"rolling_window: the kept minimum ({tokens_after} tokens: system prompt, frozen "
+                f"prefix and last {keep} turns) exceeds max_tokens={budget}"
             )
         return TransformResult(
             messages=kept,

@@ -119,6 +119,8 @@ class MessageOptimizer:
         except ContextOverflowError:
             raise
         except Exception as error:
+            if not self._fails_open:
+                raise
             return self._fail_open(messages, model, request_id, error)
 
     async def aoptimize(
@@ -135,6 +137,8 @@ class MessageOptimizer:
         except ContextOverflowError:
             raise
         except Exception as error:
+            if not self._fails_open:
+                raise
             return self._fail_open(messages, model, request_id, error)
 
     def _engine_options(self, request_id: str, options: Mapping[str, Any]) -> dict[str, Any]:
@@ -152,11 +156,24 @@ class MessageOptimizer:
         self.ledger.record(summary)
         return Optimization(optimized, summary)
 
+    @property
+    def _fails_open(self) -> bool:
+        """``config.fail_open``: False lets the engine's errors reach the caller."""
+        config = self._engine.config if self._engine is not None else self._config
+        return config is None or config.fail_open
+
     def _fail_open(
         self, messages: Sequence[BaseMessage], model: str, request_id: str, error: Exception
     ) -> Optimization:
         text = f"{type(error).__name__}: {error}"
-        logger.warning("Headroom could not optimize the request; sending it unchanged (%s)", text)
+        try:
+            engine: HeadroomEngine | None = self.engine
+        except Exception:  # the engine itself could not be built
+            engine = None
+        if engine is not None:  # a warning and a failed row, as for the engine's own faults
+            engine.record(engine.sent_unchanged((), model, error, self.mode, request_id))
+        else:
+            logger.warning("Headroom could not optimize a request; sending it unchanged (%s)", text)
         summary = {
             "request_id": request_id,
             "model": model,

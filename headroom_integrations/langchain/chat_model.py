@@ -25,7 +25,7 @@ from headroom_core.adapter_settings import renamed_argument
 from headroom_core.config import HeadroomConfig, configuration_error
 from headroom_core.engine import HeadroomEngine
 from headroom_core.errors import ConfigurationError
-from headroom_core.retrieval import OriginalsStore, default_originals_store
+from headroom_core.retrieval import OriginalsStore, open_originals_store
 from headroom_integrations.langchain._optimizer import (
     SAVINGS_EVENT,
     MessageOptimizer,
@@ -245,7 +245,7 @@ class HeadroomChatModel(BaseChatModel):
     def _rounds(self, kwargs: dict[str, Any]) -> _Rounds:
         retrieving = self._retrieving(kwargs)
         config = self._optimizer.engine.config
-        store = default_originals_store(config.retrieval) if retrieving else None
+        store = open_originals_store(config.retrieval) if retrieving else None
         return _Rounds(self.llm, kwargs, store)
 
     def _generate(

@@ -77,7 +77,9 @@ def headroom_retrieve_tool(
         retrieval_tool_result,
     )
 
-    chosen = store or default_originals_store((config or HeadroomConfig()).retrieval)
+    chosen = store if store is not None else default_originals_store(
+        (config or HeadroomConfig()).retrieval
+    )
 
     def retrieve(key: str, query: str | None = None, offset: int = 0) -> str:
         return retrieval_tool_result({"key": key, "query": query, "offset": offset}, chosen)

@@ -37,7 +37,7 @@ from headroom_core.config import HeadroomConfig, configuration_error
 from headroom_core.engine import HeadroomEngine
 from headroom_core.errors import ConfigurationError, ContextOverflowError, HeadroomError
 from headroom_core.results import SimulationResult
-from headroom_core.retrieval import RETRIEVAL_TOOL_NAME, default_originals_store
+from headroom_core.retrieval import RETRIEVAL_TOOL_NAME, open_originals_store
 from headroom_integrations.llamaindex._messages import from_core_messages, to_core_messages
 from headroom_integrations.llamaindex._retrieval_rounds import RetrievalRounds
 from headroom_integrations.llamaindex._templates import remember_template, take_filled_template
@@ -231,8 +231,9 @@ class HeadroomLLM(FunctionCallingLLM):
 
     def _rounds(self, kwargs: dict[str, Any]) -> RetrievalRounds:
         inner = self.llm if isinstance(self.llm, FunctionCallingLLM) else None
-        store = default_originals_store(self._engine.config.retrieval)
-        return RetrievalRounds(inner, kwargs, store if self._retrieving(kwargs) else None)
+        retrieving = self._retrieving(kwargs)
+        store = open_originals_store(self._engine.config.retrieval) if retrieving else None
+        return RetrievalRounds(inner, kwargs, store)
 
     def _retrieving(self, kwargs: Mapping[str, Any]) -> bool:
         """Markers name ``headroom_retrieve`` only in tool-calling requests, whose replies this
@@ -370,6 +371,8 @@ class HeadroomLLM(FunctionCallingLLM):
         except ContextOverflowError:
             raise
         except HeadroomError as exc:
+            if not self._engine.config.fail_open:
+                raise
             return self._failed(originals, exc), False
         return self._converted(result, originals, converted), bool(result.retrieval_keys)
 
@@ -386,6 +389,8 @@ class HeadroomLLM(FunctionCallingLLM):
         except ContextOverflowError:
             raise
         except HeadroomError as exc:
+            if not self._engine.config.fail_open:
+                raise
             return self._failed(originals, exc), False
         return self._converted(result, originals, converted), bool(result.retrieval_keys)
 
@@ -421,17 +426,8 @@ class HeadroomLLM(FunctionCallingLLM):
 
     def _failed(self, originals: list[ChatMessage], error: HeadroomError) -> list[ChatMessage]:
         """Send the request as it came: warn, emit a failed event, record a failed row."""
-        logger.warning("Headroom could not optimize a chat request, sending it as is: %s", error)
-        result = SimulationResult(
-            tokens_before=0,
-            tokens_after=0,
-            model=self._model_name,
-            mode=self.mode or self._engine.config.default_mode,
-            failed=True,
-            error=f"{type(error).__name__}: {error}",
-        )
-        if self._engine.store is not None:
-            self._engine.store.record(result, source=METRICS_SOURCE)
+        result = self._engine.sent_unchanged((), self._model_name, error, self.mode)
+        self._engine.record(result)
         self._emit(result, len(originals), len(originals))
         return originals
 

@@ -316,7 +316,7 @@ def test_sent_unchanged_is_a_failed_result_with_the_original_messages(caplog):
     assert result.failed and result.error == "ProviderError: Unknown model 'my-llama'."
     assert result.messages_optimized == messages and result.transforms_applied == []
     assert (result.model, result.mode) == ("my-llama", "optimize")
-    assert "my-llama unchanged" in caplog.text
+    assert "request to my-llama; sending it unchanged" in caplog.text
     engine.record(result)
     assert engine.get_summary()["failures"] == 1
 
@@ -462,3 +462,35 @@ def test_documents_named_by_the_caller_are_crushed_in_place_for_the_query():
         messages, "gpt-4o", documents=[document], frozen_message_count=1
     )
     assert frozen.messages_optimized[0] == messages[0]
+
+
+def test_a_frozen_prefix_stays_in_place_when_fitting_drops_messages():
+    from headroom_core.samples import load_sample_conversation
+
+    messages = load_sample_conversation()["messages"]
+
+    result = HeadroomEngine().optimize(
+        messages, "gpt-4o", frozen_message_count=4, model_limit=22_000
+    )
+
+    assert result.messages_optimized[:4] == messages[:4]
+    assert result.tokens_after < 22_000
+
+
+@pytest.mark.parametrize("context_fitting", ["intelligent", "rolling"])
+def test_fitting_puts_its_note_after_a_frozen_prefix(context_fitting):
+    turns = [
+        [{"role": "user", "content": f"question {n}: " + "context " * 400},
+         {"role": "assistant", "content": f"answer {n}"}]
+        for n in range(12)
+    ]
+    messages = [{"role": "system", "content": "You are terse."}]
+    messages += [message for turn in turns for message in turn]
+    engine = HeadroomEngine(HeadroomConfig(context_fitting=context_fitting))
+
+    result = engine.optimize(messages, "gpt-4o", frozen_message_count=3, model_limit=8_000)
+
+    sent = result.messages_optimized
+    assert sent[:3] == messages[:3]
+    assert "Earlier conversation omitted" in sent[3]["content"]
+    assert len(sent) < len(messages)

@@ -357,16 +357,24 @@ def test_anthropic_client_gives_exact_counts(anthropic_server: str) -> None:
     assert body["messages"][1]["content"][1]["type"] == "tool_use"
 
 
-def test_anthropic_api_failure_is_a_tokenization_error() -> None:
+def test_an_anthropic_api_failure_falls_back_to_the_estimate_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     anthropic = pytest.importorskip("anthropic", reason="the 'anthropic' extra is not installed")
-    from headroom_core.errors import TokenizationError
+    from headroom_core.engine import HeadroomEngine
 
     closed = ThreadingHTTPServer(("127.0.0.1", 0), _CountTokensHandler)
     url = f"http://127.0.0.1:{closed.server_address[1]}"
     closed.server_close()
     client = anthropic.Anthropic(api_key="test-key", base_url=url, max_retries=0, timeout=2)
     counter = AnthropicProvider(client=client).get_token_counter("claude-haiku-4-5")
-    with pytest.raises(TokenizationError, match="claude-haiku-4-5"):
-        counter.count_messages(CONVERSATION[:2])
+    estimate = AnthropicProvider().get_token_counter("claude-haiku-4-5")
+    assert counter.count_messages(CONVERSATION[:2]) == estimate.count_messages(CONVERSATION[:2])
+    assert "count_tokens failed for claude-haiku-4-5" in caplog.text
+    # so the request path goes on: the engine optimizes with the estimate
+    engine = HeadroomEngine(provider=AnthropicProvider(client=client))
+    assert engine.optimize(CONVERSATION, "claude-haiku-4-5").tokens_before > 0
+    with pytest.raises(ProviderError):
+        AnthropicProvider(client=client).get_token_counter("claude-unknown-9")
     with pytest.raises(ProviderError):
         AnthropicProvider(client=client).get_token_counter("claude-unknown-9")

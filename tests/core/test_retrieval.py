@@ -476,3 +476,43 @@ def test_a_key_from_another_process_is_answered_through_a_shared_sqlite_file(
 @pytest.mark.postgres
 def test_a_key_from_another_process_is_answered_through_postgres(postgres_url: str) -> None:
     _answered_here(postgres_url)
+
+
+def test_a_store_that_is_down_costs_retrieval_never_the_request(caplog: Any) -> None:
+    from headroom_core import compress
+    from headroom_core.config import HeadroomConfig
+
+    down = "postgresql+psycopg://nobody@127.0.0.1:1/none"
+    rows = [{"id": i, "status": "ok", "ms": i % 50} for i in range(400)]
+    call = {"id": "c1", "type": "function", "function": {"name": "rows", "arguments": "{}"}}
+    messages = [
+        {"role": "user", "content": "Which rows are slow?"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c1", "content": json.dumps(rows)},
+    ]
+    config = HeadroomConfig(retrieval={"store_url": down})
+
+    result = compress(messages, config=config)
+
+    assert result.tokens_after < result.tokens_before / 2
+    assert result.retrieval_keys == [] and "headroom_retrieve" not in json.dumps(result.messages)
+    assert "Retrieval is off for this request" in caplog.text
+
+
+def test_a_store_that_cannot_be_read_is_an_answer_not_an_exception() -> None:
+    class Unreadable(InMemoryOriginalsStore):
+        def get(self, key: str) -> list[Any] | None:
+            raise StorageError("the database went away")
+
+    answer = json.loads(retrieval_tool_result({"key": "abcdef0123"}, store=Unreadable()))
+    assert "cannot be read now" in answer["error"]
+
+
+def test_a_value_no_left_out_item_has_matches_nothing_and_says_so() -> None:
+    store = InMemoryOriginalsStore()
+    key = store.put([{"id": i, "status": "ok"} for i in range(9000, 9070)])
+
+    assert retrieve(key, query="id 9100", store=store) == []
+    answer = json.loads(retrieval_tool_result({"key": key, "query": "id 9100"}, store=store))
+    assert answer["matched"] == 0 and "among the items shown" in answer["note"]
+    assert retrieve(key, query="id 9005", store=store) == [{"id": 9005, "status": "ok"}]

@@ -279,3 +279,20 @@ def test_without_retrieval_markers_name_no_tool_and_none_is_offered() -> None:
     assert inner.offered == [[]]
     sent = str(inner.received[0][-1].content)
     assert "rows not shown" in sent and "headroom_retrieve" not in sent
+
+
+def test_a_failure_is_recorded_as_a_failed_row_and_fail_open_false_raises(
+    tmp_path: Any,
+) -> None:
+    from headroom_core.config import HeadroomConfig
+    from headroom_core.errors import ValidationError
+
+    messages = [ChatMessage(content="be brief", role="critic"), *convert_to_messages(["hi"])]
+    store_url = f"sqlite:///{tmp_path / 'm.db'}"
+    llm = HeadroomChatModel(ScriptedChatModel(), store_url=store_url)
+    llm.invoke(messages)
+    assert llm.headroom_engine.get_summary()["failures"] == 1
+
+    strict = HeadroomChatModel(ScriptedChatModel(), config=HeadroomConfig(fail_open=False))
+    with pytest.raises(ValidationError):
+        strict.invoke(messages)

@@ -147,11 +147,17 @@ def test_a_request_the_engine_rejects_is_sent_unchanged(
             role=MessageRole.TOOL, content="result", additional_kwargs={"tool_call_id": "x"}
         ),
     ]
-    HeadroomLLM(llm=inner).chat(orphan)
+    llm = HeadroomLLM(llm=inner, store_url="sqlite://")
+    llm.chat(orphan)
     assert all(a is b for a, b in zip(inner.last_chat_messages, orphan, strict=True))
-    assert "sending it as is" in caplog.text
+    assert "sending it unchanged" in caplog.text
     (event,) = events.of_type(HeadroomChatOptimizeEvent)
     assert event.failed
+    assert llm.engine.get_summary()["failures"] == 1
+    from headroom_core.errors import ValidationError
+
+    with pytest.raises(ValidationError):
+        HeadroomLLM(inner, config=HeadroomConfig(fail_open=False)).chat(orphan)
 
 
 async def test_function_agent_tool_results_are_compressed(
