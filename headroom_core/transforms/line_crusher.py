@@ -18,7 +18,8 @@ instead of a marker at every gap. Documents go to
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
@@ -59,6 +60,8 @@ logger = logging.getLogger(__name__)
 
 # A query-relevant line must score at least this share of the best line's score.
 _RELATIVE_RELEVANCE = 0.75
+# From this many lines on, a query term found on most lines is dropped as telling none apart.
+_COMMON_MIN_LINES = 20
 # Lines a semantic (embedding) scorer sees at most: embedding every line of a big log is slow.
 _SEMANTIC_LINES = 512
 # Each budget retry keeps this share of the previous line budget.
@@ -259,8 +262,17 @@ class LineCrusher:
             return []
         focus = query_focus.focus_text(query)
         terms = set(search_terms(focus))
-        lowered = map(str.lower, texts)
-        candidates = [i for i, text in enumerate(lowered) if any(t in text for t in terms)]
+        hits: dict[int, tuple[str, ...]] = {}
+        for index, text in enumerate(map(str.lower, texts)):
+            found = tuple(term for term in terms if term in text)
+            if found:
+                hits[index] = found
+        common = _common_terms(hits.values(), len(texts))
+        if common:  # a term on most lines (the host a log is from) tells no line apart
+            hits = {i: found for i, found in hits.items() if not common.issuperset(found)}
+            if isinstance(self.scorer, BM25Scorer):
+                focus = " ".join(sorted(terms - common))
+        candidates = list(hits)
         if not isinstance(self.scorer, BM25Scorer):
             representatives = (group.representative for group in groups)
             candidates = list(dict.fromkeys([*candidates, *representatives]))[:_SEMANTIC_LINES]
@@ -338,6 +350,14 @@ class _Output:
     def tokens_before(self) -> int:
         """The text's tokens (waits for a count still running)."""
         return self.counting.result()
+
+
+def _common_terms(hits: Iterable[tuple[str, ...]], lines: int) -> set[str]:
+    """Query terms found on more than half of a long output's lines."""
+    if lines < _COMMON_MIN_LINES:
+        return set()
+    counts = Counter(term for found in hits for term in found)
+    return {term for term, count in counts.items() if count > lines / 2}
 
 
 def _edges(count: int, keep_first: int, keep_last: int) -> list[int]:

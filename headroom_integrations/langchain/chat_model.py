@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import pydantic
 from langchain_core.callbacks import (
@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 
 
 __all__ = ["HeadroomChatModel"]
+
+Message = TypeVar("Message", bound=BaseMessage)
 
 
 class HeadroomChatModel(BaseChatModel):
@@ -479,14 +481,21 @@ def _run_scoped(manager_type: type[Any], run_manager: Any) -> Any:
 
 
 def _stamp_result(result: ChatResult, summary: dict[str, Any]) -> ChatResult:
+    """The result with the savings in each reply's metadata; the wrapped model's own message
+    objects are not changed (a model may hand out the same object twice)."""
     for generation in result.generations:
-        generation.message.response_metadata["headroom"] = summary
+        generation.message = _with_savings(generation.message, summary)
     return result
 
 
 def _stamp_chunk(chunk: ChatGenerationChunk, summary: dict[str, Any]) -> ChatGenerationChunk:
-    chunk.message.response_metadata["headroom"] = summary
+    chunk.message = _with_savings(chunk.message, summary)
     return chunk
+
+
+def _with_savings(message: Message, summary: dict[str, Any]) -> Message:
+    metadata = {**message.response_metadata, "headroom": summary}
+    return message.model_copy(update={"response_metadata": metadata})
 
 
 def _stamp_first(

@@ -378,3 +378,16 @@ def test_semantic_scorer_sees_a_bounded_sample_and_keeps_query_lines(
     crusher = LineCrusher(scorer=create_scorer("hybrid"), store=store)
     result = crusher.crush(read("hdfs.log"), case["query"])
     assert all(needle["text"] in result.compressed for needle in case["needles"])
+
+
+def test_a_query_term_on_every_line_does_not_make_every_line_relevant() -> None:
+    lines = [
+        f"Jun 14 15:16:{i % 60:02d} combo sshd(pam_unix)[{19000 + i}]: session opened for u{i % 5}"
+        for i in range(400)
+    ]
+    lines.insert(200, "Jun 14 15:20:01 combo kernel: Out of memory: Killed process 4711 (java)")
+
+    crushed = LineCrusher(store=None).crush("\n".join(lines), query="What happened on combo?")
+
+    assert "Out of memory: Killed process 4711" in crushed.compressed
+    assert len(crushed.compressed.splitlines()) < 30

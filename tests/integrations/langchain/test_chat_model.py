@@ -296,3 +296,18 @@ def test_a_failure_is_recorded_as_a_failed_row_and_fail_open_false_raises(
     strict = HeadroomChatModel(ScriptedChatModel(), config=HeadroomConfig(fail_open=False))
     with pytest.raises(ValidationError):
         strict.invoke(messages)
+
+
+async def test_the_wrapped_models_reply_object_is_not_changed() -> None:
+    import itertools
+
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+
+    shared = AIMessage("same object every time")
+    llm = HeadroomChatModel(GenericFakeChatModel(messages=itertools.cycle([shared])))
+
+    replies = await llm.abatch([[HumanMessage("first")], [HumanMessage("second, longer")]])
+
+    assert "headroom" not in shared.response_metadata
+    ids = {reply.response_metadata["headroom"]["request_id"] for reply in replies}
+    assert len(ids) == 2
