@@ -214,7 +214,8 @@ def summary_markdown(
         "# Benchmark summary",
         "",
         f"{len(cases)} public corpus cases (real tool outputs: loghub logs, GitHub API JSON, "
-        "vega datasets, git grep), each wrapped as system, user question, assistant tool call, "
+        "vega datasets, git grep, source files, Markdown), each wrapped as system, user question, "
+        "assistant tool call, "
         "tool result; model gpt-4o. Tokens: o200k_base, tool messages only. Needle recall: "
         "fraction of the case's needles still present verbatim in the compressed messages. "
         "Latency: per call, in ms. Head truncation and trim_messages get the engine's output size "

@@ -188,7 +188,7 @@ def test_an_unknown_model_is_forwarded_unchanged_with_a_warning_and_a_failure(
     assert response.status_code == 200
     [sent] = upstream.requests[first:]
     assert sent["body"] == body
-    assert f"{body['model']} unchanged: Unknown model" in caplog.text
+    assert f"{body['model']}; sending it unchanged (ProviderError: Unknown model" in caplog.text
     assert _failures(proxy, "optimization_failed") == failures + 1
     [row] = _rows(proxy)
     assert row.failed and row.model == body["model"] and "Unknown model" in row.error

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Example", "examples_in", "run_example"]
+__all__ = ["CommandExample", "Example", "commands_in", "examples_in", "run_example", "run_page"]
 
 _BLOCK = re.compile(
     r"^```python\n(?P<code>.*?)^```\n"
@@ -25,9 +26,26 @@ _BLOCK = re.compile(
 )
 
 
+# a ```bash block holding one `headroom ...` command, then the ```text block of what it prints
+_COMMAND = re.compile(
+    r"^```bash\n(?P<command>headroom [^\n#]*?)\s*(?:#[^\n]*)?\n```\n"
+    r"\s*^```text\n(?P<output>.*?)^```\n",
+    re.DOTALL | re.MULTILINE,
+)
+
+
+@dataclass(frozen=True)
+class CommandExample:
+    """A ``headroom`` command a page shows with its output."""
+
+    where: str
+    command: str
+    output: str
+
+
 @dataclass(frozen=True)
 class Example:
-    """One runnable block: where it is, its code, and the output it shows (None if it shows none)."""
+    """One runnable block: where it is, its code, and the output it shows (None if none)."""
 
     where: str
     code: str
@@ -46,6 +64,36 @@ def examples_in(page: Path, root: Path) -> list[Example]:
         )
         for match in _BLOCK.finditer(text)
     ]
+
+
+def commands_in(page: Path, root: Path) -> list[CommandExample]:
+    """The ``headroom`` commands ``page`` shows with their output, in page order."""
+    text = page.read_text(encoding="utf-8")
+    name = page.relative_to(root).as_posix()
+    return [
+        CommandExample(
+            where=f"{name}:{text.count(chr(10), 0, match.start()) + 1}",
+            command=match.group("command"),
+            output=match.group("output"),
+        )
+        for match in _COMMAND.finditer(text)
+    ]
+
+
+def run_page(page: Path, root: Path, directory: Path) -> None:
+    """Run ``page``'s Python examples, then its ``headroom`` commands, in order, in one
+    directory (the examples write the files the commands read); compare what they print."""
+    for example in examples_in(page, root):
+        run_example(example, directory)
+    for command in commands_in(page, root):
+        arguments = [sys.executable, "-m", "headroom_core.cli", *shlex.split(command.command)[1:]]
+        completed = subprocess.run(
+            arguments, cwd=directory, capture_output=True, text=True, timeout=300
+        )
+        assert _matches(command.output, completed.stdout), (
+            f"{command.where}: `{command.command}` printed something else than shown.\n"
+            f"--- shown:\n{command.output}--- printed:\n{completed.stdout}{completed.stderr}"
+        )
 
 
 def run_example(example: Example, directory: Path) -> None:
@@ -78,4 +126,4 @@ def _matches(shown: str, printed: str) -> bool:
         else:
             lines.append(".*?".join(map(re.escape, line.rstrip().split("..."))) + r"[ \t]*\n")
     pattern = "".join(lines)
-    return re.fullmatch(pattern, printed.rstrip() + "\n") is not None
+    return re.fullmatch(pattern, printed.lstrip("\n").rstrip() + "\n") is not None
