@@ -20,7 +20,7 @@ from headroom_core.config import HeadroomConfig
 from headroom_core.engine import MODES, HeadroomEngine
 from headroom_core.errors import ConfigurationError, ProviderError, ValidationError
 from headroom_core.providers import AnthropicProvider, OpenAIProvider, Provider
-from headroom_core.providers.anthropic_format import from_anthropic, to_anthropic
+from headroom_core.providers.anthropic_format import from_anthropic, with_anthropic_messages
 from headroom_core.results import RequestMetrics, SimulationResult
 from headroom_core.retrieval import OriginalsStore, open_originals_store
 
@@ -409,13 +409,7 @@ def _with_messages(forward: dict[str, Any], result: SimulationResult) -> dict[st
 def _with_anthropic_messages(forward: dict[str, Any], result: SimulationResult) -> dict[str, Any]:
     if not _changed(result):
         return forward
-    system, messages = to_anthropic(result.messages_optimized)
-    updated = {**forward, "messages": messages}
-    if system is None:
-        updated.pop("system", None)
-    else:
-        updated["system"] = system
-    return updated
+    return with_anthropic_messages(forward, result.messages_optimized)
 
 
 def _is_async(resource: Any) -> bool:

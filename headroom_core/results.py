@@ -60,6 +60,11 @@ class CrushResult:
     dropped_indices: list[int] = field(default_factory=list)
     retrieval_key: str | None = None
 
+    @classmethod
+    def unchanged(cls, text: str, tokens: int, reason: str, original: Any = None) -> CrushResult:
+        """The result of a crusher that leaves ``text`` as it is, and why."""
+        return cls(text, text if original is None else original, tokens, tokens, reasons=[reason])
+
     @property
     def changed(self) -> bool:
         """Whether the output differs from the input."""

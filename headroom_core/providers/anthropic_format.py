@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["find_anthropic_block", "from_anthropic", "to_anthropic"]
+__all__ = ["find_anthropic_block", "from_anthropic", "to_anthropic", "with_anthropic_messages"]
 
 # Blocks only Anthropic messages hold: OpenAI puts tool calls in ``tool_calls`` and tool results
 # in ``role: "tool"`` messages.
@@ -154,3 +154,17 @@ def to_anthropic(messages: Sequence[Mapping[str, Any]]) -> tuple[Any, list[dict[
     if system_parts:
         system = _text_of(system_parts) if len(system_parts) == 1 else system_parts
     return system, result
+
+
+def with_anthropic_messages(
+    request: Mapping[str, Any], messages: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """``request`` (Anthropic Messages arguments) with its ``system`` and ``messages`` taken
+    from the core ``messages``; a request left without a system prompt has no ``system``."""
+    system, converted = to_anthropic(messages)
+    updated = {**request, "messages": converted}
+    if system is None:
+        updated.pop("system", None)
+    else:
+        updated["system"] = system
+    return updated

@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from headroom_core.errors import ProviderError
-from headroom_core.providers.anthropic_format import from_anthropic, to_anthropic
+from headroom_core.providers.anthropic_format import from_anthropic, with_anthropic_messages
 from headroom_core.results import SimulationResult
 from headroom_core.server.app import Service, presents_key
 from headroom_core.server.errors import RequestError, bad_request
@@ -101,13 +101,7 @@ class _Wire:
             return body
         if not self.anthropic:
             return {**body, "messages": result.messages_optimized}
-        system, messages = to_anthropic(result.messages_optimized)
-        outgoing = {**body, "messages": messages}
-        if system is None:
-            outgoing.pop("system", None)
-        else:
-            outgoing["system"] = system
-        return outgoing
+        return with_anthropic_messages(body, result.messages_optimized)
 
     def usage(self, reply: Any) -> tuple[int | None, int | None]:
         """(input, output) tokens from a JSON reply's ``usage``."""

@@ -1,8 +1,10 @@
-"""Cheap checks on raw tool-output text shared by the router and the line crusher."""
+"""Cheap checks on raw tool-output text shared by the router and the crushers."""
 
 from __future__ import annotations
 
-__all__ = ["looks_binary"]
+from headroom_core.errors import TransformError
+
+__all__ = ["looks_binary", "require_text"]
 
 _SAMPLE_CHARS = 4096
 _MAX_CONTROL_SHARE = 0.05
@@ -19,3 +21,13 @@ def looks_binary(text: str) -> bool:
     )
     replacement = sample.count("\ufffd")
     return (controls + replacement) > _MAX_CONTROL_SHARE * max(1, len(sample))
+
+
+def require_text(text: object, where: str) -> str:
+    """``text`` when it is a string; a :class:`TransformError` naming ``where`` otherwise."""
+    if not isinstance(text, str):
+        raise TransformError(
+            f"{where} needs text (str), got {type(text).__name__}.",
+            details={"type": type(text).__name__},
+        )
+    return text

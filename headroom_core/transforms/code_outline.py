@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from headroom_core.config import LineCrusherConfig
-from headroom_core.errors import TransformError
 from headroom_core.relevance.bm25 import BM25Scorer
 from headroom_core.results import CrushResult
 from headroom_core.tokenizer import Tokenizer, get_tokenizer
@@ -35,7 +34,7 @@ from headroom_core.transforms._code.numbering import strip_line_numbers
 from headroom_core.transforms._elision import elided_runs, render_elided
 from headroom_core.transforms._lines.query import focus_text
 from headroom_core.transforms._store_choice import DEFAULT_STORE, StoreChoice, resolve_store
-from headroom_core.transforms._text import looks_binary
+from headroom_core.transforms._text import looks_binary, require_text
 
 if TYPE_CHECKING:
     from headroom_core.retrieval import OriginalsStore
@@ -137,38 +136,34 @@ class CodeOutliner:
         Raises:
             TransformError: ``text`` is not a string.
         """
-        if not isinstance(text, str):
-            raise TransformError(
-                f"CodeOutliner.outline needs text (str), got {type(text).__name__}.",
-                details={"type": type(text).__name__},
-            )
+        text = require_text(text, "CodeOutliner.outline")
         tokenizer = tokenizer or get_tokenizer()
         tokens_before = tokenizer.count_text(text)
         if tokens_before < self.config.code_min_tokens:
-            return _passthrough(text, tokens_before, "below line_crusher.code_min_tokens")
+            return CrushResult.unchanged(text, tokens_before, "below line_crusher.code_min_tokens")
         if looks_binary(text):
-            return _passthrough(text, tokens_before, "binary content")
+            return CrushResult.unchanged(text, tokens_before, "binary content")
         if is_outline(text):
-            return _passthrough(text, tokens_before, "already an outline")
+            return CrushResult.unchanged(text, tokens_before, "already an outline")
         lines = text.split("\n")
         if _is_minified(lines):
-            return _passthrough(text, tokens_before, "minified or very long lines")
+            return CrushResult.unchanged(text, tokens_before, "minified or very long lines")
         listing = strip_line_numbers(lines)
         code, labels = listing or (lines, list(range(1, len(lines) + 1)))
         python = _PYTHON_HINT_RE.search("\n".join(code)) is not None
         plan = _Plan(code, find_blocks(code, python=python))
         if len(plan.blocks) < _MIN_DEFINITIONS:
-            return _passthrough(text, tokens_before, "no definitions to outline")
+            return CrushResult.unchanged(text, tokens_before, "no definitions to outline")
         plan.keep_skeleton(self.config.keep_first, self.config.keep_last)
         plan.keep_relevant(query)
         runs = plan.elided_runs()
         if not runs:
-            return _passthrough(text, tokens_before, "the outline would keep every line")
+            return CrushResult.unchanged(text, tokens_before, "the outline would keep every line")
         body = plan.render(lines, labels, runs)
         dropped = [index for start, end in runs for index in range(start, end + 1)]
         draft = tokenizer.count_text("\n".join([*body, _closing(len(lines), dropped, runs, None)]))
         if draft > tokens_before * (1 - self.config.code_min_savings):
-            return _passthrough(
+            return CrushResult.unchanged(
                 text, tokens_before, "the outline would save less than code_min_savings"
             )
         key = self._put(lines, labels, runs, tool_name)
@@ -356,8 +351,3 @@ def _closing(total: int, dropped: list[int], runs: list[tuple[int, int]], key: s
         return text + f'; to see omitted lines call headroom_retrieve with key "{key}"]'
     return text + "; ask for a line range to see it]"
 
-
-def _passthrough(text: str, tokens: int, reason: str) -> CrushResult:
-    return CrushResult(
-        compressed=text, original=text, tokens_before=tokens, tokens_after=tokens, reasons=[reason]
-    )

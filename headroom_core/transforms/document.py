@@ -28,13 +28,13 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from headroom_core.config import LineCrusherConfig
-from headroom_core.errors import TransformError
 from headroom_core.results import CrushResult
 from headroom_core.tokenizer import Tokenizer, get_tokenizer
 from headroom_core.transforms._elision import elided_runs, render_elided
 from headroom_core.transforms._lines.query import quoted_phrases
 from headroom_core.transforms._markdown import Section, parse_blocks, parse_sections
 from headroom_core.transforms._store_choice import DEFAULT_STORE, StoreChoice, resolve_store
+from headroom_core.transforms._text import require_text
 
 if TYPE_CHECKING:
     from headroom_core.relevance import RelevanceScorer
@@ -141,17 +141,15 @@ class DocumentCrusher:
         Raises:
             TransformError: ``text`` is not a string.
         """
-        if not isinstance(text, str):
-            raise TransformError(
-                f"DocumentCrusher.crush needs text (str), got {type(text).__name__}.",
-                details={"type": type(text).__name__},
-            )
+        text = require_text(text, "DocumentCrusher.crush")
         tokenizer = tokenizer or get_tokenizer()
         tokens_before = tokenizer.count_text(text)
         if tokens_before < self.config.min_tokens_to_crush:
-            return _passthrough(text, tokens_before, "below line_crusher.min_tokens_to_crush")
+            return CrushResult.unchanged(
+                text, tokens_before, "below line_crusher.min_tokens_to_crush"
+            )
         if is_shortened_document(text):
-            return _passthrough(text, tokens_before, "already a shortened document")
+            return CrushResult.unchanged(text, tokens_before, "already a shortened document")
         lines = text.split("\n")
         units = _units(lines)
         target = token_budget or max(MIN_TARGET_TOKENS, int(tokens_before * TARGET_SHARE))
@@ -160,7 +158,7 @@ class DocumentCrusher:
         kept = plan.kept_lines()
         runs = elided_runs(lines, kept)
         if not runs:
-            return _passthrough(text, tokens_before, "the document would keep every line")
+            return CrushResult.unchanged(text, tokens_before, "the document would keep every line")
         key = self._put(lines, units, runs, tool_name)
         body = render_elided(lines, runs, plan.describe)
         dropped_lines = {i for start, end in runs for i in range(start, end + 1)}
@@ -168,7 +166,9 @@ class DocumentCrusher:
         compressed = "\n".join([*body, _closing(len(lines), dropped, len(runs), key)])
         tokens_after = tokenizer.count_text(compressed)
         if tokens_after >= tokens_before:
-            return _passthrough(text, tokens_before, "the shortened document would not be smaller")
+            return CrushResult.unchanged(
+                text, tokens_before, "the shortened document would not be smaller"
+            )
         levels = plan.levels
         return CrushResult(
             compressed=compressed,
@@ -407,8 +407,3 @@ def _closing(total: int, dropped: int, places: int, key: str | None) -> str:
         )
     return text + "]"
 
-
-def _passthrough(text: str, tokens: int, reason: str) -> CrushResult:
-    return CrushResult(
-        compressed=text, original=text, tokens_before=tokens, tokens_after=tokens, reasons=[reason]
-    )

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 from headroom_core.config import LineCrusherConfig
-from headroom_core.errors import TransformError
 from headroom_core.relevance.bm25 import BM25Scorer
 from headroom_core.relevance.terms import search_terms
 from headroom_core.results import CrushResult
@@ -47,7 +46,7 @@ from headroom_core.transforms._lines.severity import is_problem_line, problem_fl
 from headroom_core.transforms._lines.templates import templates_of
 from headroom_core.transforms._oversized import MAX_CRUSH_CHARS
 from headroom_core.transforms._store_choice import DEFAULT_STORE, StoreChoice, resolve_store
-from headroom_core.transforms._text import looks_binary
+from headroom_core.transforms._text import looks_binary, require_text
 
 if TYPE_CHECKING:
     from headroom_core.relevance import RelevanceScorer
@@ -144,14 +143,10 @@ class LineCrusher:
         Raises:
             TransformError: ``text`` is not a string.
         """
-        if not isinstance(text, str):
-            raise TransformError(
-                f"LineCrusher.crush needs text (str), got {type(text).__name__}.",
-                details={"type": type(text).__name__},
-            )
+        text = require_text(text, "LineCrusher.crush")
         if len(text) > MAX_CRUSH_CHARS:
             estimate = len(text) // 4
-            return _passthrough(
+            return CrushResult.unchanged(
                 text,
                 estimate,
                 f"too large to crush ({len(text)} chars > {MAX_CRUSH_CHARS}); tokens estimated",
@@ -159,15 +154,15 @@ class LineCrusher:
         tokenizer = tokenizer or get_tokenizer()
         counting = BackgroundCount(tokenizer, text)  # a large text is counted while it is crushed
         if not counting.pending and counting.result() < self.config.min_tokens_to_crush:
-            return _passthrough(text, counting.result(), "below min_tokens_to_crush")
+            return CrushResult.unchanged(text, counting.result(), "below min_tokens_to_crush")
         if looks_binary(text):
-            return _passthrough(text, counting.result(), "binary content")
+            return CrushResult.unchanged(text, counting.result(), "binary content")
         if is_crushed(text):
-            return _passthrough(text, counting.result(), "already crushed")
+            return CrushResult.unchanged(text, counting.result(), "already crushed")
         output = _Output(text, text.split("\n"), tokenizer, counting, tool_name)
         result = self._crush(output, query, token_budget, max_lines)
         if output.tokens_before < self.config.min_tokens_to_crush:  # a large text, counted late
-            return _passthrough(text, output.tokens_before, "below min_tokens_to_crush")
+            return CrushResult.unchanged(text, output.tokens_before, "below min_tokens_to_crush")
         return result
 
     def _crush(
@@ -183,7 +178,7 @@ class LineCrusher:
     def _lossless(self, output: _Output) -> CrushResult:
         lines, units = output.lines, output.units
         if len(units) == len(lines):
-            return _passthrough(
+            return CrushResult.unchanged(
                 output.text, output.tokens_before, "within the line budget, no repeated lines"
             )
         compressed = "\n".join(render(lines, units, Plan(set(range(len(units))), {}), {}))
@@ -306,7 +301,9 @@ class LineCrusher:
         compressed = "\n".join([*body, marker])
         tokens_after = output.tokenizer.count_text(compressed)
         if tokens_after >= output.tokens_before:
-            return _passthrough(output.text, output.tokens_before, "crushing would not save tokens")
+            return CrushResult.unchanged(
+                output.text, output.tokens_before, "crushing would not save tokens"
+            )
         grouping = "search hits grouped by file" if search else "lines grouped by template"
         return CrushResult(
             compressed=compressed,
@@ -370,8 +367,3 @@ def _edges(count: int, keep_first: int, keep_last: int) -> list[int]:
     order.extend(first[len(last) :] + last[len(first) :])
     return list(dict.fromkeys(order))
 
-
-def _passthrough(text: str, tokens: int, reason: str) -> CrushResult:
-    return CrushResult(
-        compressed=text, original=text, tokens_before=tokens, tokens_after=tokens, reasons=[reason]
-    )

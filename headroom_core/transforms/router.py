@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from headroom_core.config import HeadroomConfig
-from headroom_core.errors import TransformError
 from headroom_core.results import CrushResult
 from headroom_core.tokenizer import Tokenizer, get_tokenizer
 from headroom_core.transforms._code.numbering import strip_line_numbers
@@ -29,7 +28,7 @@ from headroom_core.transforms._lines.prose import FENCE_RE, PROSE_LINE_RE
 from headroom_core.transforms._lines.search import is_search_output
 from headroom_core.transforms._oversized import MAX_CRUSH_CHARS, cut_oversized
 from headroom_core.transforms._store_choice import DEFAULT_STORE, StoreChoice, resolve_store
-from headroom_core.transforms._text import looks_binary
+from headroom_core.transforms._text import looks_binary, require_text
 from headroom_core.transforms.code_outline import CodeOutliner
 from headroom_core.transforms.document import DocumentCrusher
 from headroom_core.transforms.line_crusher import LineCrusher
@@ -136,11 +135,7 @@ class ContentRouter:
         inside fenced blocks, between paragraphs, headings and lists, is text: its answer lives
         in the prose, which a code outline would elide.
         """
-        if not isinstance(text, str):
-            raise TransformError(
-                f"ContentRouter.detect needs text (str), got {type(text).__name__}.",
-                details={"type": type(text).__name__},
-            )
+        text = require_text(text, "ContentRouter.detect")
         stripped = text.lstrip()
         if is_compact_output(text) or (stripped[:1] in ("{", "[") and _parses_as_json(stripped)):
             return "json"
@@ -193,11 +188,7 @@ class ContentRouter:
         """
         tokenizer = tokenizer or get_tokenizer()
         profile = profile or {}
-        if not isinstance(text, str):
-            raise TransformError(
-                f"ContentRouter.route needs text (str), got {type(text).__name__}.",
-                details={"type": type(text).__name__},
-            )
+        text = require_text(text, "ContentRouter.route")
         if profile.get("skip_compression"):
             return _passthrough(text, tokenizer, "tool profile sets skip_compression")
         if len(text) > MAX_CRUSH_CHARS:  # cut before any parsing or counting of the whole
@@ -368,5 +359,4 @@ def _share(lines: list[str], pattern: re.Pattern[str]) -> float:
 
 
 def _passthrough(text: str, tokenizer: Tokenizer, reason: str) -> CrushResult:
-    tokens = tokenizer.count_text(text)
-    return CrushResult(text, text, tokens, tokens, "passthrough", [reason])
+    return CrushResult.unchanged(text, tokenizer.count_text(text), reason)

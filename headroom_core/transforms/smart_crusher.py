@@ -167,8 +167,7 @@ class SmartCrusher(Transform):
 
     @staticmethod
     def _passthrough(text: str, data: Any, counting: BackgroundCount, reason: str) -> CrushResult:
-        count = counting.result()
-        return CrushResult(text, data, count, count, "passthrough", [reason])
+        return CrushResult.unchanged(text, counting.result(), reason, original=data)
 
     @staticmethod
     def _text(data: Any) -> str:

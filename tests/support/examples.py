@@ -54,29 +54,26 @@ class Example:
 
 def examples_in(page: Path, root: Path) -> list[Example]:
     """The runnable examples of ``page``, named ``path:line`` relative to ``root``."""
-    text = page.read_text(encoding="utf-8")
-    name = page.relative_to(root).as_posix()
     return [
-        Example(
-            where=f"{name}:{text.count(chr(10), 0, match.start()) + 1}",
-            code=match.group("code"),
-            output=match.group("output"),
-        )
-        for match in _BLOCK.finditer(text)
+        Example(where, match.group("code"), match.group("output"))
+        for where, match in _found(_BLOCK, page, root)
     ]
 
 
 def commands_in(page: Path, root: Path) -> list[CommandExample]:
     """The ``headroom`` commands ``page`` shows with their output, in page order."""
+    return [
+        CommandExample(where, match.group("command"), match.group("output"))
+        for where, match in _found(_COMMAND, page, root)
+    ]
+
+
+def _found(pattern: re.Pattern[str], page: Path, root: Path) -> list[tuple[str, re.Match[str]]]:
     text = page.read_text(encoding="utf-8")
     name = page.relative_to(root).as_posix()
     return [
-        CommandExample(
-            where=f"{name}:{text.count(chr(10), 0, match.start()) + 1}",
-            command=match.group("command"),
-            output=match.group("output"),
-        )
-        for match in _COMMAND.finditer(text)
+        (f"{name}:{text.count(chr(10), 0, match.start()) + 1}", match)
+        for match in pattern.finditer(text)
     ]
 
 
