@@ -209,7 +209,7 @@ def _read_request(file: str) -> RequestFile:
     in OpenAI form or Anthropic form (a top-level ``system``, or ``tool_use`` / ``tool_result``
     content blocks), which is converted to OpenAI messages.
     """
-    from headroom_core.providers.anthropic_format import find_anthropic_block
+    from headroom_core.providers.anthropic_format import find_anthropic_block, from_anthropic
 
     name = "<stdin>" if file == "-" else file
     data = _read_json(file, name)
@@ -225,8 +225,8 @@ def _read_request(file: str) -> RequestFile:
     if not data:
         raise InputError(f"{name}: the message list is empty")
     anthropic = system is not None or find_anthropic_block(data) is not None
-    messages = _from_anthropic(data, system, name) if anthropic else data
     try:
+        messages = from_anthropic(data, system) if anthropic else data
         validate_messages(messages)
     except ValidationError as error:
         read_as = " read as an Anthropic request:" if anthropic else ""
@@ -250,23 +250,6 @@ def _read_json(file: str, name: str) -> Any:
     except json.JSONDecodeError as error:
         raise InputError(
             f"{name}: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
-        ) from None
-
-
-def _from_anthropic(messages: list[Any], system: Any, name: str) -> list[dict[str, Any]]:
-    """Anthropic ``system`` + ``messages`` as OpenAI messages; a malformed one is the user's."""
-    from headroom_core.providers.anthropic_format import from_anthropic
-
-    try:
-        return from_anthropic(messages, system)
-    except KeyError as error:
-        raise InputError(
-            f"{name}: an Anthropic message or content block has no {error} field"
-        ) from None
-    except (TypeError, AttributeError):
-        raise InputError(
-            f"{name}: not a valid Anthropic request (messages must be objects with a role and "
-            "content; system a string or a list of blocks)"
         ) from None
 
 

@@ -10,7 +10,11 @@ from headroom_core._catalog import require_model
 from headroom_core.config import HeadroomConfig
 from headroom_core.errors import ValidationError
 from headroom_core.messages import validate_messages
-from headroom_core.providers.anthropic_format import find_anthropic_block
+from headroom_core.providers.anthropic_format import (
+    find_anthropic_block,
+    from_anthropic,
+    to_anthropic,
+)
 from headroom_core.results import CompressResult
 from headroom_core.tokenizer import get_tokenizer
 from headroom_core.transforms.tool_outputs import ToolOutputCompressor
@@ -33,7 +37,8 @@ def compress(
     """Compress the tool outputs of a chat request; no message is dropped or reordered.
 
     Args:
-        messages: OpenAI-style chat messages (the list is not changed).
+        messages: Chat messages, OpenAI-style or Anthropic Messages API ``messages`` (with
+            ``tool_use`` / ``tool_result`` blocks); the list is not changed.
         model: Model whose tokenizer counts the tokens.
         query: What the outputs should answer; the last user message by default.
         token_budget: When the result is still over this many tokens, the crushers are tightened
@@ -41,21 +46,19 @@ def compress(
         config: Crusher settings; defaults to :class:`HeadroomConfig`.
 
     Returns:
-        A :class:`CompressResult` with the messages to send, the token counts and the keys
-        under which dropped items were stored (none when ``config.retrieval.enabled`` is off).
+        A :class:`CompressResult` with the messages to send, in the form they came in, the
+        token counts and the keys under which dropped items were stored (none when
+        ``config.retrieval.enabled`` is off).
 
     Raises:
-        ValidationError: ``messages`` is not a valid chat request, holds Anthropic
-            ``tool_use`` / ``tool_result`` blocks (convert it first, see below), or
+        ValidationError: ``messages`` is not a valid chat request, mixes a ``system`` message
+            into Anthropic messages (Anthropic takes the system prompt apart), or
             ``token_budget`` < 1.
         ProviderError: No catalogue knows ``model``; the message names the closest known ones.
 
-    Anthropic messages: convert them with ``from_anthropic(messages, system)`` and the result
-    back with ``to_anthropic(result.messages)`` (``headroom_core.providers.anthropic_format``).
-    ``compress()`` does not do it for you, because that round trip does not give back the
-    caller's blocks as they were: it drops ``cache_control`` (and any other extra field) of
-    ``tool_use`` and ``tool_result`` blocks, and splits a user turn that holds tool results
-    and text into two, so doing it silently would move prompt-cache breakpoints.
+    Anthropic messages come back as Anthropic messages: only the ``content`` of the tool results
+    that were compressed differs, so every other block, ``cache_control`` included, is sent as
+    the caller wrote it.
 
     Examples:
         >>> from headroom_core import compress
@@ -64,7 +67,7 @@ def compress(
         (18204, 0.12)
     """
     validate_messages(messages)
-    _refuse_anthropic_blocks(messages)
+    anthropic = _is_anthropic(messages)
     require_model(model, hint=_UNKNOWN_MODEL_HINT)
     if token_budget is not None and (not isinstance(token_budget, int) or token_budget < 1):
         raise ValidationError(
@@ -72,11 +75,12 @@ def compress(
             details={"field": "token_budget", "value": token_budget},
         )
     tokenizer = get_tokenizer(model)
+    core = from_anthropic(messages) if anthropic else list(messages)
     result = ToolOutputCompressor(config).apply(
-        list(messages), tokenizer, query=query, token_budget=token_budget, model=model
+        core, tokenizer, query=query, token_budget=token_budget, model=model
     )
     return CompressResult(
-        messages=result.messages,
+        messages=to_anthropic(result.messages)[1] if anthropic else result.messages,
         tokens_before=result.tokens_before,
         tokens_after=result.tokens_after,
         transforms_applied=result.transforms_applied,
@@ -85,15 +89,17 @@ def compress(
     )
 
 
-def _refuse_anthropic_blocks(messages: Sequence[dict[str, Any]]) -> None:
-    """Anthropic tool blocks would pass validation and never be compressed: say how to convert."""
-    found = find_anthropic_block(messages)
-    if found is None:
-        return
-    index, block_type = found
-    raise ValidationError(
-        f"Message {index} holds an Anthropic {block_type!r} block; compress() takes OpenAI chat "
-        "messages. Convert first: compress(from_anthropic(messages, system)), then "
-        "to_anthropic(result.messages) (from headroom_core.providers.anthropic_format).",
-        details={"index": index, "problem": f"anthropic {block_type} block"},
-    )
+def _is_anthropic(messages: Sequence[dict[str, Any]]) -> bool:
+    """Whether ``messages`` are Anthropic's (they hold ``tool_use`` / ``tool_result`` blocks);
+    such a list cannot also hold a system message."""
+    if find_anthropic_block(messages) is None:
+        return False
+    for index, message in enumerate(messages):
+        if message.get("role") in ("system", "developer"):
+            raise ValidationError(
+                f"Message {index} is a {message['role']} message in Anthropic messages (they hold "
+                "tool_use / tool_result blocks); Anthropic takes the system prompt apart: leave it "
+                "out of the list.",
+                details={"index": index, "problem": "system message in anthropic messages"},
+            )
+    return True

@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 from headroom_core._volatile import find_volatile
 from headroom_core.config import CacheAlignerConfig
 from headroom_core.messages import content_text, last_user_index, validate_messages, with_content
+from headroom_core.providers.anthropic_format import has_cache_control
 from headroom_core.providers.base import Provider
 from headroom_core.results import TransformResult
 from headroom_core.tokenizer import Tokenizer, get_tokenizer
@@ -60,8 +61,9 @@ class CacheAligner(Transform):
     at the start of the last user message keeps their values. Whitespace in the system prompt is
     normalised outside fenced code. With a provider whose ``cache_hints()["cache_control"]`` is
     True (Anthropic), the last message before the last user message gets an ephemeral
-    ``cache_control`` breakpoint once the stable prefix reaches ``stable_prefix_min_tokens``;
-    other providers only get the stable-first ordering. Idempotent.
+    ``cache_control`` breakpoint once the stable prefix reaches ``stable_prefix_min_tokens``,
+    unless the request already holds one (the caller placed its breakpoints); other providers
+    only get the stable-first ordering. Idempotent.
 
     ``details``: ``moved`` (``[{"placeholder", "kind", "value", "message_index"}]``),
     ``stable_prefix_hash`` (sha256 of the canonical stable prefix; ``cache_control`` marks are
@@ -131,6 +133,8 @@ class CacheAligner(Transform):
     def _marks_cache(self, messages: list[dict[str, Any]], tokenizer: Tokenizer) -> bool:
         if self.provider is None or not self.provider.cache_hints().get("cache_control"):
             return False
+        if any(has_cache_control(message) for message in messages):
+            return False  # the caller placed the breakpoints (at most 4 are allowed)
         prefix = _stable_prefix(messages)
         return (
             bool(prefix)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -143,26 +144,25 @@ def _anthropic_turn(name: str) -> list[dict[str, Any]]:
     ]
 
 
-def test_anthropic_messages_are_refused_with_how_to_convert_them() -> None:
+def test_anthropic_messages_come_back_as_anthropic_with_only_the_output_changed() -> None:
     messages = _anthropic_turn("hdfs.log")
-    with pytest.raises(ValidationError, match="Message 1 holds an Anthropic 'tool_use' block") as e:
-        compress(messages)
-    assert "from_anthropic(messages, system)" in e.value.message
-    assert "to_anthropic(result.messages)" in e.value.message
-    assert e.value.details["index"] == 1
-
-
-def test_anthropic_messages_converted_first_are_compressed() -> None:
-    from headroom_core.providers.anthropic_format import from_anthropic, to_anthropic
-
-    messages = _anthropic_turn("hdfs.log")
-    with pytest.raises(ValidationError):
-        compress(messages)
-    result = compress(from_anthropic(messages), model="claude-sonnet-4-5")
+    original = copy.deepcopy(messages)
+    result = compress(messages, model="claude-sonnet-4-5")
+    assert messages == original
     assert result.tokens_saved > 0
-    _system, back = to_anthropic(result.messages)
-    assert back[2]["content"][0]["type"] == "tool_result"
-    assert len(back[2]["content"][0]["content"]) < len(messages[2]["content"][0]["content"])
+    assert result.messages[:2] == messages[:2]
+    [block] = result.messages[2]["content"]
+    assert {k: v for k, v in block.items() if k != "content"} == {
+        k: v for k, v in messages[2]["content"][0].items() if k != "content"
+    }  # cache_control stays on the block the caller put it on
+    assert len(block["content"]) < len(messages[2]["content"][0]["content"])
+
+
+def test_a_system_message_among_anthropic_messages_is_refused() -> None:
+    messages = [{"role": "system", "content": "Be brief."}, *_anthropic_turn("hdfs.log")]
+    with pytest.raises(ValidationError, match="Message 0 is a system message in Anthropic") as e:
+        compress(messages)
+    assert e.value.details["index"] == 0
 
 
 @pytest.mark.parametrize("model", ["gpt4o", "gpt-5-ultra-nonexistent"])

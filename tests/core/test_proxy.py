@@ -105,6 +105,34 @@ def test_anthropic_messages_keep_their_system_and_the_callers_key(
     assert row.provider_input_tokens and row.provider_output_tokens
 
 
+def test_anthropic_breakpoints_stay_on_their_blocks_and_the_rest_is_sent_as_written(
+    proxy: Served, upstream: RecordingLLMServer
+) -> None:
+    system, messages = to_anthropic(_sample())
+    system = [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}]
+    messages[5]["content"][1]["cache_control"] = {"type": "ephemeral"}  # a tool_use block
+    messages[-3]["content"][0]["cache_control"] = {"type": "ephemeral"}  # the last tool_result
+    messages[-3]["content"].append({"type": "text", "text": "Anything else?"})
+    body = {"model": "claude-sonnet-4-5", "system": system, "messages": messages,
+            "max_tokens": 64}
+    first = len(upstream.requests)
+    headers = {"x-api-key": "sk-ant", "anthropic-version": "2023-06-01"}
+    response = httpx.post(f"{proxy.url}/v1/messages", json=body, headers=headers, timeout=60)
+    assert response.status_code == 200
+    [sent] = upstream.requests[first:]
+    sent_messages = sent["body"]["messages"]
+    assert len(json.dumps(sent_messages)) < 0.5 * len(json.dumps(messages))
+    assert sent["body"]["system"][0]["cache_control"] == {"type": "ephemeral"}
+    assert json.dumps(sent_messages).count('"cache_control"') == 2
+    assert sent_messages[5]["content"][1] == messages[5]["content"][1]
+    last_result = sent_messages[-3]["content"][0]
+    assert last_result["cache_control"] == {"type": "ephemeral"}
+    assert last_result["tool_use_id"] == messages[-3]["content"][0]["tool_use_id"]
+    assert sent_messages[-3]["content"][1] == {"type": "text", "text": "Anything else?"}
+    for index in (1, 3, 4, 5, 7, 8, 9, 11):
+        assert sent_messages[index] == messages[index], index
+
+
 def test_audit_mode_forwards_the_request_unchanged_and_simulate_calls_no_model(
     proxy: Served, upstream: RecordingLLMServer
 ) -> None:

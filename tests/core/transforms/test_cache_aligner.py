@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import uuid
 from datetime import datetime
 
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from headroom_core.config import CacheAlignerConfig
 from headroom_core.messages import content_text
 from headroom_core.providers import AnthropicProvider, OpenAIProvider
-from headroom_core.providers.anthropic_format import to_anthropic
+from headroom_core.providers.anthropic_format import from_anthropic, to_anthropic
 from headroom_core.transforms.cache_aligner import CacheAligner, normalize_whitespace
 
 HISTORY = [
@@ -112,6 +113,29 @@ def test_anthropic_gets_a_cache_breakpoint_at_the_end_of_the_stable_prefix():
         CacheAligner(provider=AnthropicProvider()).align(result.messages).messages
         == result.messages
     )
+
+
+@pytest.mark.parametrize("where", ["system block", "tool_result block", "tool_use block"])
+def test_breakpoints_the_caller_placed_are_kept_and_none_is_added(where: str) -> None:
+    system = [{"type": "text", "text": "You are an SRE assistant." + " Follow the runbook." * 40}]
+    call = {"type": "tool_use", "id": "t1", "name": "jobs", "input": {}}
+    result_block = {"type": "tool_result", "tool_use_id": "t1", "content": "job 42 failed"}
+    mark = {"cache_control": {"type": "ephemeral"}}
+    target = {"system block": system[0], "tool_result block": result_block, "tool_use block": call}
+    target[where].update(mark)
+    messages = [
+        {"role": "user", "content": "List failing jobs."},
+        {"role": "assistant", "content": [call]},
+        {"role": "user", "content": [result_block]},
+        {"role": "assistant", "content": "Job 42 failed."},
+        {"role": "user", "content": "Why?"},
+    ]
+    aligned = CacheAligner(provider=AnthropicProvider()).align(from_anthropic(messages, system))
+    sent_system, sent = to_anthropic(aligned.messages)
+    assert (sent_system, sent) == (system, messages)
+    target[where].pop("cache_control")
+    aligned = CacheAligner(provider=AnthropicProvider()).align(from_anthropic(messages, system))
+    assert '"cache_control"' in json.dumps(to_anthropic(aligned.messages))
 
 
 def test_no_breakpoint_below_the_minimum_or_for_openai():
