@@ -12,7 +12,8 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -21,6 +22,7 @@ from headroom_core import _cli_render as render
 from headroom_core._version import __version__
 from headroom_core.errors import (
     ConfigurationError,
+    ContextOverflowError,
     HeadroomError,
     ProviderError,
     ValidationError,
@@ -35,12 +37,13 @@ DEFAULT_MODEL = "gpt-4o"
 FAILURE = 1
 USAGE_ERROR = 2
 INTERRUPTED = 130  # the shell's status for a process stopped by Ctrl-C
-# Headroom's errors about what the user gave (arguments, files, store URL, model): exit 2.
-USER_ERRORS = (ConfigurationError, ValidationError, ProviderError)
+# Headroom's errors about what the user gave (arguments, files, store URL, model, a request no
+# fitting can bring under the model's window): exit 2.
+USER_ERRORS = (ConfigurationError, ValidationError, ProviderError, ContextOverflowError)
 EXIT_STATUS = f"""exit status:
   0    success
   {USAGE_ERROR}    input you have to fix: bad arguments, a missing or unreadable file, a bad store
-       URL, an unknown model, an invalid request
+       URL, an unknown model, an invalid request, a request too big for the model's window
   {FAILURE}    any other failure (an unreachable database, a failed optimization...)
   {INTERRUPTED}  interrupted (Ctrl-C)
 """
@@ -57,18 +60,23 @@ class Progress:
         self._steps = steps
         self._done = 0
         self._stream = stream if stream is not None else sys.stderr
-        self._started = 0.0
 
-    def start(self, what: str) -> None:
-        """Announce the next step."""
+    @contextmanager
+    def step(self, what: str) -> Iterator[None]:
+        """Announce a step, then close its line with its duration, or with "failed" when it
+        raises (so an error message starts on a line of its own)."""
         self._done += 1
-        self._started = time.perf_counter()
-        self._stream.write(f"[{self._done}/{self._steps}] {what}...")
-        self._stream.flush()
+        started = time.perf_counter()
+        self._write(f"[{self._done}/{self._steps}] {what}...")
+        try:
+            yield
+        except BaseException:
+            self._write(" failed\n")
+            raise
+        self._write(f" done ({time.perf_counter() - started:.2f}s)\n")
 
-    def finish(self) -> None:
-        """Close the current step with its duration."""
-        self._stream.write(f" done ({time.perf_counter() - self._started:.2f}s)\n")
+    def _write(self, text: str) -> None:
+        self._stream.write(text)
         self._stream.flush()
 
 
@@ -84,24 +92,23 @@ def _demo(args: argparse.Namespace) -> int:
     if args.model:
         _check_model(args.model)
     progress = Progress(3)
-    progress.start("Loading the sample agent conversation")
-    sample = load_sample_conversation()
+    with progress.step("Loading the sample agent conversation"):
+        sample = load_sample_conversation()
     messages = sample["messages"]
     model = args.model or sample.get("model", DEFAULT_MODEL)
-    progress.finish()
 
-    progress.start(f"Optimizing {len(messages)} messages for {model} (store: {args.store_url})")
-    engine = HeadroomEngine(store_url=args.store_url, source="cli")
-    try:
-        result = engine.optimize(messages, model, mode="optimize")
-    finally:
-        engine.close()  # flushes the metrics row the report reads
-    progress.finish()
+    with progress.step(
+        f"Optimizing {_count(len(messages), 'message')} for {model} (store: {args.store_url})"
+    ):
+        engine = HeadroomEngine(store_url=args.store_url, source="cli")
+        try:
+            result = engine.optimize(messages, model, mode="optimize")
+        finally:
+            engine.close()  # flushes the metrics row the report reads
 
-    progress.start(f"Writing the HTML report to {args.report}")
     report_path = Path(args.report).resolve()
-    generate_report(args.store_url, format="html", period="day", output_path=str(report_path))
-    progress.finish()
+    with progress.step(f"Writing the HTML report to {args.report}"):
+        generate_report(args.store_url, format="html", period="day", output_path=str(report_path))
 
     tokenizer = provider_for_model(model).get_token_counter(model)
     sys.stdout.write(
@@ -123,10 +130,8 @@ def _simulate(args: argparse.Namespace) -> int:
     messages = request.messages
     model = args.model or request.model or DEFAULT_MODEL
     _check_model(model)
-    progress = Progress(1)
-    progress.start(f"Simulating {len(messages)} messages for {model}")
-    result = HeadroomEngine().optimize(messages, model, mode="simulate")
-    progress.finish()
+    with Progress(1).step(f"Simulating {_count(len(messages), 'message')} for {model}"):
+        result = HeadroomEngine().optimize(messages, model, mode="simulate")
     if args.json:
         json.dump(result.summary(), sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -325,7 +330,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Returns:
         The exit status: 0 on success; 2 for input the user has to fix (bad arguments, a missing
-        or unreadable file, a bad store URL, an unknown model, an invalid request: argparse's
+        or unreadable file, a bad store URL, an unknown model, an invalid request, a request too
+        big for the model's window: argparse's
         errors, :class:`InputError`, and the :data:`USER_ERRORS` Headroom raises about them);
         1 for any other failure; 130 when interrupted.
     """
@@ -341,6 +347,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("\nheadroom: interrupted\n")
         return INTERRUPTED
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 def _fail(message: str, status: int) -> int:

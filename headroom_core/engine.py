@@ -750,9 +750,9 @@ def _retrieval_option(options: OptimizeOptions, config: HeadroomConfig) -> bool:
 def _overflow(request: _Request, tokens: int, reason: str) -> ContextOverflowError:
     """The error for a request that exceeds its budget after the pipeline, and why."""
     return ContextOverflowError(
-        f"The request cannot fit: it is {tokens} tokens and {reason}; the budget is "
-        f"{request.budget} (model_limit {request.model_limit} minus {request.output_buffer} "
-        "output buffer). Lower output_buffer_tokens or use a model with a larger window.",
+        f"The request cannot fit: it is {tokens:,} tokens and {reason}; the budget is "
+        f"{request.budget:,} (model_limit {request.model_limit:,} minus "
+        f"{request.output_buffer:,} output buffer). Lower output_buffer_tokens or use a model with a larger window.",
         details={
             "minimum_tokens": tokens,
             "budget": request.budget,

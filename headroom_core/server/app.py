@@ -399,6 +399,22 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
             await service.http.aclose()
             await asyncio.to_thread(service.engine.close)  # flushes the metrics rows
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    served = ", ".join(f"{method} {path}" for path, method, _ in endpoints)
+
+    async def not_served(request: Request, error: Exception) -> Response:
+        """An unknown route or method, answered in the error shape the client reads."""
+        status = HTTPStatus(getattr(error, "status_code", HTTPStatus.NOT_FOUND))
+        return RequestError(
+            status,
+            "not_found_error" if status == HTTPStatus.NOT_FOUND else "invalid_request_error",
+            f"headroom serve does not serve {request.method} {request.url.path}; it serves "
+            f"{served}",
+        ).response()
+
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={404: not_served, 405: not_served},
+    )
     app.state.service = service
     return app

@@ -189,13 +189,15 @@ class IntelligentContextManager(Transform):
                 "the system prompt, the task's user message, its newest tool output crushed as "
                 "far as it goes and stubs of the earlier ones"
                 if fitted.task is not None
-                else f"the system prompt and the last {keep} turn{'' if keep == 1 else 's'}"
+                else "the system prompt and the last turn"
+                if keep == 1
+                else f"the system prompt and the last {keep} turns"
             )
             fix = "keep_last_tool_exchanges" if fitted.task is not None else "keep_last_turns"
             raise ContextOverflowError(
                 f"The request cannot fit: the kept minimum ({kept_part}) is "
-                f"{tokens_after} tokens, the budget is {budget} (model_limit {limit} minus "
-                f"{buffer} output buffer). Lower {fix} or output_buffer_tokens, or use a model "
+                f"{tokens_after:,} tokens, the budget is {budget:,} (model_limit {limit:,} minus "
+                f"{buffer:,} output buffer). Lower {fix} or output_buffer_tokens, or use a model "
                 "with a larger window.",
                 details={
                     "minimum_tokens": tokens_after,

@@ -217,6 +217,22 @@ def test_a_malformed_anthropic_request_is_one_line_and_exit_2(
     assert problem in err
 
 
+def test_a_request_too_big_for_the_window_exits_2_with_the_sizes_on_a_line_of_its_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "big.json"
+    request = [{"role": "user", "content": "alpha beta gamma delta " * 3000}]
+    path.write_text(json.dumps(request), encoding="utf-8")
+    assert main(["simulate", str(path), "--model", "gpt-4"]) == 2
+    progress, error = capsys.readouterr().err.splitlines()
+    assert progress == "[1/1] Simulating 1 message for gpt-4... failed"
+    assert error.startswith(
+        "headroom: error: The request cannot fit: the kept minimum (the system prompt and the "
+        "last turn) is 12,008 tokens, the budget is 4,192 (model_limit 8,192 minus 4,000 output "
+        "buffer)."
+    )
+
+
 @pytest.mark.parametrize("source", ["--model", "file"])
 def test_simulate_an_unknown_model_is_one_line_naming_the_closest_and_exit_2(
     sample_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], source: str

@@ -225,9 +225,15 @@ def test_body_over_the_limit_gets_413_without_being_read(store_url: str) -> None
         assert call(started, "GET", "/health")[0] == 200
 
 
-def test_unknown_paths_and_methods(server: Served) -> None:
-    assert call(server, "GET", "/v1/nothing")[0] == 404
-    assert call(server, "GET", "/v1/compress")[0] == 405
+def test_unknown_paths_and_methods_answer_in_the_clients_error_shape(server: Served) -> None:
+    status, body = call(server, "GET", "/stats-history")
+    assert status == 404 and body["error"]["type"] == "not_found_error"
+    assert body["error"]["message"].startswith(
+        "headroom serve does not serve GET /stats-history; it serves GET /health, GET /stats"
+    )
+    status, body = call(server, "GET", "/v1/compress")
+    assert status == 405 and body["error"]["type"] == "invalid_request_error"
+    assert "POST /v1/compress" in body["error"]["message"]
 
 
 def test_concurrent_requests_are_all_served(server: Served) -> None:
