@@ -752,7 +752,8 @@ def _overflow(request: _Request, tokens: int, reason: str) -> ContextOverflowErr
     return ContextOverflowError(
         f"The request cannot fit: it is {tokens:,} tokens and {reason}; the budget is "
         f"{request.budget:,} (model_limit {request.model_limit:,} minus "
-        f"{request.output_buffer:,} output buffer). Lower output_buffer_tokens or use a model with a larger window.",
+        f"{request.output_buffer:,} output buffer). Lower output_buffer_tokens or use a model "
+        "with a larger window.",
         details={
             "minimum_tokens": tokens,
             "budget": request.budget,
