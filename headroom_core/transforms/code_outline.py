@@ -27,6 +27,7 @@ from headroom_core.tokenizer import Tokenizer, get_tokenizer
 from headroom_core.transforms._code.blocks import (
     Block,
     find_blocks,
+    outside_docstrings,
     top_level_constants,
 )
 from headroom_core.transforms._code.focus import CodeFocus
@@ -296,14 +297,19 @@ class _Plan:
             self._keep_block(block, [index])
 
     def _keep_block(self, block: Block, anchors: list[int]) -> None:
-        """A relevant block whole; a very long one by its head, the lines around ``anchors`` and
-        its own best lines for the query, and its error-raising lines with the message above."""
+        """A relevant block whole; a very long one by its head, all its code when that is short
+        (a long docstring is what made it long), else the lines around ``anchors``
+        and its own best lines for the query, and its error-raising lines with the message
+        above."""
         self.relevant.add(block.name)
         if block.size <= _BLOCK_MAX_LINES:
             self.kept.update(range(block.start, block.end + 1))
             return
         span = range(block.start, block.end + 1)
         self.kept.update(range(block.start, min(block.end, block.signature_end + _HEAD_LINES) + 1))
+        code = outside_docstrings(self.code, span)
+        if len(code) <= _BLOCK_MAX_LINES:
+            self.kept.update(code)
         for anchor in [*anchors, *self._best_lines(self.query, span)]:
             self._keep_window(anchor, _CONTEXT_LINES)
         for index in span:

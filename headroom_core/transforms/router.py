@@ -24,7 +24,7 @@ from headroom_core.tokenizer import Tokenizer, get_tokenizer
 from headroom_core.transforms._code.numbering import strip_line_numbers
 from headroom_core.transforms._crush_memo import CrushMemo
 from headroom_core.transforms._json.encoding import is_compact_output
-from headroom_core.transforms._lines.prose import FENCE_RE, PROSE_LINE_RE
+from headroom_core.transforms._lines.prose import FENCE_RE, MARKDOWN_BLOCK_RE, PROSE_LINE_RE
 from headroom_core.transforms._lines.search import is_search_output
 from headroom_core.transforms._oversized import MAX_CRUSH_CHARS, cut_oversized
 from headroom_core.transforms._store_choice import DEFAULT_STORE, StoreChoice, resolve_store
@@ -131,9 +131,9 @@ class ContentRouter:
 
         JSON must parse (or be SmartCrusher's compact form of JSON); search results are mostly
         ``path:line:text``; logs are mostly lines with timestamps or levels; code has syntax on
-        many lines (or parses as Python); anything else is text. Markdown whose code sits only
-        inside fenced blocks, between paragraphs, headings and lists, is text: its answer lives
-        in the prose, which a code outline would elide.
+        many lines (or parses as Python); anything else is text. Markdown whose code, if any, sits
+        inside fenced blocks, between paragraphs, headings and lists, is text even when most of
+        its lines are examples: its answer lives in the prose, which a code outline would elide.
         """
         text = require_text(text, "ContentRouter.detect")
         stripped = text.lstrip()
@@ -153,7 +153,7 @@ class ContentRouter:
         if not lines:
             return "text"
         if _share(lines, _CODE_LINE_RE) >= _CODE_SHARE and (
-            listing is not None or not _is_fenced_prose(text)
+            listing is not None or not _is_prose(text)
         ):
             return "code"
         return "code" if _is_python(text) else "text"
@@ -310,16 +310,15 @@ def _sample_lines(text: str) -> list[str]:
     return [line for _, lines in _sample_pieces(text) for line in lines if line.strip()]
 
 
-def _is_fenced_prose(text: str) -> bool:
-    """Whether ``text`` is Markdown-like prose with its code only inside fenced blocks: outside
-    the fences, most sampled lines are prose (headings, list items, quotes, tables, words) and
-    too few look like code to call the whole code.
+def _is_prose(text: str) -> bool:
+    """Whether ``text`` is Markdown-like prose whose code, if any, sits inside fenced blocks:
+    outside the fences, most sampled lines are prose (headings, list items, quotes, tables,
+    words) and too few look like code to call the whole code. A Markdown block's own
+    punctuation (a nested list of ``[links](#anchors)``) is not code.
 
     The caller still asks whether such text parses as Python, so a module whose docstrings
     hold fenced examples stays code.
     """
-    if FENCE_RE.search(text) is None:
-        return False
     outside = []
     for start, lines in _sample_pieces(text):
         fenced = len(FENCE_RE.findall(text, 0, start)) % 2 == 1
@@ -328,10 +327,18 @@ def _is_fenced_prose(text: str) -> bool:
                 fenced = not fenced
             elif not fenced and line.strip():
                 outside.append(line)
-    return bool(outside) and (
-        _share(outside, PROSE_LINE_RE) >= _PROSE_SHARE
-        and _share(outside, _CODE_LINE_RE) < _CODE_SHARE
-    )
+    if not outside:
+        return False
+    # in a C-style comment block, `` * text`` continues the comment: it is no list item
+    comments = any(line.lstrip().startswith("/*") for line in outside)
+    prose = code = 0
+    for line in outside:
+        block = bool(MARKDOWN_BLOCK_RE.match(line)) and not (
+            comments and line.lstrip().startswith("*")
+        )
+        prose += block or bool(PROSE_LINE_RE.match(line))
+        code += not block and bool(_CODE_LINE_RE.search(line))
+    return prose >= _PROSE_SHARE * len(outside) and code < _CODE_SHARE * len(outside)
 
 
 def _is_python(text: str) -> bool:

@@ -12,7 +12,14 @@ import ast
 import re
 from dataclasses import dataclass
 
-__all__ = ["Block", "definition_name", "find_blocks", "indent_of", "top_level_constants"]
+__all__ = [
+    "Block",
+    "definition_name",
+    "find_blocks",
+    "indent_of",
+    "outside_docstrings",
+    "top_level_constants",
+]
 
 _KEYWORD_DEF_RE = re.compile(
     r"""
@@ -178,6 +185,30 @@ def definition_name(line: str) -> str | None:
         return None
     name = match.group(1).rsplit(".", 1)[-1].rsplit("::", 1)[-1]
     return None if name in _NOT_A_NAME else name
+
+
+_DOCSTRING_OPEN_RE = re.compile(r"""^\s*[rRbBuU]{0,2}(\"\"\"|\'\'\')""")
+
+
+def outside_docstrings(lines: list[str], span: range) -> list[int]:
+    """The lines of ``span`` that are not inside a string opening its line (a docstring): the
+    code with its comments."""
+    found: list[int] = []
+    closing: str | None = None  # the quotes that end the docstring we are in
+    for index in span:
+        line = lines[index]
+        if closing is not None:
+            if closing in line:
+                closing = None
+            continue
+        opened = _DOCSTRING_OPEN_RE.match(line)
+        if opened:
+            quotes = opened.group(1)
+            if quotes not in line[opened.end() :]:
+                closing = quotes
+            continue
+        found.append(index)
+    return found
 
 
 def _block_comment_lines(lines: list[str]) -> set[int]:

@@ -213,6 +213,35 @@ def test_a_long_named_block_keeps_its_head_and_error_lines(outliner: CodeOutline
     assert raises and all(line in kept for line in raises)
 
 
+def test_a_long_named_block_made_long_by_its_docstring_keeps_all_its_code(
+    outliner: CodeOutliner,
+) -> None:
+    options = "\n".join(
+        f"        option_{n} (int): how many retries step {n} allows before it gives up;\n"
+        "            the default is three."
+        for n in range(120)
+    )
+    code = "\n".join(
+        f"    retries_{n} = max(0, int(options.get('option_{n}', 3)))" for n in range(30)
+    )
+    function = (
+        "def configure(**options):\n"
+        f'    """Check the options of a run.\n\n    Args:\n{options}\n    """\n'
+        "    # a negative count means no retry at all\n"
+        f"{code}\n"
+        "    return [retries_0, retries_29]\n"
+    )
+    source = TEXTWRAP + "\n\n" + function
+    result = outliner.outline(source, "How is `configure` implemented? Quote the code.")
+    block = lines_of(source, "configure")
+    docstring_end = block.index('    """', 1)
+
+    assert len(block) > 200 and "\n".join(block) not in result.compressed
+    kept = result.compressed.split("\n")
+    assert all(line in kept for line in block[docstring_end:])
+    assert restore(result.compressed, source) == source
+
+
 def test_dotted_names_count_even_when_the_word_is_common() -> None:
     assert CodeFocus.of("What does subprocess.run return?").names_block("run")
     assert not CodeFocus.of("how do I run it").names_block("run")

@@ -76,6 +76,97 @@ def test_markdown_with_fenced_code_is_text(router: ContentRouter) -> None:
     assert router.detect(document) == "text"
 
 
+API_SECTION = """\
+### `queue.push(item[, priority])`
+
+<!-- YAML
+added: v2.1.0
+changes:
+  - version: v3.0.0
+    pr-url: https://example.org/queue/pull/118
+    description: The `priority` argument is optional.
+-->
+
+* `item` {any} The value to enqueue.
+* `priority` {integer} Lower runs first. **Default:** `0`.
+* Returns: {integer} The new length of the queue.
+
+Adds `item` to the queue. When the queue is [`paused`][] the item waits until
+`queue.resume()` is called; `push()` never blocks and never throws for a full
+queue, it grows it instead.
+
+```js
+const { Queue } = require('work-queue');
+
+const queue = new Queue({ concurrency: 2 });
+queue.push({ id: 1 }, 5);
+queue.push({ id: 2 });
+queue.on('drain', () => {
+  console.log('all done');
+});
+```
+
+"""
+NESTED_CONTENTS = """\
+# Contributor guide
+
+* [Getting started](#getting-started)
+  * [Fork the repository](#fork-the-repository)
+  * [Build from source](#build-from-source)
+* [Opening a pull request](#opening-a-pull-request)
+  * [Commit message guidelines](#commit-message-guidelines)
+  * `semver-{minor,major}`:
+    * If a change has the remote chance of breaking something, use the
+      `semver-major` label
+* [Reviewing](#reviewing)
+
+Welcome! This guide walks you through your first weeks as a contributor: how to
+set up a clone, how reviews work, and who to ask when you are stuck.
+"""
+C_HEADER = """\
+/*
+ * queue.h - a bounded work queue.
+ *
+ * The queue holds at most QUEUE_MAX items; push blocks when it is full
+ * and pop blocks when it is empty.  All functions are thread safe.
+ */
+#ifndef QUEUE_H
+# define QUEUE_H
+
+# include <stddef.h>
+
+# define QUEUE_MAX 1024
+
+/*
+ * Create a queue.  Returns NULL when memory runs out.
+ */
+struct queue *queue_new(size_t capacity);
+
+/*
+ * Add an item; blocks while the queue is full.
+ */
+int queue_push(struct queue *q, void *item);
+
+#endif /* QUEUE_H */
+"""
+
+
+def test_api_docs_full_of_examples_and_nested_lists_of_links_are_text(
+    router: ContentRouter,
+) -> None:
+    # wrapped prose with inline code, parameter lists and YAML comments between long fenced
+    # examples: most sampled lines are code, yet the document is prose
+    assert router.detect(API_SECTION * 12) == "text"
+    # no fence at all, a contents list nested with links: Markdown, not code
+    assert router.detect(NESTED_CONTENTS * 4) == "text"
+
+
+def test_c_comment_blocks_and_indented_preprocessor_lines_stay_code(
+    router: ContentRouter,
+) -> None:
+    assert router.detect(C_HEADER * 4) == "code"
+
+
 def test_fenced_examples_do_not_make_code_text(router: ContentRouter) -> None:
     fence = "```"
     docstring = f'"""Example:\n\n{fence}python\nvalue = parse(text)\n{fence}\n"""\n\n'
