@@ -32,6 +32,7 @@ from headroom_core.results import CrushResult
 from headroom_core.tokenizer import Tokenizer, get_tokenizer
 from headroom_core.transforms._elision import elided_runs, render_elided
 from headroom_core.transforms._lines.query import quoted_phrases
+from headroom_core.transforms._lines.severity import is_problem_line
 from headroom_core.transforms._markdown import Section, parse_blocks, parse_sections
 from headroom_core.transforms._store_choice import DEFAULT_STORE, StoreChoice, resolve_store
 from headroom_core.transforms._text import require_text
@@ -356,8 +357,10 @@ class _Plan:
         return shown
 
     def kept_lines(self) -> set[int]:
-        """The lines shown: each unit's at its level, and the document's first and last
-        non-blank lines (its title, its closing words) unless they belong to a code block."""
+        """The lines shown: each unit's at its level; in text without headings (a test run,
+        an installer: output with no timestamps to call it a log) every line reporting a
+        problem; and the document's first and last non-blank lines (its title, its closing
+        words); none of the last two kinds from inside a code block."""
         kept: set[int] = set()
         for index, level in enumerate(self.levels):
             kept.update(self._shown(index, level))
@@ -369,8 +372,10 @@ class _Plan:
             if block.kind == "code"
             for position in range(block.start, block.end + 1)
         }
-        # a lone line of a code block would leave its fence open: those ends stay out
+        # a lone line of a code block would leave its fence open: those stay out
         kept.update(i for i in filled[:1] + filled[-1:] if i not in fenced)
+        if not any(unit.heading for unit in self.units):
+            kept.update(i for i in filled if i not in fenced and is_problem_line(self.lines[i]))
         return kept
 
     def describe(self, start: int, end: int) -> str:

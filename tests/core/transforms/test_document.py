@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -130,3 +132,28 @@ def test_a_document_ending_in_a_code_block_keeps_its_fences_balanced() -> None:
     assert result.strategy == "document"
     assert_fences_balanced(result.compressed)
     assert_no_unmarked_gap(doc, result.compressed)
+
+
+def test_a_test_runs_output_keeps_every_failure_with_each_gap_marked(tmp_path: Path) -> None:
+    # real output of a real run: 300 passing cases, two failing ones, no timestamps
+    (tmp_path / "test_cases.py").write_text(
+        "import pytest\n\n"
+        "@pytest.mark.parametrize('n', range(300))\n"
+        "def test_many(n):\n"
+        "    assert n != 137, f'value {n} is cursed'\n\n"
+        "def test_other():\n"
+        "    assert {'a': 1}['a'] == 2\n",
+        encoding="utf-8",
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", "test_cases.py"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )
+    output = run.stdout
+    assert "2 failed, 299 passed" in output
+    result = ContentRouter(store=None).route(output, query="Run the tests and fix what fails.")
+    assert result.strategy == "document" and result.tokens_after < result.tokens_before / 4
+    for line in output.split("\n"):
+        if "FAILED" in line or line.startswith("E "):
+            assert line in result.compressed.split("\n"), line
+    assert_no_unmarked_gap(output, result.compressed)
