@@ -51,6 +51,8 @@ _MAX_MEAN_LINE_CHARS = 200
 _MIN_DEFINITIONS = 2
 # A relevant block longer than this keeps its head and the lines around its matches only.
 _BLOCK_MAX_LINES = 200
+# outlines tighten in steps when over a token budget (see CodeOutliner.outline)
+_TIGHTEST = 3
 _HEAD_LINES = 30
 _CONTEXT_LINES = 3
 # Lines above an error-raising line kept with it (where its message is built).
@@ -120,6 +122,7 @@ class CodeOutliner:
         *,
         tokenizer: Tokenizer | None = None,
         tool_name: str | None = None,
+        token_budget: int | None = None,
     ) -> CrushResult:
         """Outline ``text``, or pass it through with the reason.
 
@@ -128,6 +131,10 @@ class CodeOutliner:
             query: What the user asked (plus the tool call's arguments).
             tokenizer: Counts tokens; the shared gpt-4o tokenizer by default.
             tool_name: Tool that produced the output (recorded with the stored lines).
+            token_budget: Target size in tokens. An outline over it is tightened, a step at a
+                time, until it fits: the signatures of every definition and the blocks the
+                query names; then top-level signatures and those blocks; then those blocks and
+                the file's ends alone. The named blocks stay whole at every step.
 
         Returns:
             A :class:`CrushResult`; ``strategy`` is ``"code_outline"``, or ``"passthrough"``
@@ -152,17 +159,24 @@ class CodeOutliner:
         listing = strip_line_numbers(lines)
         code, labels = listing or (lines, list(range(1, len(lines) + 1)))
         python = _PYTHON_HINT_RE.search("\n".join(code)) is not None
-        plan = _Plan(code, find_blocks(code, python=python))
-        if len(plan.blocks) < _MIN_DEFINITIONS:
+        blocks = find_blocks(code, python=python)
+        if len(blocks) < _MIN_DEFINITIONS:
             return CrushResult.unchanged(text, tokens_before, "no definitions to outline")
-        plan.keep_skeleton(self.config.keep_first, self.config.keep_last)
-        plan.keep_relevant(query)
-        runs = plan.elided_runs()
-        if not runs:
-            return CrushResult.unchanged(text, tokens_before, "the outline would keep every line")
-        body = plan.render(lines, labels, runs)
-        dropped = [index for start, end in runs for index in range(start, end + 1)]
-        draft = tokenizer.count_text("\n".join([*body, _closing(len(lines), dropped, runs, None)]))
+        for tightness in range(_TIGHTEST + 1):
+            plan = _Plan(code, blocks)
+            plan.keep_skeleton(self.config.keep_first, self.config.keep_last, tightness)
+            plan.keep_relevant(query, named_only=tightness > 0)
+            runs = plan.elided_runs()
+            if not runs:
+                return CrushResult.unchanged(
+                    text, tokens_before, "the outline would keep every line"
+                )
+            body = plan.render(lines, labels, runs)
+            dropped = [index for start, end in runs for index in range(start, end + 1)]
+            closing = _closing(len(lines), dropped, runs, None)
+            draft = tokenizer.count_text("\n".join([*body, closing]))
+            if token_budget is None or draft <= token_budget:
+                break
         if draft > tokens_before * (1 - self.config.code_min_savings):
             return CrushResult.unchanged(
                 text, tokens_before, "the outline would save less than code_min_savings"
@@ -223,27 +237,46 @@ class _Plan:
             for index in range(block.header, block.end + 1):
                 self.owner[index] = block
 
-    def keep_skeleton(self, keep_first: int, keep_last: int) -> None:
-        """First and last lines, signatures with decorators, docstring summaries, constants."""
+    def keep_skeleton(self, keep_first: int, keep_last: int, tightness: int = 0) -> None:
+        """First and last lines; then, by ``tightness``: 0, signatures with decorators,
+        docstring summaries and constants; 1, signatures alone; 2, top-level signatures; 3,
+        nothing more."""
         count = len(self.code)
         self.kept.update(range(min(keep_first, count)))
         self.kept.update(range(max(0, count - keep_last), count))
+        if tightness >= _TIGHTEST:
+            return
         for block in self.blocks:
+            if tightness == 2 and self._owner_above(block) is not None:
+                continue
             self.kept.update(range(block.decorated, block.signature_end + 1))
-            if block.doc is not None:
+            if tightness == 0 and block.doc is not None:
                 self.kept.add(block.doc)
             if block.end > block.signature_end and _BARE_CLOSER_RE.match(self.code[block.end]):
                 self.kept.add(block.end)
-        self.kept.update(top_level_constants(self.code))
+        if tightness == 0:
+            self.kept.update(top_level_constants(self.code))
 
-    def keep_relevant(self, query: str) -> None:
-        """The blocks (or lines) the query names, quotes, or BM25 ranks best."""
+    def _owner_above(self, block: Block) -> Block | None:
+        """The innermost block enclosing ``block``; None at top level."""
+        enclosing = [
+            other
+            for other in self.blocks
+            if other is not block and other.header < block.header and block.end <= other.end
+        ]
+        return min(enclosing, key=lambda other: other.size, default=None)
+
+    def keep_relevant(self, query: str, *, named_only: bool = False) -> None:
+        """The blocks (or lines) the query names, quotes, or BM25 ranks best; with
+        ``named_only``, the blocks it names alone."""
         self.query = query or ""
         focus = CodeFocus.of(self.query)
         if not focus:
             return
         for block in self._named_blocks(focus):
             self._keep_block(block, [])
+        if named_only:
+            return
         named = {block.header for block in self.blocks if focus.names_block(block.name)}
         for found in focus.matching_lines(self.code).values():
             hits = [index for index in found if index not in named]  # chosen above

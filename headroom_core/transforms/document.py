@@ -274,8 +274,8 @@ class _Plan:
 
     def choose(self, relevance: np.ndarray, pointed: set[int], target: int) -> None:
         """Pointed-at units whole (without a quoted phrase, the best BM25 ones); then the next
-        most relevant whole while the document fits ``target``; then the least relevant shrink
-        to their heading until it fits."""
+        most relevant, then the others in order, whole while the document fits ``target``; then
+        the least relevant shrink to their heading until it fits."""
         best = float(relevance.max(initial=0.0))
         if not pointed and best > 0:
             ranked_best = np.argsort(-relevance, kind="stable")[:_MAX_PICKED]
@@ -288,9 +288,7 @@ class _Plan:
         }
         total = sum(cost[level][i] for i, level in enumerate(self.levels))
         ranked = sorted(range(len(self.units)), key=lambda i: (-relevance[i], i))
-        for index in ranked:
-            if relevance[index] <= 0:
-                break
+        for index in ranked:  # the rest in order, while it fits: a short text stays whole
             extra = cost[WHOLE][index] - cost[self.levels[index]][index]
             if extra > 0 and total + extra <= target:
                 self.levels[index] = WHOLE

@@ -207,7 +207,7 @@ class ContentRouter:
                     text, tokenizer, "code passes through (line_crusher.code_mode is 'passthrough')"
                 )
             result = self._code_outliner().outline(
-                text, query, tokenizer=tokenizer, tool_name=tool_name
+                text, query, tokenizer=tokenizer, tool_name=tool_name, token_budget=token_budget
             )
             return dataclasses.replace(result, reasons=[f"detected {kind}", *result.reasons])
         if kind == "json":

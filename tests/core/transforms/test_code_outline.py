@@ -242,6 +242,23 @@ def test_a_long_named_block_made_long_by_its_docstring_keeps_all_its_code(
     assert restore(result.compressed, source) == source
 
 
+def test_a_token_budget_tightens_the_outline_and_the_named_block_stays_whole(
+    outliner: CodeOutliner,
+) -> None:
+    query = "How does `dedent` work?"
+    normal = outliner.outline(DECODER + "\n\n" + TEXTWRAP, query)
+    block = "\n".join(lines_of(TEXTWRAP, "dedent"))
+    assert block in normal.compressed
+    sizes = [normal.tokens_after]
+    for share in (0.6, 0.3, 0.1):
+        budget = int(normal.tokens_after * share)
+        tight = outliner.outline(DECODER + "\n\n" + TEXTWRAP, query, token_budget=budget)
+        assert block in tight.compressed  # the block asked about, whole at every step
+        assert restore(tight.compressed, DECODER + "\n\n" + TEXTWRAP) == DECODER + "\n\n" + TEXTWRAP
+        sizes.append(tight.tokens_after)
+    assert sizes == sorted(sizes, reverse=True) and sizes[-1] < sizes[0] / 2
+
+
 def test_dotted_names_count_even_when_the_word_is_common() -> None:
     assert CodeFocus.of("What does subprocess.run return?").names_block("run")
     assert not CodeFocus.of("how do I run it").names_block("run")

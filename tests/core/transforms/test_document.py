@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from headroom_core.retrieval import InMemoryOriginalsStore, retrieve
+from headroom_core.tokenizer import count_tokens_text
 from headroom_core.transforms._markdown import parse_sections
 from headroom_core.transforms.document import DocumentCrusher, is_shortened_document
 from headroom_core.transforms.router import ContentRouter
@@ -157,3 +158,16 @@ def test_a_test_runs_output_keeps_every_failure_with_each_gap_marked(tmp_path: P
         if "FAILED" in line or line.startswith("E "):
             assert line in result.compressed.split("\n"), line
     assert_no_unmarked_gap(output, result.compressed)
+
+
+def test_text_that_fits_its_target_is_left_whole(tmp_path: Path) -> None:
+    # a directory listing of 15 files: every line a fact, the whole under the 600-token floor
+    for number in range(15):
+        (tmp_path / f"module_{number:02d}.py").write_text("x = 1\n" * number, encoding="utf-8")
+    listing = subprocess.run(
+        ["ls", "-la", str(tmp_path)], capture_output=True, text=True, check=True
+    ).stdout
+    crusher = DocumentCrusher(store=None)
+    assert crusher.config.min_tokens_to_crush < count_tokens_text(listing) < 600
+    result = crusher.crush(listing, "Why does the build fail?")
+    assert not result.changed and "would keep every line" in result.reasons[0]
