@@ -7,9 +7,10 @@ travel in the ``content`` list unchanged.
 What only Anthropic's form holds (``cache_control`` and other extra fields of ``tool_use`` and
 ``tool_result`` blocks, a single text block written as a list, tool results and text sharing one
 user turn) rides along under :data:`ANTHROPIC_KEY` on the converted messages, so that
-``to_anthropic(from_anthropic(messages, system))`` gives back the request as it was, byte for
-byte once serialized: prompt-cache breakpoints stay where the caller put them, and an old message
-is sent identically whether or not a transform touched the request.
+``to_anthropic(from_anthropic(messages, system))`` gives back the request as it was (equal as
+JSON): prompt-cache breakpoints stay where the caller put them, and an old message is sent the
+same whether or not a transform touched the request. A plan shown to the caller (``simulate``)
+holds these details too.
 """
 
 from __future__ import annotations
