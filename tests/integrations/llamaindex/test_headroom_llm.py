@@ -138,6 +138,12 @@ def test_openai_tool_definitions_count_against_the_window(
     assert with_tools.tokens_before - without.tokens_before == TOKENIZER.count_tools([tool]) > 0
 
 
+def _memory() -> ChatMemoryBuffer:
+    """An agent memory without the default async SQLite chat store, whose worker thread would
+    outlive the test's event loop and report it closed."""
+    return ChatMemoryBuffer.from_defaults()
+
+
 def test_a_request_the_engine_rejects_is_sent_unchanged(
     inner: MockFunctionCallingLLMWithChatMemoryOfLastCall, events: EventCollector, caplog
 ) -> None:
@@ -170,7 +176,7 @@ async def test_function_agent_tool_results_are_compressed(
     url = f"sqlite:///{tmp_path / 'metrics.db'}"
     llm = HeadroomLLM(llm=inner, store_url=url)
     agent = FunctionAgent(tools=[FunctionTool.from_defaults(fn=read_log)], llm=llm)
-    await agent.run(user_msg=linux_case.query)
+    await agent.run(user_msg=linux_case.query, memory=_memory())
 
     sent = list(inner.last_chat_messages)
     (tool,) = [m for m in sent if m.role == MessageRole.TOOL]
@@ -294,7 +300,7 @@ async def test_function_agent_model_follows_a_marker_and_gets_the_row() -> None:
     agent = FunctionAgent(
         tools=[FunctionTool.from_defaults(fn=list_orders)], llm=HeadroomLLM(llm=inner)
     )
-    handler = agent.run(user_msg=QUESTION)
+    handler = agent.run(user_msg=QUESTION, memory=_memory())
     called = [
         event.tool_name async for event in handler.stream_events()
         if isinstance(event, ToolCallResult)
