@@ -16,6 +16,7 @@ import dataclasses
 import json
 import re
 from collections.abc import Mapping
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Literal
 
 from headroom_core.config import HeadroomConfig
@@ -48,6 +49,9 @@ _SAMPLE_CHARS = 32_768
 _LOG_SHARE = 0.5
 _CODE_SHARE = 0.3
 _PROSE_SHARE = 0.5
+_LISTING_BLANK_SHARE = 0.05
+_ATX_HEADING_RE = re.compile(r"^\#{1,6}\s+\S")
+_UNDERLINE_RE = re.compile(r"^\s*([=\-~^*+#])\1{2,}\s*$")
 
 _LOG_LINE_RE = re.compile(
     r"""
@@ -130,7 +134,8 @@ class ContentRouter:
         """The kind of ``text``, from cheap checks on a sample of it.
 
         JSON must parse (or be SmartCrusher's compact form of JSON); search results are mostly
-        ``path:line:text``; logs are mostly lines with timestamps or levels; code has syntax on
+        ``path:line:text``; logs are mostly lines with timestamps or levels, or a listing (no
+        heading, hardly a blank line, mostly not prose); code has syntax on
         many lines (or parses as Python); anything else is text. Markdown whose code, if any, sits
         inside fenced blocks, between paragraphs, headings and lists, is text even when most of
         its lines are examples: its answer lives in the prose, which a code outline would elide.
@@ -156,7 +161,9 @@ class ContentRouter:
             listing is not None or not _is_prose(text)
         ):
             return "code"
-        return "code" if _is_python(text) else "text"
+        if _is_python(text):
+            return "code"
+        return "log" if _is_line_listing(lines, text) else "text"
 
     def route(
         self,
@@ -339,6 +346,34 @@ def _is_prose(text: str) -> bool:
         prose += block or bool(PROSE_LINE_RE.match(line))
         code += not block and bool(_CODE_LINE_RE.search(line))
     return prose >= _PROSE_SHARE * len(outside) and code < _CODE_SHARE * len(outside)
+
+
+def _is_line_listing(lines: list[str], text: str) -> bool:
+    """Whether ``text`` is a listing rather than a document: no heading, no fence, hardly a
+    blank line, and most sampled lines are not prose (a directory listing, ``find``, ``pip
+    list``, a compiler's messages). Each line is an item there, so it goes to the line crusher,
+    which keeps lines; records set apart by blank lines (``git log``) stay a document, whose
+    paragraphs keep each record's first line."""
+    if FENCE_RE.search(text) or _has_headings(lines):
+        return False
+    raw = [line for _, piece in _sample_pieces(text) for line in piece]
+    blank = sum(1 for line in raw if not line.strip())
+    listing = blank <= 1 + _LISTING_BLANK_SHARE * len(raw)  # a trailing newline is no gap
+    return listing and _share(lines, PROSE_LINE_RE) < _PROSE_SHARE
+
+
+def _has_headings(lines: list[str]) -> bool:
+    """Whether ``lines`` hold a Markdown ``#`` heading or a title underlined to its length
+    (Markdown's and reStructuredText's ``Title`` over ``=====``)."""
+    if any(_ATX_HEADING_RE.match(line) for line in lines):
+        return True
+    return any(
+        _UNDERLINE_RE.match(line)
+        and not _UNDERLINE_RE.match(above)
+        and above.strip()
+        and abs(len(line.strip()) - len(above.strip())) <= 2
+        for above, line in pairwise(lines)
+    )
 
 
 def _is_python(text: str) -> bool:

@@ -167,6 +167,22 @@ def test_c_comment_blocks_and_indented_preprocessor_lines_stay_code(
     assert router.detect(C_HEADER * 4) == "code"
 
 
+def test_listings_are_lines_and_records_apart_by_blank_lines_are_a_document(
+    router: ContentRouter,
+) -> None:
+    package = Path(headroom_core.messages.__file__).parent
+    found = "\n".join(f"./{path.relative_to(package.parent)}" for path in package.rglob("*.py"))
+    assert router.detect(found) == "log"  # `find`: every line an item
+    result = router.route(found, query="Where is the retrieval code?")
+    assert result.compressed == found  # the line crusher keeps a listing of this size whole
+    records = "\n\n".join(
+        f"commit {number:040x}\nAuthor: Dev <dev@example.org>\nDate:   Mon Jan {number % 28 + 1} "
+        f"10:00:00 2025 +0000\n\n    Fix the parser for case {number}"
+        for number in range(1, 40)
+    )
+    assert router.detect(records) == "text"  # `git log`: a paragraph per record
+
+
 def test_fenced_examples_do_not_make_code_text(router: ContentRouter) -> None:
     fence = "```"
     docstring = f'"""Example:\n\n{fence}python\nvalue = parse(text)\n{fence}\n"""\n\n'
