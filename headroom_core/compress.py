@@ -40,7 +40,8 @@ def compress(
         messages: Chat messages, OpenAI-style or Anthropic Messages API ``messages`` (with
             ``tool_use`` / ``tool_result`` blocks); the list is not changed.
         model: Model whose tokenizer counts the tokens.
-        query: What the outputs should answer; the last user message by default.
+        query: What the outputs should answer; by default each output's own turn's user
+            message (the last one before it).
         token_budget: When the result is still over this many tokens, the crushers are tightened
             (fewer kept items and lines) until it fits or only must-keep content remains.
         config: Crusher settings; defaults to :class:`HeadroomConfig`.

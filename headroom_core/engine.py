@@ -163,7 +163,8 @@ class HeadroomEngine:
         Keyword Args:
             mode: ``audit`` (measure only), ``optimize`` (transform) or ``simulate`` (transform,
                 the caller does not call the model); ``config.default_mode`` when None.
-            query: What the user asks; by default the last user message.
+            query: What the user asks; by default each tool output's own turn's user message
+                (the last one before it) and, for fitting and documents, the last user message.
             documents: Retrieved texts inside the messages (the context a RAG prompt template
                 filled in): each is crushed for the query like a tool output, in place.
             keep_turns: Recent turns context fitting must keep, for this request only.
@@ -718,7 +719,8 @@ class _Request:
                 context["query"] = self.query
             if self.keep_exchanges is not None:
                 context["keep_last_tool_exchanges"] = self.keep_exchanges
-        elif transform.name == "rolling_window":
+        elif transform.name in ("rolling_window", "cache_aligner"):
+            # the aligner keeps its context block off older turns that fitting would drop
             context["max_tokens"] = self.target - tools_tokens
         return context
 

@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from headroom_core._textmemo import BoundedMemo
 from headroom_core._volatile import find_volatile
 from headroom_core.config import CacheAlignerConfig
 from headroom_core.messages import content_text, last_user_index, validate_messages, with_content
@@ -36,6 +37,7 @@ from headroom_core.transforms.base import Transform
 __all__ = ["CacheAligner"]
 
 CONTEXT_PREFIX = "[Context: "
+_NOTE_PLACES = 4096  # conversations whose context block placement is remembered
 _CODE_FENCE = re.compile(r"(```.*?(?:```|\Z))", re.DOTALL)
 _INNER_SPACES = re.compile(r"(?<=\S)[ \t]{2,}")
 _TRAILING_SPACES = re.compile(r"[ \t]+$", re.MULTILINE)
@@ -58,7 +60,10 @@ class CacheAligner(Transform):
     Dates and times (ISO 8601, RFC 2822, "Monday, January 6, 2025", ...), UUIDs, request / session
     / trace ids, counters such as "request #4521" and unix timestamps next to a date word are
     replaced in the leading system messages by placeholders; one ``[Context: date-1 = ...]`` block
-    at the start of the last user message keeps their values. Whitespace in the system prompt is
+    at the start of the last user message keeps their values, and stays on that message in later
+    requests of the conversation while the values hold (the aligner remembers where it put
+    them), so a multi-turn chat repeats its earlier turns byte for byte; a request that will need
+    fitting gets it on its last user message. Whitespace in the system prompt is
     normalised outside fenced code. With a provider whose ``cache_hints()["cache_control"]`` is
     True (Anthropic), the last message before the last user message gets an ephemeral
     ``cache_control`` breakpoint once the stable prefix reaches ``stable_prefix_min_tokens``,
@@ -92,17 +97,32 @@ class CacheAligner(Transform):
     ) -> None:
         self.config = config or CacheAlignerConfig()
         self.provider = provider
+        # (note, the conversation up to a user message) -> True: the note was shown there
+        self._note_places: BoundedMemo[bool] = BoundedMemo(_NOTE_PLACES)
 
     def apply(
         self, messages: Sequence[dict[str, Any]], tokenizer: Tokenizer | None = None, **context: Any
     ) -> TransformResult:
-        """Align ``messages`` (see :meth:`align`)."""
-        return self.align(messages, tokenizer=self.resolve_tokenizer(tokenizer, context))
+        """Align ``messages`` (see :meth:`align`); ``max_tokens`` in ``context`` is what the
+        request must fit without context fitting."""
+        return self.align(
+            messages,
+            tokenizer=self.resolve_tokenizer(tokenizer, context),
+            max_tokens=context.get("max_tokens"),
+        )
 
     def align(
-        self, messages: Sequence[dict[str, Any]], *, tokenizer: Tokenizer | None = None
+        self,
+        messages: Sequence[dict[str, Any]],
+        *,
+        tokenizer: Tokenizer | None = None,
+        max_tokens: int | None = None,
     ) -> TransformResult:
-        """Return the aligned messages, what moved and the stable prefix's hash and size."""
+        """Return the aligned messages, what moved and the stable prefix's hash and size.
+
+        ``max_tokens``: when the request is over it, context fitting will drop older turns, so
+        the context block goes on the last user message, which fitting keeps.
+        """
         messages = validate_messages(messages)
         tokenizer = tokenizer or get_tokenizer()
         tokens_before = tokenizer.count_messages(messages)
@@ -125,10 +145,41 @@ class CacheAligner(Transform):
             if new_text != text:
                 aligned[index] = with_content(aligned[index], new_text)
         if moved:
-            aligned = _add_context_block(aligned, system_stop, moved)
+            aligned = self._add_context_block(aligned, system_stop, moved, tokenizer, max_tokens)
         if self._marks_cache(aligned, tokenizer):
             aligned = _mark_breakpoint(aligned)
         return self._result(messages, aligned, tokens_before, tokenizer, moved=moved)
+
+    def _add_context_block(
+        self,
+        messages: list[dict[str, Any]],
+        system_stop: int,
+        moved: list[dict[str, Any]],
+        tokenizer: Tokenizer,
+        max_tokens: int | None,
+    ) -> list[dict[str, Any]]:
+        """Put the moved values in one block at the start of a user message: the one that showed
+        the same block in an earlier request of this conversation, else the last one."""
+        note = (
+            CONTEXT_PREFIX
+            + "; ".join(f"{item['placeholder']} = {item['value']}" for item in moved)
+            + "]"
+        )
+        users = [i for i in range(system_stop, len(messages)) if messages[i].get("role") == "user"]
+        if not users:
+            return [
+                *messages[:system_stop],
+                {"role": "system", "content": note},
+                *messages[system_stop:],
+            ]
+        places = _conversation_keys(messages, users, note)
+        shown = next((i for i in users[:-1] if self._note_places.get(places[i])), None)
+        if shown is not None:
+            placed = _with_note(messages, shown, note)
+            if max_tokens is None or tokenizer.count_messages(placed) <= max_tokens:
+                return placed
+        self._note_places.put(places[users[-1]], True)
+        return _with_note(messages, users[-1], note)
 
     def _marks_cache(self, messages: list[dict[str, Any]], tokenizer: Tokenizer) -> bool:
         if self.provider is None or not self.provider.cache_hints().get("cache_control"):
@@ -199,40 +250,63 @@ def _extract(text: str, index: int, numbering: Counter[str], moved: list[dict[st
     return "".join(pieces)
 
 
-def _add_context_block(
-    messages: list[dict[str, Any]], system_stop: int, moved: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """Put the moved values in one block at the start of the last user message."""
-    note = (
-        CONTEXT_PREFIX
-        + "; ".join(f"{item['placeholder']} = {item['value']}" for item in moved)
-        + "]"
-    )
-    user_index = last_user_index(messages)
-    if user_index is None:
-        return [
-            *messages[:system_stop],
-            {"role": "system", "content": note},
-            *messages[system_stop:],
-        ]
-    user = dict(messages[user_index])
-    content = user.get("content")
-    parts = [{"type": "text", "text": content}] if isinstance(content, str) else list(content or [])
+def _with_note(messages: list[dict[str, Any]], index: int, note: str) -> list[dict[str, Any]]:
+    """``messages`` with ``note`` as the first text block of user message ``index`` (and no
+    block from an earlier alignment on any other)."""
+    placed = []
+    for position, message in enumerate(messages):
+        parts = _without_note(message.get("content")) if message.get("role") == "user" else None
+        if position == index:
+            message = {**message, "content": [{"type": "text", "text": note}, *(parts or [])]}
+        elif parts is not None and len(parts) != len(_parts(message.get("content"))):
+            message = {**message, "content": parts}
+        placed.append(message)
+    return placed
+
+
+def _parts(content: Any) -> list[Any]:
+    return [{"type": "text", "text": content}] if isinstance(content, str) else list(content or [])
+
+
+def _without_note(content: Any) -> list[Any]:
+    """A user message's parts without a block from an earlier alignment."""
+    parts = _parts(content)
     if (
         parts
         and isinstance(parts[0], Mapping)
         and str(parts[0].get("text", "")).startswith(CONTEXT_PREFIX)
     ):
-        parts = parts[1:]  # a block from an earlier alignment gives way to the current values
-    user["content"] = [{"type": "text", "text": note}, *parts]
-    return [*messages[:user_index], user, *messages[user_index + 1 :]]
+        parts = parts[1:]
+    return parts
+
+
+def _conversation_keys(
+    messages: Sequence[Mapping[str, Any]], users: Sequence[int], note: str
+) -> dict[int, tuple[str, str]]:
+    """For each user message, a key of ``note`` and the conversation up to that message (its
+    earlier blocks from an alignment left out): the same in every request of one conversation."""
+    digest = hashlib.sha256()
+    keys: dict[int, tuple[str, str]] = {}
+    wanted = set(users)
+    for index, message in enumerate(messages[: users[-1] + 1]):
+        if message.get("role") == "user":
+            message = {**message, "content": _without_note(message.get("content"))}
+        canonical = json.dumps(_canonical(message), sort_keys=True, ensure_ascii=False, default=str)
+        digest.update(canonical.encode("utf-8"))
+        if index in wanted:
+            keys[index] = (note, digest.hexdigest())
+    return keys
 
 
 def _stable_prefix(messages: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """Messages every later request repeats: all before the last user message, else the system."""
     user_index = last_user_index(messages)
     stop = user_index if user_index is not None else _system_stop(messages)
-    return [m for m in messages[:stop] if not content_text(m).startswith(CONTEXT_PREFIX)]
+    return [
+        m
+        for m in messages[:stop]
+        if not (m.get("role") in SYSTEM_ROLES and content_text(m).startswith(CONTEXT_PREFIX))
+    ]
 
 
 def _canonical(message: Mapping[str, Any]) -> dict[str, Any]:

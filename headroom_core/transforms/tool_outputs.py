@@ -1,7 +1,10 @@
 """ToolOutputCompressor: crush every tool result in a request with the crusher that fits it.
 
-Each output is crushed against the question it serves: the explicit query, else the last user
-message, plus the name and arguments of the tool call that produced it. What ``headroom_retrieve``
+Each output is crushed against the question it serves: the explicit query, else the user message
+it answers (the last one before it: in a multi-turn chat an earlier turn's output keeps the
+question it was fetched for, so it is crushed the same way, byte for byte, in every later request
+and provider prompt caches keep serving it), plus the name and arguments of the tool call that
+produced it. What ``headroom_retrieve``
 answered passes through: the model asked for exactly those items. Only the content of tool
 messages changes (and, when ``compress_user_messages`` is set, outputs the user pasted, and the
 retrieved documents the caller names inside a prompt); roles, ids and tool-call pairs stay as
@@ -78,7 +81,8 @@ class ToolOutputCompressor(Transform):
         Args:
             messages: OpenAI-style chat messages.
             tokenizer: Counts tokens; the shared one for ``context["model"]`` by default.
-            query: What the user asked; the last user message when omitted.
+            query: What the user asked; when omitted, each output's own turn's user message
+                (the last one before it), and the last user message for documents.
             tool_profiles: Per-tool settings, e.g. ``{"search": {"skip_compression": True},
                 "list_rows": {"max_items": 20}}``.
             token_budget: When the crushed request is still over this many tokens, tool outputs
@@ -94,13 +98,19 @@ class ToolOutputCompressor(Transform):
         """
         tokenizer = self.resolve_tokenizer(tokenizer, context)
         base_query = query if query is not None else last_user_query(messages)
+        turn_queries = _turn_queries(messages) if query is None else {}
         calls = tool_call_arguments(messages)
         profiles = tool_profiles or {}
 
         def crush_all(budgets: Mapping[int, int]) -> dict[int, CrushResult | HeadroomError]:
             return {
                 index: self._crush(
-                    messages[index], calls, base_query, tokenizer, profiles, budgets.get(index)
+                    messages[index],
+                    calls,
+                    turn_queries.get(index, base_query),
+                    tokenizer,
+                    profiles,
+                    budgets.get(index),
                 )
                 for index in self._targets(messages)
                 if index >= frozen_message_count
@@ -196,6 +206,20 @@ def argument_terms(arguments: str) -> str:
         elif value is not None and not isinstance(value, bool):
             words.append(str(value))
     return " ".join(words)
+
+
+def _turn_queries(messages: Sequence[Mapping[str, Any]]) -> dict[int, str]:
+    """For each tool message, the text of the last user message before it (its turn's
+    question); tool messages before any user message are left to the default."""
+    queries: dict[int, str] = {}
+    asked: str | None = None
+    for index, message in enumerate(messages):
+        role = message.get("role") if isinstance(message, Mapping) else None
+        if role == "user":
+            asked = content_text(message)
+        elif role in _TOOL_ROLES and asked is not None:
+            queries[index] = asked
+    return queries
 
 
 def _rebuild(

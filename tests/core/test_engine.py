@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import logging
 import re
@@ -25,8 +26,10 @@ from headroom_core.errors import (
     TransformError,
     ValidationError,
 )
+from headroom_core.messages import content_text
 from headroom_core.providers import OpenAIProvider
 from headroom_core.retrieval import retrieve
+from headroom_core.samples import load_sample_conversation
 from headroom_core.storage import MetricsStore
 from headroom_core.tokenizer import Tokenizer
 from headroom_core.transforms import cache_aligner
@@ -494,3 +497,17 @@ def test_fitting_puts_its_note_after_a_frozen_prefix(context_fitting):
     assert sent[:3] == messages[:3]
     assert "Earlier conversation omitted" in sent[3]["content"]
     assert len(sent) < len(messages)
+
+
+def test_each_turn_of_a_chat_repeats_what_the_previous_request_sent() -> None:
+    # the shipped conversation: three user turns, tool outputs in each, a date and a time in
+    # the system prompt. Every request an application sends is the previous one plus the new
+    # messages; what Headroom sent for the earlier ones must come back byte for byte.
+    messages = load_sample_conversation()["messages"]
+    turns = [index for index, message in enumerate(messages) if message["role"] == "user"]
+    ends = [*turns[1:], len(messages)]
+    engine = HeadroomEngine()
+    sent = [engine.optimize(messages[:end], "gpt-4o").messages_optimized for end in ends]
+    for earlier, later in itertools.pairwise(sent):
+        assert later[: len(earlier)] == earlier
+    assert all("[Context: " in content_text(request[turns[0]]) for request in sent)

@@ -212,3 +212,46 @@ def test_prefix_is_byte_identical_whatever_the_volatile_values(
         for value in (moment.strftime(form), str(identifier), str(counter), session):
             assert value in block
         assert aligner.align(result.messages).messages == result.messages
+
+
+def _chat(system: str) -> list[dict]:
+    return [
+        {"role": "system", "content": system},
+        {"role": "user", "content": "List failing jobs."},
+        {"role": "assistant", "content": "Jobs 17 and 42 failed."},
+        {"role": "user", "content": "Why did job 42 fail?"},
+    ]
+
+
+def _noted(messages: list[dict]) -> list[int]:
+    return [i for i, m in enumerate(messages) if content_text(m).startswith("[Context: ")]
+
+
+def test_the_context_block_stays_where_it_was_shown_while_its_values_hold() -> None:
+    aligner = CacheAligner()
+    system = "You help. Today is Monday, January 6, 2025."
+    first = aligner.align(_chat(system)[:2]).messages
+    second = aligner.align(_chat(system)).messages
+    assert second[:2] == first and _noted(second) == [1]
+    # another day: the block goes to the newest question (and only there)
+    later = aligner.align(_chat("You help. Today is Tuesday, January 7, 2025.")).messages
+    assert _noted(later) == [3]
+    # a request that will be fitted keeps it on its last user message, which fitting keeps
+    fitted = CacheAligner()
+    fitted.align(_chat(system)[:2])
+    tight = fitted.align(_chat(system), max_tokens=10).messages
+    assert _noted(tight) == [3]
+
+
+def test_a_block_from_an_earlier_alignment_is_never_doubled() -> None:
+    system = "You help. Today is Monday, January 6, 2025."
+    remembered = CacheAligner()
+    remembered.align(_chat(system)[:2])
+    aligned = remembered.align(_chat(system)).messages
+    assert CacheAligner().align(aligned).messages == aligned  # one that does not remember
+    # the raw request of a later day, with the block of an earlier alignment still on turn 1
+    raw = [*aligned[:1], *aligned[1:]]
+    raw[0] = {"role": "system", "content": "You help. Today is Tuesday, January 7, 2025."}
+    again = CacheAligner().align(raw).messages
+    assert _noted(again) == [3]
+    assert sum(content_text(m).count("[Context: ") for m in again) == 1
