@@ -12,7 +12,7 @@ from typing import Literal, TypeAlias
 from headroom_core.config import RetrievalConfig
 from headroom_core.retrieval import OriginalsStore, open_originals_store
 
-__all__ = ["DEFAULT_STORE", "StoreChoice", "resolve_store"]
+__all__ = ["DEFAULT_STORE", "StoreChoice", "StoresOriginals", "resolve_store"]
 
 
 class _Default(enum.Enum):
@@ -41,3 +41,17 @@ def resolve_store(
     if choice is DEFAULT_STORE:
         return open_originals_store(config)
     return choice
+
+
+class StoresOriginals:
+    """What a crusher that keeps what it leaves out shares: its ``store``, resolved on first use
+    (opening the process-wide store costs a database connection a crush may never need)."""
+
+    _store: StoreChoice
+
+    @property
+    def store(self) -> OriginalsStore | None:
+        """The store receiving what is left out; None when retrieval is off."""
+        if self._store is DEFAULT_STORE:
+            self._store = resolve_store(DEFAULT_STORE)
+        return self._store

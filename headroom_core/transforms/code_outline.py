@@ -34,11 +34,15 @@ from headroom_core.transforms._code.focus import CodeFocus
 from headroom_core.transforms._code.numbering import strip_line_numbers
 from headroom_core.transforms._elision import elided_runs, render_elided
 from headroom_core.transforms._lines.query import focus_text
-from headroom_core.transforms._store_choice import DEFAULT_STORE, StoreChoice, resolve_store
+from headroom_core.transforms._store_choice import (
+    DEFAULT_STORE,
+    StoreChoice,
+    StoresOriginals,
+)
 from headroom_core.transforms._text import looks_binary, require_text
 
 if TYPE_CHECKING:
-    from headroom_core.retrieval import OriginalsStore
+    pass
 
 __all__ = ["CodeOutliner", "is_outline"]
 
@@ -80,7 +84,7 @@ def is_outline(text: str) -> bool:
     return _OUTLINE_END_RE.match(tail) is not None
 
 
-class CodeOutliner:
+class CodeOutliner(StoresOriginals):
     """Outline large source files around the blocks a question points at.
 
     Args:
@@ -107,13 +111,6 @@ class CodeOutliner:
     ) -> None:
         self.config = config or LineCrusherConfig()
         self._store = store
-
-    @property
-    def store(self) -> OriginalsStore | None:
-        """The store receiving left-out lines; None when retrieval is off."""
-        if self._store is DEFAULT_STORE:
-            self._store = resolve_store(DEFAULT_STORE)
-        return self._store
 
     def outline(
         self,

@@ -34,12 +34,15 @@ from headroom_core.transforms._elision import elided_runs, render_elided
 from headroom_core.transforms._lines.query import quoted_phrases
 from headroom_core.transforms._lines.severity import is_problem_line
 from headroom_core.transforms._markdown import Section, parse_blocks, parse_sections
-from headroom_core.transforms._store_choice import DEFAULT_STORE, StoreChoice, resolve_store
+from headroom_core.transforms._store_choice import (
+    DEFAULT_STORE,
+    StoreChoice,
+    StoresOriginals,
+)
 from headroom_core.transforms._text import require_text
 
 if TYPE_CHECKING:
     from headroom_core.relevance import RelevanceScorer
-    from headroom_core.retrieval import OriginalsStore
 
 __all__ = ["DocumentCrusher", "is_shortened_document"]
 
@@ -67,7 +70,7 @@ def is_shortened_document(text: str) -> bool:
     return _CLOSING_RE.match(tail) is not None
 
 
-class DocumentCrusher:
+class DocumentCrusher(StoresOriginals):
     """Shorten Markdown and other prose by sections, with a marker in place of every gap.
 
     Args:
@@ -98,13 +101,6 @@ class DocumentCrusher:
         self.config = config or LineCrusherConfig()
         self._scorer = scorer
         self._store = store
-
-    @property
-    def store(self) -> OriginalsStore | None:
-        """The store receiving shortened sections; None when retrieval is off."""
-        if self._store is DEFAULT_STORE:
-            self._store = resolve_store(DEFAULT_STORE)
-        return self._store
 
     @property
     def scorer(self) -> RelevanceScorer:

@@ -45,12 +45,15 @@ from headroom_core.transforms._lines.selection import (
 from headroom_core.transforms._lines.severity import is_problem_line, problem_flags
 from headroom_core.transforms._lines.templates import templates_of
 from headroom_core.transforms._oversized import MAX_CRUSH_CHARS
-from headroom_core.transforms._store_choice import DEFAULT_STORE, StoreChoice, resolve_store
+from headroom_core.transforms._store_choice import (
+    DEFAULT_STORE,
+    StoreChoice,
+    StoresOriginals,
+)
 from headroom_core.transforms._text import looks_binary, require_text
 
 if TYPE_CHECKING:
     from headroom_core.relevance import RelevanceScorer
-    from headroom_core.retrieval import OriginalsStore
 
 __all__ = ["MAX_CRUSH_CHARS", "LineCrusher"]
 
@@ -67,7 +70,7 @@ _SEMANTIC_LINES = 512
 _TIGHTEN = 0.5
 
 
-class LineCrusher:
+class LineCrusher(StoresOriginals):
     """Compress line-oriented text so that problems, rare lines and query matches survive verbatim.
 
     Args:
@@ -107,13 +110,6 @@ class LineCrusher:
         if self._scorer is None:
             self._scorer = BM25Scorer(remember_long_texts=False)
         return self._scorer
-
-    @property
-    def store(self) -> OriginalsStore | None:
-        """The store receiving dropped lines; None when retrieval is off."""
-        if self._store is DEFAULT_STORE:
-            self._store = resolve_store(DEFAULT_STORE)
-        return self._store
 
     def crush(
         self,
