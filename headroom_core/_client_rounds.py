@@ -16,7 +16,7 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from headroom_core.providers.anthropic_format import to_anthropic
+from headroom_core.providers.anthropic_format import with_anthropic_messages
 from headroom_core.results import SimulationResult
 from headroom_core.retrieval import (
     RETRIEVAL_TOOL_NAME,
@@ -194,13 +194,7 @@ class AnthropicRounds(OpenAIRounds):
     ) -> dict[str, Any]:
         if not (grown or _changed(result)):
             return dict(forward)
-        system, messages = to_anthropic(result.messages_optimized)
-        request = {**forward, "messages": messages}
-        if system is None:
-            request.pop("system", None)
-        else:
-            request["system"] = system
-        return request
+        return with_anthropic_messages(forward, result.messages_optimized)
 
     def offer(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         tools = list(kwargs.get("tools") or [])

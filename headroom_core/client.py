@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 from headroom_core._client_rounds import AnthropicRounds, Call, OpenAIRounds, Optimize, rounds
+from headroom_core._request_options import pop_request_options
 from headroom_core.config import HeadroomConfig
 from headroom_core.engine import MODES, HeadroomEngine
 from headroom_core.errors import ConfigurationError, ProviderError, ValidationError
@@ -30,15 +31,6 @@ if TYPE_CHECKING:
     from headroom_core.engine import MetricsQuery
 
 __all__ = ["HeadroomClient"]
-
-_OPTIONS = {
-    "headroom_mode": "mode",
-    "headroom_keep_turns": "keep_turns",
-    "headroom_keep_last_tool_exchanges": "keep_last_tool_exchanges",
-    "headroom_model_limit": "model_limit",
-    "headroom_tool_profiles": "tool_profiles",
-}
-
 
 class HeadroomClient:
     """An OpenAI or Anthropic client whose requests Headroom optimizes and measures.
@@ -200,9 +192,7 @@ class HeadroomClient:
     def _split(self, kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """SDK arguments (headroom_* removed) and engine options."""
         forward = dict(kwargs)
-        options = {
-            target: forward.pop(name) for name, target in _OPTIONS.items() if name in forward
-        }
+        options = pop_request_options(forward)
         options["mode"] = options.get("mode") or self.default_mode
         for required in ("model", "messages"):
             if required not in forward:

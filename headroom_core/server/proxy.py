@@ -27,27 +27,24 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from headroom_core._request_options import pop_request_options
 from headroom_core.errors import ProviderError
 from headroom_core.providers.anthropic_format import from_anthropic, with_anthropic_messages
 from headroom_core.results import SimulationResult
 from headroom_core.server.app import Service, presents_key
 from headroom_core.server.errors import RequestError, bad_request
 
+if TYPE_CHECKING:
+    import httpx
+
 __all__ = ["anthropic_messages", "chat_completions"]
 
 _SNIFF_BYTES = 16_384  # of a stream's start and end, where providers report usage
-_OPTIONS = {
-    "headroom_mode": "mode",
-    "headroom_keep_turns": "keep_turns",
-    "headroom_keep_last_tool_exchanges": "keep_last_tool_exchanges",
-    "headroom_model_limit": "model_limit",
-    "headroom_tool_profiles": "tool_profiles",
-}
 
 
 @dataclass(frozen=True)
@@ -160,7 +157,7 @@ async def _proxy(request: Request, wire: _Wire) -> Response:
     started = time.perf_counter()
     headers = _upstream_headers(request, service, wire)
     body = await service.read_json(request)
-    options = {target: body.pop(name) for name, target in _OPTIONS.items() if name in body}
+    options = pop_request_options(body)
     if request.headers.get("x-headroom-mode"):
         options["mode"] = request.headers["x-headroom-mode"]
     model = body.get("model")
@@ -206,15 +203,7 @@ async def _relay(
     result: SimulationResult,
     started: float,
 ) -> Response:
-    import httpx
-
-    url = wire.upstream_url(service)
-    try:
-        upstream = await service.http.post(url, json=outgoing, headers=headers)
-    except httpx.TimeoutException as error:
-        raise _unreachable(HTTPStatus.GATEWAY_TIMEOUT, "upstream_timeout", wire, error) from None
-    except httpx.TransportError as error:
-        raise _unreachable(HTTPStatus.BAD_GATEWAY, "upstream_unreachable", wire, error) from None
+    upstream = await _send(service, wire, outgoing, headers, stream=False)
     usage: tuple[int | None, int | None] = (None, None)
     if upstream.status_code < 400:
         with contextlib.suppress(ValueError):
@@ -235,17 +224,7 @@ async def _relay_stream(
     result: SimulationResult,
     started: float,
 ) -> Response:
-    import httpx
-
-    upstream_request = service.http.build_request(
-        "POST", wire.upstream_url(service), json=outgoing, headers=headers
-    )
-    try:
-        upstream = await service.http.send(upstream_request, stream=True)
-    except httpx.TimeoutException as error:
-        raise _unreachable(HTTPStatus.GATEWAY_TIMEOUT, "upstream_timeout", wire, error) from None
-    except httpx.TransportError as error:
-        raise _unreachable(HTTPStatus.BAD_GATEWAY, "upstream_unreachable", wire, error) from None
+    upstream = await _send(service, wire, outgoing, headers, stream=True)
     if upstream.status_code >= 400:
         content = await upstream.aread()
         await upstream.aclose()
@@ -268,6 +247,29 @@ async def _relay_stream(
 
     media = upstream.headers.get("content-type", "text/event-stream")
     return StreamingResponse(relay(), status_code=upstream.status_code, media_type=media)
+
+
+async def _send(
+    service: Service,
+    wire: _Wire,
+    outgoing: dict[str, Any],
+    headers: dict[str, str],
+    *,
+    stream: bool,
+) -> httpx.Response:
+    """The upstream's response (its body still to read when ``stream``); an upstream that
+    does not answer in time is a 504, one that cannot be reached a 502."""
+    import httpx
+
+    request = service.http.build_request(
+        "POST", wire.upstream_url(service), json=outgoing, headers=headers
+    )
+    try:
+        return await service.http.send(request, stream=stream)
+    except httpx.TimeoutException as error:
+        raise _unreachable(HTTPStatus.GATEWAY_TIMEOUT, "upstream_timeout", wire, error) from None
+    except httpx.TransportError as error:
+        raise _unreachable(HTTPStatus.BAD_GATEWAY, "upstream_unreachable", wire, error) from None
 
 
 def _finish(
