@@ -346,7 +346,7 @@ def _mark_breakpoint(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         content = message.get("content")
         if not content or message.get("tool_calls"):
             continue  # a breakpoint on text followed by tool_use blocks would not end the prefix
-        parts = [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
+        parts = _parts(content)
         last = parts[-1]
         if not isinstance(last, Mapping) or last.get("cache_control"):
             return messages

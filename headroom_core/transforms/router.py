@@ -144,7 +144,8 @@ class ContentRouter:
         stripped = text.lstrip()
         if is_compact_output(text) or (stripped[:1] in ("{", "[") and _parses_as_json(stripped)):
             return "json"
-        lines = _sample_lines(text)
+        pieces = _sample_pieces(text)
+        lines = _filled(pieces)
         if not lines:
             return "text"
         if is_search_output(lines):
@@ -155,15 +156,16 @@ class ContentRouter:
         if listing is not None:  # ``cat -n`` style: judge the code after the numbers
             lines = [line for line in listing[0] if line.strip()]
             text = "\n".join(listing[0])
+            pieces = _sample_pieces(text)
         if not lines:
             return "text"
         if _share(lines, _CODE_LINE_RE) >= _CODE_SHARE and (
-            listing is not None or not _is_prose(text)
+            listing is not None or not _is_prose(text, pieces)
         ):
             return "code"
         if _is_python(text):
             return "code"
-        return "log" if _is_line_listing(lines, text) else "text"
+        return "log" if _is_line_listing(text, pieces, lines) else "text"
 
     def route(
         self,
@@ -312,12 +314,12 @@ def _sample_pieces(text: str) -> list[tuple[int, list[str]]]:
     return [(start, piece.split("\n")[: _SAMPLE_LINES // 2]) for start, piece in pieces]
 
 
-def _sample_lines(text: str) -> list[str]:
-    """Non-empty lines from the start and the middle of ``text``."""
-    return [line for _, lines in _sample_pieces(text) for line in lines if line.strip()]
+def _filled(pieces: list[tuple[int, list[str]]]) -> list[str]:
+    """The non-empty lines of the sampled ``pieces``."""
+    return [line for _, lines in pieces for line in lines if line.strip()]
 
 
-def _is_prose(text: str) -> bool:
+def _is_prose(text: str, pieces: list[tuple[int, list[str]]]) -> bool:
     """Whether ``text`` is Markdown-like prose whose code, if any, sits inside fenced blocks:
     outside the fences, most sampled lines are prose (headings, list items, quotes, tables,
     words) and too few look like code to call the whole code. A Markdown block's own
@@ -327,7 +329,7 @@ def _is_prose(text: str) -> bool:
     hold fenced examples stays code.
     """
     outside = []
-    for start, lines in _sample_pieces(text):
+    for start, lines in pieces:
         fenced = len(FENCE_RE.findall(text, 0, start)) % 2 == 1
         for line in lines:
             if FENCE_RE.match(line):
@@ -348,7 +350,7 @@ def _is_prose(text: str) -> bool:
     return prose >= _PROSE_SHARE * len(outside) and code < _CODE_SHARE * len(outside)
 
 
-def _is_line_listing(lines: list[str], text: str) -> bool:
+def _is_line_listing(text: str, pieces: list[tuple[int, list[str]]], lines: list[str]) -> bool:
     """Whether ``text`` is a listing rather than a document: no heading, no fence, hardly a
     blank line, and most sampled lines are not prose (a directory listing, ``find``, ``pip
     list``, a compiler's messages). Each line is an item there, so it goes to the line crusher,
@@ -356,7 +358,7 @@ def _is_line_listing(lines: list[str], text: str) -> bool:
     paragraphs keep each record's first line."""
     if FENCE_RE.search(text) or _has_headings(lines):
         return False
-    raw = [line for _, piece in _sample_pieces(text) for line in piece]
+    raw = [line for _, piece in pieces for line in piece]
     blank = sum(1 for line in raw if not line.strip())
     listing = blank <= 1 + _LISTING_BLANK_SHARE * len(raw)  # a trailing newline is no gap
     return listing and _share(lines, PROSE_LINE_RE) < _PROSE_SHARE
