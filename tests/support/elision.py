@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
+from benchmarks._structure import open_fence
 from headroom_core.transforms._elision import MARKER_RE
 
 _CLOSING_RE = re.compile(r"^\.\.\. \[(?:(?:document|outline) of \d+ lines|output of [\d,]+ lines)")
-_FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
 
 def shown_segments(compressed: str) -> list[list[str]]:
@@ -38,14 +38,4 @@ def assert_no_unmarked_gap(original: str, compressed: str) -> None:
 
 def assert_fences_balanced(compressed: str) -> None:
     """Fail when a code fence is opened and not closed (or closed without being opened)."""
-    opened: str | None = None
-    for line in compressed.split("\n"):
-        fence = _FENCE_RE.match(line)
-        if fence is None:
-            continue
-        mark = fence.group(1)
-        if opened is None:
-            opened = mark
-        elif line.strip().startswith(opened[0] * len(opened)) and not line.strip().strip(opened[0]):
-            opened = None
-    assert opened is None, "a code fence is left open"
+    assert not open_fence(compressed), "a code fence is left open"
