@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["case_messages", "corpus_root", "load_cases"]
+__all__ = ["case_messages", "corpus_root", "load_cases", "publish"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,3 +59,11 @@ def case_messages(case: dict[str, Any], tool_name: str = "run_tool") -> list[dic
         },
         {"role": "tool", "tool_call_id": call_id, "content": case["content"]},
     ]
+
+
+def publish(text: str, path: Path) -> None:
+    """Write a benchmark's table to ``path`` (for ``benchmarks/results`` and the docs) and print
+    it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    print(text)

@@ -20,7 +20,7 @@ import tracemalloc
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks._data import case_messages, load_cases
+from benchmarks._data import case_messages, load_cases, publish
 from headroom_core.tokenizer import get_tokenizer
 from headroom_core.transforms._lines.severity import is_problem_line
 from headroom_core.transforms._lines.templates import templates_of
@@ -141,9 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.no_peer:
         lines += [peer_row(name, inputs[name]) for name in ("log", "JSON array")]
     text = "\n".join(lines) + "\n"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
-    print(text)
+    publish(text, args.out)
     return 0
 
 

@@ -32,6 +32,7 @@ from typing import Any
 
 import httpx
 
+from benchmarks._data import publish
 from headroom_core.samples import load_sample_conversation
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -199,9 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 lines.append(row(name, concurrency, total, figures))
     lines += ["", *key_checks]
     text = "\n".join(lines) + "\n"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
-    print(text)
+    publish(text, args.out)
     return 0
 
 

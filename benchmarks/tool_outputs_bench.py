@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks._data import case_messages, load_cases
+from benchmarks._data import case_messages, load_cases, publish
 from benchmarks._structure import open_fence, unmarked_gaps
 from headroom_core import compress
 from headroom_core.messages import content_text
@@ -405,9 +405,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     text = "\n".join(
         [report(cases, results), memory_peaks(cases), line_crusher_costs(cases, tokenizer)]
     )
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text, encoding="utf-8")
-    print(text)
+    publish(text, args.output)
 
 
 if __name__ == "__main__":
