@@ -9,16 +9,17 @@ server with :func:`create_app`. Needs the ``server`` extra.
 
 from __future__ import annotations
 
-try:
-    import httpx  # noqa: F401
-    import prometheus_client  # noqa: F401
-    import starlette  # noqa: F401
-    import uvicorn  # noqa: F401
-except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
-    raise ImportError(
-        "headroom_core.server needs Starlette, uvicorn, httpx and prometheus-client; install the "
-        "'server' extra: pip install \"headroom-langchain[server]\""
-    ) from exc
+from headroom_core._extras import require_extra
+
+require_extra(
+    "headroom_core.server",
+    "Starlette, uvicorn, httpx and prometheus-client",
+    "server",
+    "httpx",
+    "prometheus_client",
+    "starlette",
+    "uvicorn",
+)
 
 from headroom_core.server.app import create_app
 from headroom_core.server.run import serve

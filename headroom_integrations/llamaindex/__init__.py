@@ -14,13 +14,9 @@ Needs the ``llamaindex`` extra: ``pip install "headroom-langchain[llamaindex]"``
 
 from __future__ import annotations
 
-try:
-    import llama_index.core  # noqa: F401
-except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
-    raise ImportError(
-        "headroom_integrations.llamaindex needs LlamaIndex; install the 'llamaindex' extra: "
-        'pip install "headroom-langchain[llamaindex]"'
-    ) from exc
+from headroom_core._extras import require_extra
+
+require_extra("headroom_integrations.llamaindex", "LlamaIndex", "llamaindex", "llama_index.core")
 
 from headroom_integrations.llamaindex.embedding import SentenceTransformerEmbedding
 from headroom_integrations.llamaindex.events import (
